@@ -1,0 +1,127 @@
+"""The clinic's Flask application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import date, time
+from typing import Any
+
+from flask import Flask, render_template
+from werkzeug.routing import BaseConverter, ValidationError
+
+from config import CONFIGS
+
+
+class IsoDateConverter(BaseConverter):
+    """``/book/2026-11-24``: a real calendar date, or a 404."""
+
+    regex = r"\d{4}-\d{2}-\d{2}"
+
+    def to_python(self, value: str) -> date:
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValidationError() from exc
+
+    def to_url(self, value: date) -> str:
+        return value.isoformat()
+
+
+class ClockConverter(BaseConverter):
+    """``/book/2026-11-24/16:20``: a wall-clock time, or a 404."""
+
+    regex = r"\d{2}:\d{2}"
+
+    def to_python(self, value: str) -> time:
+        try:
+            return time.fromisoformat(value)
+        except ValueError as exc:
+            raise ValidationError() from exc
+
+    def to_url(self, value: time) -> str:
+        return value.strftime("%H:%M")
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``CLINIC_ENV`` picks the configuration; tests pass ``test_config``."""
+    app = Flask(__name__, template_folder="../templates")
+    env = "testing" if test_config is not None else os.environ.get("CLINIC_ENV", "development")
+    app.config.from_object(CONFIGS[env])
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set outside development and tests")
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    app.url_map.converters["isodate"] = IsoDateConverter
+    app.url_map.converters["clock"] = ClockConverter
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from clinic import i18n, models
+    from clinic.extensions import babel, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        default_timezone=app.config["CLINIC_TZ"],
+    )
+    i18n.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> models.StaffUser | None:
+        return db.session.get(models.StaffUser, int(user_id))
+
+    @app.after_request
+    def privacy_headers(response):
+        # Nothing here may leak where a youth came from or went (links carry no data, but a
+        # manage-link token will).
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+
+def register_blueprints(app: Flask) -> None:
+    from clinic.auth import bp as auth_bp
+    from clinic.public import bp as public_bp
+    from clinic.staff import bp as staff_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(staff_bp, url_prefix="/staff")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from clinic.extensions import db
+
+    def render_error(error):
+        code = getattr(error, "code", 500) or 500
+        return render_template(f"errors/{code}.html"), code
+
+    for code in (400, 404, 405):
+        app.register_error_handler(code, render_error)
+
+    @app.errorhandler(500)
+    def internal_error(error):
+        db.session.rollback()  # never leave a half-written booking behind
+        return render_template("errors/500.html"), 500
+
+
+def register_commands(app: Flask) -> None:
+    from clinic import cli
+
+    cli.init_app(app)

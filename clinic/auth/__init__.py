@@ -1,0 +1,7 @@
+"""Staff sign-in and sign-out."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from clinic.auth import views  # noqa: E402,F401  (registers the routes on bp)

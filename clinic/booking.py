@@ -1,0 +1,473 @@
+"""Use cases: what youth and staff do, each one load -> rules -> write -> commit once.
+
+Views call these with plain values and the current clinic time; nothing here reads the request.
+Rule violations are raised as ``BookingError`` subclasses, which the views turn into translated
+messages next to the right field.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from clinic import scheduling
+from clinic.extensions import db
+from clinic.models import (
+    Appointment,
+    AppointmentStatus,
+    ClinicDay,
+    Intake,
+    Slot,
+    Youth,
+    utcnow,
+)
+from clinic.scheduling import ClinicRules, DayPlan, Eligibility, SlotPlan, SlotState
+
+# --- Settings and the clock, read at the edge --------------------------------------------
+
+
+def _clock_time(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+def current_rules() -> ClinicRules:
+    """The clinic's rules as configured for this app."""
+    config = current_app.config
+    return ClinicRules(
+        zone=ZoneInfo(config["CLINIC_TZ"]),
+        day=scheduling.DayDefaults(
+            start=_clock_time(config["CLINIC_DAY_START"]),
+            end=_clock_time(config["CLINIC_DAY_END"]),
+            slot_minutes=config["SLOT_MINUTES"],
+            seats=config["SEATS_PER_SLOT"],
+        ),
+        window=scheduling.BookingWindow(
+            horizon_days=config["BOOKING_HORIZON_DAYS"],
+            cutoff=timedelta(hours=config["BOOKING_CUTOFF_HOURS"]),
+        ),
+        ages=scheduling.AgeLimits(
+            minimum=config["MIN_AGE"], maximum=config["MAX_AGE"], adult=config["GUARDIAN_AGE"]
+        ),
+    )
+
+
+def clinic_now(rules: ClinicRules) -> datetime:
+    """The current instant, aware, in the clinic's time zone."""
+    return datetime.now(rules.zone)
+
+
+# --- Reading the schedule ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotAvailability:
+    plan: SlotPlan
+    capacity: int
+    booked: int
+    state: SlotState
+    slot_id: int | None = None
+
+    @property
+    def seats_left(self) -> int:
+        return max(self.capacity - self.booked, 0)
+
+    @property
+    def bookable(self) -> bool:
+        return self.state is SlotState.OPEN
+
+
+@dataclass(frozen=True)
+class DayAvailability:
+    plan: DayPlan
+    slots: list[SlotAvailability]
+
+    @property
+    def seats_left(self) -> int:
+        """Seats that can still be booked: free seats in slots still open for booking."""
+        return sum(s.seats_left for s in self.slots if s.bookable)
+
+    @property
+    def bookable(self) -> bool:
+        return any(s.bookable for s in self.slots)
+
+
+def day_plans(start: date, end: date, rules: ClinicRules) -> list[DayPlan]:
+    """The clinic days from ``start`` to ``end`` as they will run, staff changes applied."""
+    exceptions = db.session.scalars(select(ClinicDay).where(ClinicDay.day.between(start, end)))
+    return scheduling.plan_days(start, end, rules.day, [row.as_exception() for row in exceptions])
+
+
+def _availability(
+    plans: Sequence[DayPlan], rules: ClinicRules, now: datetime
+) -> list[DayAvailability]:
+    """Combine the rule's slots with the seat counters of slots already in the database."""
+    if not plans:
+        return []
+    rows = db.session.scalars(
+        select(Slot).where(Slot.day.between(plans[0].day, plans[-1].day))
+    ).all()
+    by_key = {(row.day, row.start_time): row for row in rows}
+    days = []
+    for plan in plans:
+        slots = []
+        for slot_plan in scheduling.day_slots(plan):
+            row = by_key.get((plan.day, slot_plan.start))
+            capacity = row.capacity if row else slot_plan.seats
+            booked = row.booked if row else 0
+            starts_at = scheduling.slot_start(plan.day, slot_plan.start, rules.zone)
+            state = scheduling.slot_state(starts_at, capacity - booked, now, rules.window)
+            slots.append(
+                SlotAvailability(slot_plan, capacity, booked, state, row.id if row else None)
+            )
+        days.append(DayAvailability(plan, slots))
+    return days
+
+
+def upcoming_days(rules: ClinicRules, now: datetime) -> list[DayAvailability]:
+    """The clinic days open for booking from today to the end of the booking window."""
+    today = now.date()
+    plans = day_plans(today, rules.window.last_day(today), rules)
+    return [day for day in _availability(plans, rules, now) if day.slots and day.plan.seats > 0]
+
+
+def day_availability(day: date, rules: ClinicRules, now: datetime) -> DayAvailability | None:
+    """One clinic day's slots and seats, or None if the clinic does not open that day."""
+    plans = day_plans(day, day, rules)
+    found = _availability(plans, rules, now)
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class StaffSlot:
+    plan: SlotPlan
+    capacity: int
+    booked: int
+    appointments: list[Appointment]
+
+    @property
+    def seats_free(self) -> int:
+        return max(self.capacity - self.booked, 0)
+
+
+@dataclass(frozen=True)
+class StaffDay:
+    day: date
+    plan: DayPlan | None  # None: no clinic that day (closed or not a clinic day)
+    slots: list[StaffSlot]
+    closed_note: str | None = None
+
+    @property
+    def appointment_count(self) -> int:
+        return sum(len(s.appointments) for s in self.slots)
+
+
+def staff_day(day: date, rules: ClinicRules) -> StaffDay:
+    """A clinic day for staff: every slot, with its booked youth loaded in the same queries.
+
+    Slots that exist in the database but no longer in the plan (hours changed after booking)
+    are listed too, so no booking is ever hidden from staff.
+    """
+    plans = day_plans(day, day, rules)
+    plan = plans[0] if plans else None
+    rows = db.session.scalars(
+        select(Slot)
+        .where(Slot.day == day)
+        .options(selectinload(Slot.appointments).selectinload(Appointment.youth))
+        .order_by(Slot.start_time)
+    ).all()
+    by_start = {row.start_time: row for row in rows}
+    slot_plans = {p.start: p for p in (scheduling.day_slots(plan) if plan else [])}
+    for row in rows:
+        slot_plans.setdefault(row.start_time, SlotPlan(day, row.start_time, row.end_time, 0))
+    slots = []
+    for start in sorted(slot_plans):
+        slot_plan = slot_plans[start]
+        row = by_start.get(start)
+        active = (
+            [a for a in row.appointments if a.status == AppointmentStatus.BOOKED] if row else []
+        )
+        slots.append(
+            StaffSlot(
+                plan=slot_plan,
+                capacity=row.capacity if row else slot_plan.seats,
+                booked=row.booked if row else 0,
+                appointments=active,
+            )
+        )
+    closed_note = None
+    if plan is None:
+        exception = db.session.scalar(select(ClinicDay).where(ClinicDay.day == day))
+        closed_note = exception.note if exception else None
+    return StaffDay(day, plan, slots, closed_note)
+
+
+def next_clinic_day(rules: ClinicRules, today: date) -> date | None:
+    """Today if the clinic opens today, else the next clinic day within a year."""
+    plans = day_plans(today, today + timedelta(days=366), rules)
+    return plans[0].day if plans else None
+
+
+# --- Booking -----------------------------------------------------------------------------
+
+
+class BookingError(Exception):
+    """A booking refused by a rule; the view explains it to the youth."""
+
+
+class SlotUnavailable(BookingError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "not_offered", "closed", "too_far_ahead" or "full"
+
+
+class NotEligible(BookingError):
+    def __init__(self, outcome: Eligibility) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
+
+
+class GuardianRequired(BookingError):
+    pass
+
+
+class AlreadyBooked(BookingError):
+    def __init__(self, appointment: Appointment) -> None:
+        super().__init__("already booked")
+        self.day = appointment.slot.day
+        self.start = appointment.slot.start_time
+
+
+@dataclass
+class BookingRequest:
+    """Everything the intake form collects, already checked for shape by the form."""
+
+    day: date
+    start: time
+    submission_key: str
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    preferred_name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    language: str = "en"
+    guardian_name: str | None = None
+    guardian_relationship: str | None = None
+    guardian_phone: str | None = None
+    tattoo_count: int = 1
+    tattoo_locations: list[str] = field(default_factory=list)
+    tattoo_size: str = "small"
+    tattoo_colors: str = "black"
+    tattoo_kind: str = "unsure"
+    tattoo_age_years: int | None = None
+    previous_removal: bool = False
+    tattoo_notes: str | None = None
+    screening: list[str] = field(default_factory=list)
+    referral_source: str = "self"
+
+    @property
+    def has_guardian(self) -> bool:
+        return all((self.guardian_name, self.guardian_relationship, self.guardian_phone))
+
+
+def check_youth(date_of_birth: date, day: date, has_guardian: bool, rules: ClinicRules) -> None:
+    """Apply the age and consent rules for the appointment date; raise if one fails."""
+    outcome = scheduling.eligibility(date_of_birth, day, rules.ages)
+    if outcome is not Eligibility.ELIGIBLE:
+        raise NotEligible(outcome)
+    if scheduling.needs_guardian(date_of_birth, day, rules.ages) and not has_guardian:
+        raise GuardianRequired()
+
+
+def find_by_submission(submission_key: str) -> Appointment | None:
+    return db.session.scalar(
+        select(Appointment).where(Appointment.submission_key == submission_key)
+    )
+
+
+# Codes read aloud over the phone: no 0/O, 1/I/L.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def _new_code() -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
+        if not db.session.scalar(select(exists().where(Appointment.code == code))):
+            return code
+
+
+def _insert_ignoring_conflict(model: type[db.Model], values: dict[str, object]) -> None:
+    """INSERT a row unless one with the same unique key exists (another request made it)."""
+    dialect = db.session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    db.session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
+def book(request: BookingRequest, rules: ClinicRules, now: datetime) -> Appointment:
+    """Book a seat for a youth: one transaction, committed once, or nothing at all.
+
+    The seat is taken by a conditional UPDATE of the slot's counter, so two requests can never
+    both take the last seat. Repeating the same submission returns the first appointment.
+    """
+    for attempt in range(3):
+        try:
+            appointment = _book_once(request, rules, now)
+            db.session.commit()
+            return appointment
+        except IntegrityError:
+            # A concurrent request inserted the same unique row first; start again and the
+            # lookups below will find it.
+            db.session.rollback()
+            if attempt == 2:
+                raise
+        except BaseException:
+            db.session.rollback()
+            raise
+    raise AssertionError("unreachable")
+
+
+def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Appointment:
+    earlier = find_by_submission(request.submission_key)
+    if earlier is not None:
+        return earlier
+
+    slot_plan = _bookable_slot(request.day, request.start, rules, now)
+    check_youth(request.date_of_birth, request.day, request.has_guardian, rules)
+
+    youth = _upsert_youth(request, now)
+    upcoming = db.session.scalars(
+        select(Appointment)
+        .join(Appointment.slot)
+        .where(
+            Appointment.youth_id == youth.id,
+            Appointment.status == AppointmentStatus.BOOKED,
+            Slot.day >= now.date(),
+        )
+        .options(selectinload(Appointment.slot))
+    ).first()
+    if upcoming is not None:
+        if upcoming.submission_key == request.submission_key:
+            return upcoming
+        raise AlreadyBooked(upcoming)
+
+    slot_id = _take_seat(slot_plan)
+    appointment = Appointment(
+        code=_new_code(),
+        youth_id=youth.id,
+        slot_id=slot_id,
+        status=AppointmentStatus.BOOKED,
+        submission_key=request.submission_key,
+    )
+    appointment.intake = Intake(
+        tattoo_count=request.tattoo_count,
+        tattoo_locations=list(request.tattoo_locations),
+        tattoo_size=request.tattoo_size,
+        tattoo_colors=request.tattoo_colors,
+        tattoo_kind=request.tattoo_kind,
+        tattoo_age_years=request.tattoo_age_years,
+        previous_removal=request.previous_removal,
+        tattoo_notes=request.tattoo_notes,
+        screening=list(request.screening),
+        referral_source=request.referral_source,
+    )
+    db.session.add(appointment)
+    db.session.flush()
+    return appointment
+
+
+def _bookable_slot(day: date, start: time, rules: ClinicRules, now: datetime) -> SlotPlan:
+    availability = day_availability(day, rules, now)
+    if availability is None:
+        raise SlotUnavailable("not_offered")
+    slot = next((s for s in availability.slots if s.plan.start == start), None)
+    if slot is None:
+        raise SlotUnavailable("not_offered")
+    if slot.state in (SlotState.CLOSED, SlotState.TOO_FAR_AHEAD):
+        raise SlotUnavailable(slot.state.value)
+    # A slot that looks full here is still tried: the counter decides, atomically.
+    return slot.plan
+
+
+def _upsert_youth(request: BookingRequest, now: datetime) -> Youth:
+    """Find the youth by name and date of birth, or add them; bring their contact up to date.
+
+    The UPDATE also takes the youth's row lock, so two bookings for the same youth run one
+    after the other and the second sees the first's appointment.
+    """
+    key = Youth.make_identity_key(request.first_name, request.last_name, request.date_of_birth)
+    _insert_ignoring_conflict(
+        Youth,
+        {
+            "identity_key": key,
+            "first_name": request.first_name,
+            "last_name": request.last_name,
+            "date_of_birth": request.date_of_birth,
+        },
+    )
+    contact = {
+        "preferred_name": request.preferred_name,
+        "phone": request.phone,
+        "email": request.email,
+        "language": request.language,
+        "updated_at": utcnow(),
+    }
+    if request.has_guardian:
+        contact |= {
+            "guardian_name": request.guardian_name,
+            "guardian_relationship": request.guardian_relationship,
+            "guardian_phone": request.guardian_phone,
+        }
+    db.session.execute(
+        update(Youth)
+        .where(Youth.identity_key == key)
+        .values(**contact)
+        .execution_options(synchronize_session=False)
+    )
+    return db.session.scalars(
+        select(Youth).where(Youth.identity_key == key).execution_options(populate_existing=True)
+    ).one()
+
+
+def _take_seat(slot_plan: SlotPlan) -> int:
+    """Take one seat of the slot, or raise SlotUnavailable("full"). Returns the slot's id."""
+    _insert_ignoring_conflict(
+        Slot,
+        {
+            "day": slot_plan.day,
+            "start_time": slot_plan.start,
+            "end_time": slot_plan.end,
+            "capacity": slot_plan.seats,
+            "booked": 0,
+        },
+    )
+    slot_id = db.session.execute(
+        update(Slot)
+        .where(
+            Slot.day == slot_plan.day,
+            Slot.start_time == slot_plan.start,
+            Slot.booked < Slot.capacity,
+        )
+        .values(booked=Slot.booked + 1)
+        .returning(Slot.id)
+    ).scalar_one_or_none()
+    if slot_id is None:
+        raise SlotUnavailable("full")
+    return slot_id
+
+
+def confirmed_appointment(appointment_id: int) -> Appointment | None:
+    """An appointment with its slot and youth, for the confirmation page."""
+    return db.session.scalar(
+        select(Appointment)
+        .where(Appointment.id == appointment_id)
+        .options(selectinload(Appointment.slot), selectinload(Appointment.youth))
+    )

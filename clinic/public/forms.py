@@ -1,0 +1,250 @@
+"""The intake form. It checks the shape of each answer; the rules live in ``scheduling``."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from clinic import vocab
+
+REQUIRED = _l("Please fill this in.")
+CHOOSE = _l("Please choose one.")
+TOO_LONG = _l("Please keep this under %(max)d characters.")
+
+
+class CheckboxesField(SelectMultipleField):
+    """A group of checkboxes whose ticked values arrive as a list."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class BirthDateField(StringField):
+    """A date of birth from ``<input type="date">`` (YYYY-MM-DD), or typed as MM/DD/YYYY by
+    browsers without a date picker. Keeps what was typed when it cannot be read."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("render_kw", {"type": "date", "autocomplete": "bday"})
+        super().__init__(*args, **kwargs)
+        self.parsed: date | None = None
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        self.parsed = None
+        text = (self.data or "").strip()
+        for fmt in ("%Y-%m-%d", "%m/%d/%Y"):
+            try:
+                self.parsed = datetime.strptime(text, fmt).date()
+                break
+            except ValueError:
+                continue
+
+    def pre_validate(self, form):
+        if not (self.data or "").strip():
+            return  # DataRequired says so
+        if self.parsed is None or self.parsed.year < 1900:
+            raise ValidationError(_l("Please enter your date of birth as month, day and year."))
+
+
+_PHONE_JUNK = re.compile(r"[\s().\-]")
+
+
+def normalize_phone(text: str | None) -> str | None:
+    """'(415) 555-0134' -> '+14155550134'; None if it is not a US number."""
+    if not text:
+        return None
+    digits = _PHONE_JUNK.sub("", text)
+    if digits.startswith("+1"):
+        digits = digits[2:]
+    elif digits.startswith("1") and len(digits) == 11:
+        digits = digits[1:]
+    if not re.fullmatch(r"[2-9]\d{9}", digits):
+        return None
+    return "+1" + digits
+
+
+def phone_number(form, field) -> None:
+    if field.data and normalize_phone(field.data) is None:
+        raise ValidationError(_l("Please enter a 10-digit US phone number, like 415 555 0134."))
+
+
+def options(pairs, blank=None) -> list[SelectChoice]:
+    """WTForms choices from (code, label) pairs, optionally after a blank "Choose…" entry."""
+    head = [SelectChoice("", blank)] if blank is not None else []
+    return head + [SelectChoice(value, label) for value, label in pairs]
+
+
+def _text(label, max_length: int, *validators, **kwargs) -> StringField:
+    return StringField(
+        label,
+        validators=[*validators, Length(max=max_length, message=TOO_LONG)],
+        render_kw={"maxlength": max_length, **kwargs.pop("render_kw", {})},
+        **kwargs,
+    )
+
+
+class IntakeForm(FlaskForm):
+    # The time within the chosen day; its choices are set by the view.
+    slot_time = SelectField(
+        _l("Time"),
+        validators=[InputRequired(message=CHOOSE)],
+        validate_choice=True,
+        invalid_choice_message=_l("Please choose one of the times listed."),
+    )
+    submission_key = HiddenField(
+        validators=[Regexp(r"^[A-Za-z0-9_-]{16,64}$", message=_l("Please reload the page."))]
+    )
+
+    first_name = _text(
+        _l("First name"),
+        60,
+        DataRequired(message=REQUIRED),
+        render_kw={"autocomplete": "given-name"},
+    )
+    last_name = _text(
+        _l("Last name"),
+        60,
+        DataRequired(message=REQUIRED),
+        render_kw={"autocomplete": "family-name"},
+    )
+    preferred_name = _text(
+        _l("Name you go by (optional)"), 60, Optional(), render_kw={"autocomplete": "nickname"}
+    )
+    date_of_birth = BirthDateField(_l("Date of birth"), validators=[DataRequired(REQUIRED)])
+    phone = _text(
+        _l("Mobile phone"),
+        20,
+        Optional(),
+        phone_number,
+        render_kw={"type": "tel", "autocomplete": "tel", "inputmode": "tel"},
+    )
+    email = _text(
+        _l("Email (optional if you give a phone)"),
+        254,
+        Optional(),
+        Email(message=_l("Please check this email address."), check_deliverability=False),
+        render_kw={"type": "email", "autocomplete": "email"},
+    )
+    language = RadioField(
+        _l("Language for texts and emails"),
+        choices=options(vocab.LANGUAGES),
+        validators=[InputRequired(message=CHOOSE)],
+        default="en",
+    )
+
+    guardian_name = _text(_l("Parent or guardian's full name"), 120, Optional())
+    guardian_relationship = SelectField(
+        _l("Their relationship to you"),
+        choices=options(vocab.GUARDIAN_RELATIONSHIPS, blank=_l("Choose…")),
+        validators=[Optional()],
+    )
+    guardian_phone = _text(
+        _l("Parent or guardian's phone"),
+        20,
+        Optional(),
+        phone_number,
+        render_kw={"type": "tel", "inputmode": "tel"},
+    )
+
+    tattoo_count = IntegerField(
+        _l("How many tattoos do you want removed?"),
+        default=1,
+        validators=[
+            InputRequired(message=REQUIRED),
+            NumberRange(min=1, max=30, message=_l("Please enter a number from 1 to 30.")),
+        ],
+        render_kw={"min": 1, "max": 30, "inputmode": "numeric"},
+    )
+    tattoo_locations = CheckboxesField(
+        _l("Where are they?"),
+        choices=options(vocab.TATTOO_LOCATIONS),
+        validators=[DataRequired(message=_l("Please tick at least one place."))],
+    )
+    tattoo_size = RadioField(
+        _l("How big is the largest one?"),
+        choices=options(vocab.TATTOO_SIZES),
+        validators=[InputRequired(message=CHOOSE)],
+    )
+    tattoo_colors = RadioField(
+        _l("Colours"),
+        choices=options(vocab.TATTOO_COLORS),
+        validators=[InputRequired(message=CHOOSE)],
+    )
+    tattoo_kind = RadioField(
+        _l("Who did it?"),
+        choices=options(vocab.TATTOO_KINDS),
+        validators=[InputRequired(message=CHOOSE)],
+    )
+    tattoo_age_years = IntegerField(
+        _l("About how many years old is it? (optional)"),
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=30, message=_l("Please enter a number from 0 to 30.")),
+        ],
+        render_kw={"min": 0, "max": 30, "inputmode": "numeric"},
+    )
+    previous_removal = BooleanField(_l("I have had laser removal on it before"))
+    tattoo_notes = TextAreaField(
+        _l("Anything else we should know about the tattoo? (optional)"),
+        validators=[Optional(), Length(max=500, message=TOO_LONG)],
+        render_kw={"maxlength": 500, "rows": 3},
+    )
+
+    screening = CheckboxesField(
+        _l("Tick any that are true for you"),
+        choices=options(vocab.SCREENING_FLAGS),
+        validators=[Optional()],
+    )
+    referral_source = SelectField(
+        _l("How did you hear about the clinic?"),
+        choices=options(vocab.REFERRAL_SOURCES, blank=_l("Choose…")),
+        validators=[DataRequired(message=CHOOSE)],
+    )
+    consent = BooleanField(
+        _l(
+            "I agree that the clinic keeps these answers to schedule and treat me, "
+            "and shares them with no one else."
+        ),
+        validators=[DataRequired(message=_l("Please tick this box to book."))],
+    )
+
+    GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if not (self.phone.data or "").strip() and not (self.email.data or "").strip():
+            self.phone.errors.append(
+                _l("Please give a phone number or an email so we can reach you.")
+            )
+            valid = False
+        return valid
+
+    def text(self, name: str) -> str | None:
+        """A text answer stripped of surrounding space, or None if left empty."""
+        value = (getattr(self, name).data or "").strip()
+        return value or None

@@ -1,0 +1,274 @@
+"""Booking a clinic Tuesday: days -> times -> intake -> confirmation."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, time
+
+from flask import abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from clinic import booking, scheduling
+from clinic.extensions import csrf
+from clinic.i18n import clock, long_day
+from clinic.public import bp
+from clinic.public.forms import IntakeForm, normalize_phone, options
+from clinic.scheduling import Eligibility
+
+CONFIRMED_KEY = "confirmed_appointment"
+
+SLOT_MESSAGES = {
+    "full": _l("Sorry, this time just filled up. Please choose another time."),
+    "closed": _l("Booking for this time has closed. Please choose a later time."),
+    "too_far_ahead": _l("This time is not open for booking yet."),
+    "not_offered": _l("Please choose one of the times listed."),
+}
+
+
+@bp.route("/")
+def home():
+    return render_template("public/home.html")
+
+
+@bp.post("/language")
+def set_language():
+    """Remember the chosen language in the session and go back to the same page."""
+    lang = request.form.get("lang")
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+    target = request.form.get("next", "")
+    # Only paths on this site, so the switch cannot be used as an open redirect.
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("public.home")
+    return redirect(target, code=303)
+
+
+@bp.route("/book")
+def days():
+    rules = booking.current_rules()
+    now = booking.clinic_now(rules)
+    return render_template("public/days.html", days=booking.upcoming_days(rules, now))
+
+
+@bp.route("/book/<isodate:day>")
+def times(day: date):
+    rules = booking.current_rules()
+    availability = booking.day_availability(day, rules, booking.clinic_now(rules))
+    if availability is None or not _within_window(day, rules):
+        abort(404)
+    return render_template("public/times.html", day=availability)
+
+
+def _within_window(day: date, rules: scheduling.ClinicRules) -> bool:
+    today = booking.clinic_now(rules).date()
+    return today <= day <= rules.window.last_day(today)
+
+
+# The form carries its own CSRF token and its failure is shown next to the form with every
+# answer kept, rather than as a bare 400 page.
+@csrf.exempt
+@bp.route("/book/<isodate:day>/<clock:start>", methods=["GET", "POST"])
+def intake(day: date, start: time):
+    rules = booking.current_rules()
+    now = booking.clinic_now(rules)
+    availability = booking.day_availability(day, rules, now)
+    if not _within_window(day, rules):
+        availability = None
+    if request.method == "GET" and (
+        availability is None or all(s.plan.start != start for s in availability.slots)
+    ):
+        abort(404)
+
+    form = IntakeForm()
+    form.slot_time.choices = _time_choices(availability, start) if availability else []
+    if request.method == "GET":
+        form.slot_time.data = start.strftime("%H:%M")
+        form.language.data = str(session.get("lang") or _current_language())
+        form.submission_key.data = secrets.token_urlsafe(24)
+        return render_template("public/intake.html", form=form, day=day)
+
+    # A repeated submission (double tap, reload) goes to the booking it already made.
+    earlier = booking.find_by_submission(form.submission_key.data or "")
+    if earlier is not None:
+        return _confirmed(earlier)
+
+    valid = form.validate()
+    if availability is None:
+        # The day was cancelled (or left the booking window) while the form was open.
+        form.slot_time.errors = [_("This clinic day is no longer open. Please choose another day.")]
+    _check_age_and_guardian(form, day, rules)
+    if valid and not _has_errors(form):
+        try:
+            appointment = booking.book(_booking_request(form, day), rules, now)
+        except booking.BookingError as error:
+            _explain(form, error, day, rules)
+        else:
+            return _confirmed(appointment)
+    return render_template("public/intake.html", form=form, day=day), 422
+
+
+def _current_language() -> str:
+    return str(get_locale())
+
+
+def _time_choices(day: booking.DayAvailability, requested: time) -> list:
+    choices = []
+    for slot in day.slots:
+        if slot.bookable or slot.plan.start == requested:
+            value = slot.plan.start.strftime("%H:%M")
+            if slot.bookable:
+                label = _(
+                    "%(time)s (%(seats)d left)", time=clock(slot.plan.start), seats=slot.seats_left
+                )
+            else:
+                label = _("%(time)s (not available)", time=clock(slot.plan.start))
+            choices.append((value, label))
+    return options(choices)
+
+
+def _has_errors(form: IntakeForm) -> bool:
+    return any(field.errors for field in form)
+
+
+def _check_age_and_guardian(form: IntakeForm, day: date, rules: scheduling.ClinicRules) -> None:
+    """Apply the age and consent rules as soon as the date of birth can be read, so the youth
+    sees every problem at once."""
+    birth = form.date_of_birth.parsed
+    if birth is None or form.date_of_birth.errors:
+        return
+    has_guardian = all(form.text(name) for name in IntakeForm.GUARDIAN_FIELDS)
+    try:
+        booking.check_youth(birth, day, has_guardian, rules)
+    except booking.BookingError as error:
+        _explain(form, error, day, rules)
+
+
+def _explain(form: IntakeForm, error: booking.BookingError, day: date, rules) -> None:
+    """Put a refused booking's reason next to the field it concerns."""
+    if isinstance(error, booking.SlotUnavailable):
+        form.slot_time.errors = [*form.slot_time.errors, SLOT_MESSAGES[error.reason]]
+    elif isinstance(error, booking.NotEligible):
+        message = _age_message(form, error, day, rules)
+        form.date_of_birth.errors = [*form.date_of_birth.errors, message]
+        form.age_refusal = error.outcome.value
+    elif isinstance(error, booking.GuardianRequired):
+        message = _(
+            "You will be under %(age)d on %(day)s, so a parent or guardian must agree. "
+            "Please give their details.",
+            age=rules.ages.adult,
+            day=long_day(day),
+        )
+        for name in IntakeForm.GUARDIAN_FIELDS:
+            field = getattr(form, name)
+            if not form.text(name) and not field.errors:
+                field.errors = [*field.errors, message]
+    elif isinstance(error, booking.AlreadyBooked):
+        form.form_errors.append(
+            _(
+                "You already have an appointment on %(day)s. To change it, please call "
+                "the clinic at %(phone)s.",
+                day=long_day(error.day),
+                phone=current_app.config["CLINIC_PHONE"],
+            )
+        )
+
+
+def _age_message(form: IntakeForm, error: booking.NotEligible, day: date, rules) -> str:
+    birth = form.date_of_birth.parsed
+    if error.outcome is Eligibility.NOT_BORN:
+        return _("This date of birth is after the appointment. Please check the year.")
+    if error.outcome is Eligibility.TOO_YOUNG:
+        turns = scheduling.birthday_at_age(birth, rules.ages.minimum)
+        return _(
+            "The clinic sees young people from age %(min)d. You turn %(min)d on %(date)s: "
+            "you are welcome to book a clinic day from then on.",
+            min=rules.ages.minimum,
+            date=long_day(turns),
+        )
+    return _(
+        "This free clinic is for young people up to age %(max)d on the day of the "
+        "appointment, and you will be %(age)d on %(day)s.",
+        max=rules.ages.maximum,
+        age=scheduling.age_on(birth, day),
+        day=long_day(day),
+    )
+
+
+def _booking_request(form: IntakeForm, day: date) -> booking.BookingRequest:
+    text = form.text
+    return booking.BookingRequest(
+        day=day,
+        start=time.fromisoformat(form.slot_time.data),
+        submission_key=form.submission_key.data,
+        first_name=text("first_name"),
+        last_name=text("last_name"),
+        preferred_name=text("preferred_name"),
+        date_of_birth=form.date_of_birth.parsed,
+        phone=normalize_phone(form.phone.data),
+        email=text("email"),
+        language=form.language.data,
+        guardian_name=text("guardian_name"),
+        guardian_relationship=text("guardian_relationship"),
+        guardian_phone=normalize_phone(form.guardian_phone.data),
+        tattoo_count=form.tattoo_count.data,
+        tattoo_locations=form.tattoo_locations.data,
+        tattoo_size=form.tattoo_size.data,
+        tattoo_colors=form.tattoo_colors.data,
+        tattoo_kind=form.tattoo_kind.data,
+        tattoo_age_years=form.tattoo_age_years.data,
+        previous_removal=form.previous_removal.data,
+        tattoo_notes=text("tattoo_notes"),
+        screening=form.screening.data or [],
+        referral_source=form.referral_source.data,
+    )
+
+
+def _confirmed(appointment) -> object:
+    # The confirmation is found through the session, never through an id in the URL.
+    session[CONFIRMED_KEY] = appointment.id
+    return redirect(url_for("public.confirmed"), code=303)
+
+
+@bp.route("/book/confirmed")
+def confirmed():
+    appointment_id = session.get(CONFIRMED_KEY)
+    appointment = booking.confirmed_appointment(appointment_id) if appointment_id else None
+    if appointment is None:
+        return redirect(url_for("public.days"))
+    rules = booking.current_rules()
+    minor = scheduling.needs_guardian(
+        appointment.youth.date_of_birth, appointment.slot.day, rules.ages
+    )
+    return render_template("public/confirmed.html", appointment=appointment, minor=minor)
+
+
+@bp.route("/api/availability")
+def availability_api():
+    """Open days and, per slot, its start time and seats left (read-only, no personal data)."""
+    rules = booking.current_rules()
+    now = booking.clinic_now(rules)
+    days = booking.upcoming_days(rules, now)
+    return jsonify(
+        {
+            "timezone": current_app.config["CLINIC_TZ"],
+            "generated_at": now.isoformat(timespec="seconds"),
+            "days": [
+                {
+                    "date": day.plan.day.isoformat(),
+                    "seats_left": day.seats_left,
+                    "slots": [
+                        {
+                            "start": slot.plan.start.strftime("%H:%M"),
+                            "end": slot.plan.end.strftime("%H:%M"),
+                            "seats_left": slot.seats_left,
+                            "bookable": slot.bookable,
+                        }
+                        for slot in day.slots
+                    ],
+                }
+                for day in days
+            ],
+        }
+    )

@@ -1,0 +1,281 @@
+"""The clinic's scheduling rules, as pure functions over plain values.
+
+Nothing here imports Flask or SQLAlchemy or reads the clock: callers pass ``today`` / ``now``
+and the settings. That keeps every rule testable with a parametrized table and no app.
+
+Times of day are wall-clock times in the clinic's time zone. Where a rule compares instants
+(the booking cut-off), it takes time-zone-aware datetimes and compares them in UTC, so that a
+daylight-saving change cannot shift a cut-off by an hour.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import MONTHLY, TU, rrule
+
+# --- Clinic days -------------------------------------------------------------------------
+
+
+def clinic_days(start: date, end: date) -> list[date]:
+    """Return the regular clinic days from ``start`` to ``end``, both inclusive.
+
+    Rule: the clinic opens on the second-to-last and the last Tuesday of every month,
+    whether the month has four Tuesdays or five.
+    """
+    if end < start:
+        return []
+    recurrence = rrule(
+        MONTHLY,
+        byweekday=(TU(-2), TU(-1)),
+        dtstart=datetime.combine(start, time()),
+        until=datetime.combine(end, time()),
+    )
+    return [occurrence.date() for occurrence in recurrence]
+
+
+@dataclass(frozen=True)
+class DayDefaults:
+    """The shape of an ordinary clinic day (settings)."""
+
+    start: time = time(16, 0)
+    end: time = time(20, 0)
+    slot_minutes: int = 20
+    seats: int = 2
+
+
+@dataclass(frozen=True)
+class DayException:
+    """A per-date change to the regular schedule, as stored by staff.
+
+    ``closed`` cancels the day; ``extra`` adds a day the rule does not generate; any other
+    field left as None keeps the default for that date.
+    """
+
+    day: date
+    closed: bool = False
+    extra: bool = False
+    start: time | None = None
+    end: time | None = None
+    slot_minutes: int | None = None
+    seats: int | None = None
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """One clinic day as it will actually run, after exceptions are applied."""
+
+    day: date
+    start: time
+    end: time
+    slot_minutes: int
+    seats: int
+    extra: bool = False
+
+
+def plan_days(
+    start: date,
+    end: date,
+    defaults: DayDefaults,
+    exceptions: Iterable[DayException] = (),
+) -> list[DayPlan]:
+    """Return the clinic days from ``start`` to ``end`` (inclusive) as they will run.
+
+    Rule: the regular days (``clinic_days``) minus the closed ones, plus extra days, with each
+    date's own hours, slot length and seats where staff changed them.
+    """
+    by_day = {exc.day: exc for exc in exceptions if start <= exc.day <= end}
+    regular = set(clinic_days(start, end))
+    extra = {day for day, exc in by_day.items() if exc.extra}
+    plans = []
+    for day in sorted(regular | extra):
+        exc = by_day.get(day)
+        if exc is None:
+            plans.append(
+                DayPlan(day, defaults.start, defaults.end, defaults.slot_minutes, defaults.seats)
+            )
+            continue
+        if exc.closed:
+            continue
+        plans.append(
+            DayPlan(
+                day=day,
+                start=exc.start or defaults.start,
+                end=exc.end or defaults.end,
+                slot_minutes=exc.slot_minutes or defaults.slot_minutes,
+                seats=defaults.seats if exc.seats is None else exc.seats,
+                extra=day not in regular,
+            )
+        )
+    return plans
+
+
+# --- Slots -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotPlan:
+    """One appointment time of a clinic day and how many youth it can take."""
+
+    day: date
+    start: time
+    end: time
+    seats: int
+
+
+def day_slots(plan: DayPlan) -> list[SlotPlan]:
+    """Return the appointment slots of a clinic day.
+
+    Rule: back-to-back slots of ``slot_minutes`` from the day's start; a slot that would run
+    past the day's end is not offered. Each slot has the day's number of seats.
+    """
+    if plan.slot_minutes <= 0:
+        raise ValueError("slot_minutes must be positive")
+    length = timedelta(minutes=plan.slot_minutes)
+    cursor = datetime.combine(plan.day, plan.start)
+    closing = datetime.combine(plan.day, plan.end)
+    slots = []
+    while cursor + length <= closing:
+        slots.append(SlotPlan(plan.day, cursor.time(), (cursor + length).time(), plan.seats))
+        cursor += length
+    return slots
+
+
+def find_slot(plan: DayPlan, start: time) -> SlotPlan | None:
+    """Return the slot of ``plan`` that starts at ``start``, or None if there is none."""
+    return next((slot for slot in day_slots(plan) if slot.start == start), None)
+
+
+# --- Booking window ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookingWindow:
+    """How far ahead booking opens and how long before a slot it closes (settings)."""
+
+    horizon_days: int = 60
+    cutoff: timedelta = timedelta(hours=2)
+
+    def last_day(self, today: date) -> date:
+        """The furthest date that can be booked on ``today``."""
+        return today + timedelta(days=self.horizon_days)
+
+
+def slot_start(day: date, start: time, zone: tzinfo) -> datetime:
+    """Return the aware instant at which a slot starts, from its clinic-local wall clock."""
+    return datetime.combine(day, start, tzinfo=zone)
+
+
+class SlotState(enum.Enum):
+    """Whether a slot can be booked right now, and if not, why not."""
+
+    OPEN = "open"
+    TOO_FAR_AHEAD = "too_far_ahead"
+    CLOSED = "closed"  # past the cut-off, or already over
+    FULL = "full"
+
+
+def slot_state(
+    starts_at: datetime, seats_left: int, now: datetime, window: BookingWindow
+) -> SlotState:
+    """Return whether a slot starting at ``starts_at`` (aware) can be booked at ``now`` (aware).
+
+    Rule: booking opens ``horizon_days`` ahead (by the clinic's calendar date) and closes
+    ``cutoff`` before the slot starts; a slot with no seat left is full.
+    """
+    if starts_at.tzinfo is None or now.tzinfo is None:
+        raise ValueError("slot_state needs time-zone-aware datetimes")
+    today = now.astimezone(starts_at.tzinfo).date()
+    if starts_at.date() > window.last_day(today):
+        return SlotState.TOO_FAR_AHEAD
+    if now.astimezone(UTC) > starts_at.astimezone(UTC) - window.cutoff:
+        return SlotState.CLOSED
+    if seats_left <= 0:
+        return SlotState.FULL
+    return SlotState.OPEN
+
+
+# --- Age and eligibility -----------------------------------------------------------------
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Return a person's age in whole years on ``day``.
+
+    Rule: calendar arithmetic. A birthday counts from the day itself; someone born on
+    29 February turns a year older on 1 March in common years.
+    """
+    if day < birth_date:
+        raise ValueError("day is before birth_date")
+    had_birthday = (day.month, day.day) >= (birth_date.month, birth_date.day)
+    return day.year - birth_date.year - (0 if had_birthday else 1)
+
+
+@dataclass(frozen=True)
+class AgeLimits:
+    """The program's age range (settings): eligible from ``minimum`` up to ``maximum``."""
+
+    minimum: int = 13
+    maximum: int = 25
+    adult: int = 18
+
+
+class Eligibility(enum.Enum):
+    """The outcome of the age rule for one person on one date."""
+
+    ELIGIBLE = "eligible"
+    TOO_YOUNG = "too_young"
+    TOO_OLD = "too_old"
+    NOT_BORN = "not_born"  # a date of birth after the appointment: a typing mistake
+
+
+def eligibility(birth_date: date, day: date, limits: AgeLimits = AgeLimits()) -> Eligibility:
+    """Return whether someone born on ``birth_date`` may be treated on ``day``.
+
+    Rule: eligible means ``limits.minimum`` or older and not yet ``limits.maximum + 1`` on the
+    appointment date itself (13 to 25 by default), not on the day of booking.
+    """
+    if birth_date > day:
+        return Eligibility.NOT_BORN
+    age = age_on(birth_date, day)
+    if age < limits.minimum:
+        return Eligibility.TOO_YOUNG
+    if age > limits.maximum:
+        return Eligibility.TOO_OLD
+    return Eligibility.ELIGIBLE
+
+
+def birthday_at_age(birth_date: date, age: int) -> date:
+    """Return the date on which someone born on ``birth_date`` turns ``age``.
+
+    Rule: as ``age_on``: a 29 February birthday falls on 1 March in common years.
+    """
+    anniversary = birth_date + relativedelta(years=age)
+    if (birth_date.month, birth_date.day) == (2, 29) and anniversary.day == 28:
+        return anniversary + timedelta(days=1)
+    return anniversary
+
+
+def needs_guardian(birth_date: date, day: date, limits: AgeLimits = AgeLimits()) -> bool:
+    """Return whether a parent or guardian must consent for treatment on ``day``.
+
+    Rule: anyone under ``limits.adult`` (18) on the appointment date needs a guardian's
+    consent; emancipation and other exceptions are a staff decision at check-in.
+    """
+    return age_on(birth_date, day) < limits.adult
+
+
+# --- All the settings together -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClinicRules:
+    """Every setting the rules above take, gathered from the app's configuration."""
+
+    zone: tzinfo
+    day: DayDefaults = DayDefaults()
+    window: BookingWindow = BookingWindow()
+    ages: AgeLimits = AgeLimits()

@@ -1,0 +1,76 @@
+"""Configuration classes, read from environment variables.
+
+Every clinic rule that DOMAIN.md describes is a setting here, with the documented default.
+"""
+
+import os
+from pathlib import Path
+from typing import ClassVar
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'clinic.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True}
+
+    # Session cookies: the app holds no personal data in them, but keep them out of scripts.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = 4 * 3600  # a youth may take a while to fill the form on a phone
+
+    # The clinic
+    CLINIC_NAME = os.environ.get("CLINIC_NAME", "Mission Youth Tattoo Removal Clinic")
+    CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "2500 Mission Street, San Francisco, CA")
+    CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "(415) 555-0134")
+    CLINIC_TZ = os.environ.get("CLINIC_TZ", "America/Los_Angeles")
+
+    # The schedule: an ordinary clinic day
+    CLINIC_DAY_START = os.environ.get("CLINIC_DAY_START", "16:00")
+    CLINIC_DAY_END = os.environ.get("CLINIC_DAY_END", "20:00")
+    SLOT_MINUTES = _int("SLOT_MINUTES", 20)
+    SEATS_PER_SLOT = _int("SEATS_PER_SLOT", 2)
+
+    # The booking window
+    BOOKING_HORIZON_DAYS = _int("BOOKING_HORIZON_DAYS", 60)
+    BOOKING_CUTOFF_HOURS = _int("BOOKING_CUTOFF_HOURS", 2)
+
+    # The age rule: eligible from MIN_AGE to MAX_AGE on the appointment date;
+    # under GUARDIAN_AGE a parent or guardian must consent.
+    MIN_AGE = _int("MIN_AGE", 13)
+    MAX_AGE = _int("MAX_AGE", 25)
+    GUARDIAN_AGE = _int("GUARDIAN_AGE", 18)
+
+    LANGUAGES = ("en", "es")
+    BABEL_DEFAULT_LOCALE = "en"
+
+
+class DevelopmentConfig(Config):
+    # A fixed key is fine on a developer's laptop and nowhere else.
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-only-not-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    WTF_CSRF_ENABLED = False
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

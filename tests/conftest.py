@@ -1,0 +1,127 @@
+"""Shared fixtures: an app on a freshly migrated database, a frozen clinic clock, staff users
+per role, and a valid intake form to vary."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import flask_migrate
+import pytest
+
+from clinic import booking, create_app
+from clinic.extensions import db
+from clinic.models import StaffRole, StaffUser
+
+LA = ZoneInfo("America/Los_Angeles")
+# Friday 20 November 2026, 9 a.m. in the clinic. Coming clinic days: Tue 24 Nov, then 22 and
+# 29 Dec, 19 Jan (exactly 60 days ahead, the edge of the booking window).
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=LA)
+NEXT_DAY = date(2026, 11, 24)
+FIRST_SLOT = time(16, 0)
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory):
+    """A SQLite file with the schema made by the migrations, copied fresh for each test."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    with app.app_context():
+        flask_migrate.upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The clinic's clock, frozen at NOW; tests move it with ``clock.set(...)``."""
+
+    class Clock:
+        now = NOW
+
+        def set(self, value: datetime) -> None:
+            self.now = value
+
+    frozen = Clock()
+    monkeypatch.setattr(booking, "clinic_now", lambda rules: frozen.now)
+    return frozen
+
+
+@pytest.fixture
+def app(migrated_db, tmp_path, clock):
+    path = tmp_path / "clinic.sqlite3"
+    shutil.copy(migrated_db, path)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_staff(app):
+    def make(role: StaffRole = StaffRole.FRONT_DESK, email: str | None = None, active=True):
+        user = StaffUser(
+            email=email or f"{role.value}@clinic.test", name=f"Test {role.value}", role=role
+        )
+        user.active = active
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login(client):
+    def do(user: StaffUser, password: str = PASSWORD):
+        return client.post("/auth/login", data={"email": user.email, "password": password})
+
+    return do
+
+
+def intake_data(**overrides) -> dict:
+    """A complete, valid intake submission for an 19-year-old; override any field."""
+    data = {
+        "slot_time": "16:00",
+        "submission_key": "k" * 32,
+        "first_name": "Ana",
+        "last_name": "Flores",
+        "preferred_name": "",
+        "date_of_birth": "2007-05-01",
+        "phone": "(415) 555-0134",
+        "email": "",
+        "language": "es",
+        "guardian_name": "",
+        "guardian_relationship": "",
+        "guardian_phone": "",
+        "tattoo_count": "2",
+        "tattoo_locations": ["hands", "face_neck"],
+        "tattoo_size": "small",
+        "tattoo_colors": "black",
+        "tattoo_kind": "amateur",
+        "tattoo_age_years": "3",
+        "tattoo_notes": "",
+        "screening": ["tan"],
+        "referral_source": "probation",
+        "consent": "y",
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def intake_url(day: date = NEXT_DAY, start: time = FIRST_SLOT) -> str:
+    return f"/book/{day.isoformat()}/{start.strftime('%H:%M')}"

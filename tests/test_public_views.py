@@ -1,0 +1,498 @@
+"""The youth-facing routes through the Flask test client: every page, and every bad input the
+intake form can receive, each answered with a clear message and no partial row."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+
+import pytest
+from sqlalchemy import func, select
+
+from clinic.extensions import db
+from clinic.models import Appointment, ClinicDay, Intake, Slot, Youth
+from tests.conftest import LA, NEXT_DAY, intake_data, intake_url
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def field_error(html: str, field: str) -> str:
+    """The error text shown next to one field ('' if none)."""
+    match = re.search(rf'id="{field}-error">(.*?)</p>', html, re.S)
+    return match.group(1).strip() if match else ""
+
+
+def book(client, **overrides):
+    return client.post(intake_url(), data=intake_data(**overrides))
+
+
+# --- Pages -------------------------------------------------------------------------------
+
+
+def test_home_leads_to_booking(client):
+    page = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'href="/book"' in page
+    assert "13 to 25" in page
+
+
+def test_days_lists_coming_clinic_days_with_seats(client):
+    page = client.get("/book", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    # Tuesday 24 Nov, 22 and 29 Dec, 19 Jan: 12 slots x 2 seats each.
+    for label in (
+        "Tuesday, November 24, 2026",
+        "Tuesday, December 22, 2026",
+        "Tuesday, January 19, 2027",
+    ):
+        assert label in page
+    assert "Tuesday, November 17, 2026" not in page  # already past
+    assert page.count("24 seats left") == 4
+
+
+def test_days_hides_closed_day_and_shows_extra_day(client):
+    db.session.add(ClinicDay(day=NEXT_DAY, closed=True, note="Laser repair"))
+    db.session.add(ClinicDay(day=date(2026, 12, 3), extra=True, seats=1))
+    db.session.commit()
+    page = client.get("/book", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "November 24" not in page
+    assert "Thursday, December 3, 2026" in page
+    assert "12 seats left" in page
+
+
+def test_times_shows_full_and_closed_slots_instead_of_hiding_them(client, clock):
+    db.session.add(
+        Slot(day=NEXT_DAY, start_time=time(16, 20), end_time=time(16, 40), capacity=2, booked=2)
+    )
+    db.session.commit()
+    clock.set(datetime(2026, 11, 24, 14, 30, tzinfo=LA))  # 16:00 and 16:20 now past cut-off
+    page = client.get(f"/book/{NEXT_DAY}", headers={"Accept-Language": "en"}).get_data(True)
+    assert page.count("Closed for booking") == 2
+    clock.set(datetime(2026, 11, 24, 9, 0, tzinfo=LA))
+    page = client.get(f"/book/{NEXT_DAY}", headers={"Accept-Language": "en"}).get_data(True)
+    assert "Full" in page
+    assert page.count('class="time unavailable"') == 1
+    assert 'datetime="2026-11-24T16:20"' in page  # the full time is still listed
+    assert page.count('class="time"') == 11
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/book/2026-11-25",  # a Wednesday
+        "/book/2026-11-17",  # a clinic day already past
+        "/book/2027-01-26",  # a clinic day beyond the 60-day window
+        "/book/2026-02-30",  # not a date
+        "/book/2026-11-24/16:10",  # not a slot start
+        "/book/2026-11-24/25:00",  # not a time
+        "/book/2026-11-25/16:00",
+    ],
+)
+def test_days_and_times_that_do_not_exist_are_404(client, url):
+    response = client.get(url)
+    assert response.status_code == 404
+    assert "See the open clinic days" in response.get_data(True) or "abiertos" in response.get_data(
+        True
+    )
+
+
+def test_closed_day_is_404(client):
+    db.session.add(ClinicDay(day=NEXT_DAY, closed=True))
+    db.session.commit()
+    assert client.get(f"/book/{NEXT_DAY}").status_code == 404
+    assert client.get(intake_url()).status_code == 404
+
+
+def test_intake_form_has_the_named_fields(client):
+    page = client.get(intake_url()).get_data(as_text=True)
+    for name in (
+        "first_name",
+        "last_name",
+        "preferred_name",
+        "date_of_birth",
+        "phone",
+        "email",
+        "language",
+        "guardian_name",
+        "guardian_relationship",
+        "guardian_phone",
+        "tattoo_count",
+        "tattoo_locations",
+        "tattoo_size",
+        "tattoo_colors",
+        "tattoo_kind",
+        "screening",
+        "referral_source",
+        "consent",
+        "csrf_token",
+        "submission_key",
+    ):
+        assert f'name="{name}"' in page, name
+    assert re.search(r'<input[^>]*id="date_of_birth"[^>]*type="date"', page) or re.search(
+        r'<input[^>]*type="date"[^>]*id="date_of_birth"', page
+    )
+    assert 'value="16:00" selected' in page or 'selected value="16:00"' in page
+
+
+# --- A successful booking ---------------------------------------------------------------
+
+
+def test_booking_stores_everything_and_confirms(client):
+    response = book(client)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/book/confirmed"
+
+    appointment = db.session.scalars(select(Appointment)).one()
+    assert appointment.slot.day == NEXT_DAY and appointment.slot.start_time == time(16, 0)
+    assert appointment.slot.booked == 1 and appointment.slot.capacity == 2
+    assert appointment.youth.phone == "+14155550134"
+    assert appointment.youth.language == "es"
+    assert appointment.intake.screening == ["tan"]
+    assert sorted(appointment.intake.tattoo_locations) == ["face_neck", "hands"]
+    assert appointment.intake.referral_source == "probation"
+    assert re.fullmatch(r"[A-HJ-NP-Z2-9]{6}", appointment.code)
+
+    page = client.get("/book/confirmed", headers={"Accept-Language": "en"}).get_data(True)
+    assert appointment.code in page
+    assert "Tuesday, November 24, 2026" in page
+    assert "4:00" in page
+    assert "2500 Mission Street" in page
+    assert "photo ID" in page
+    assert "guardian" not in page.lower()  # 19 years old: no guardian needed
+
+
+def test_resubmitting_the_same_form_books_once(client):
+    first = book(client)
+    again = book(client)
+    assert first.status_code == again.status_code == 303
+    assert again.headers["Location"] == "/book/confirmed"
+    assert count(Appointment) == 1
+    assert db.session.scalars(select(Slot)).one().booked == 1
+
+
+def test_seats_left_drop_after_booking(client):
+    book(client)
+    data = client.get("/api/availability").get_json()
+    first = data["days"][0]
+    assert first["date"] == "2026-11-24"
+    assert first["seats_left"] == 23
+    assert first["slots"][0] == {
+        "start": "16:00",
+        "end": "16:20",
+        "seats_left": 1,
+        "bookable": True,
+    }
+
+
+def test_minor_with_guardian_books_and_is_told_to_bring_them(client):
+    response = book(
+        client,
+        date_of_birth="2010-06-01",  # 16 on the day
+        guardian_name="Rosa Flores",
+        guardian_relationship="parent",
+        guardian_phone="415-555-0199",
+    )
+    assert response.status_code == 303
+    youth = db.session.scalars(select(Youth)).one()
+    assert youth.guardian_name == "Rosa Flores" and youth.guardian_phone == "+14155550199"
+    page = client.get("/book/confirmed", headers={"Accept-Language": "en"}).get_data(True)
+    assert "parent or guardian" in page
+
+
+def test_returning_youth_is_recognised_despite_case_and_accents(client, clock):
+    assert book(client, first_name="José", last_name="Núñez").status_code == 303
+    clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=LA))  # after that visit
+    response = book(
+        client,
+        first_name="jose",
+        last_name="NUNEZ",
+        submission_key="r" * 32,
+        slot_time="16:00",
+        phone="415 555 0000",
+    )
+    assert response.status_code == 422  # 24 Nov is now past: the form's day is gone
+    response = client.post(
+        intake_url(date(2026, 12, 22)),
+        data=intake_data(
+            first_name="jose", last_name="NUNEZ", submission_key="r" * 32, phone="415 555 0000"
+        ),
+    )
+    assert response.status_code == 303
+    assert count(Youth) == 1
+    youth = db.session.scalars(select(Youth)).one()
+    assert len(youth.appointments) == 2
+    assert youth.phone == "+14155550000"  # the latest contact details win
+
+
+def test_one_upcoming_appointment_per_youth(client):
+    assert book(client).status_code == 303
+    response = client.post(
+        intake_url(date(2026, 12, 22)),
+        data=intake_data(submission_key="x" * 32, first_name="ANA"),
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "already have an appointment" in page or "Ya tienes una cita" in page
+    assert count(Appointment) == 1
+
+
+# --- Bad input: a clear message next to the field, what was typed kept, nothing written ---
+
+
+def assert_refused(response, field: str, *fragments: str) -> str:
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    error = field_error(page, field)
+    assert error, f"no error shown next to {field}"
+    for fragment in fragments:
+        assert fragment in error, error
+    assert count(Appointment) == count(Youth) == count(Intake) == 0
+    assert db.session.scalar(select(func.coalesce(func.sum(Slot.booked), 0))) == 0
+    return page
+
+
+def english(client):
+    client.post("/language", data={"lang": "en", "next": "/"})
+
+
+@pytest.mark.parametrize(
+    ("dob", "fragment"),
+    [
+        ("2027-01-01", "after the appointment"),
+        ("2010-13-45", "month, day and year"),
+        ("yesterday", "month, day and year"),
+        ("1850-01-01", "month, day and year"),
+    ],
+)
+def test_unusable_date_of_birth(client, dob, fragment):
+    english(client)
+    page = assert_refused(book(client, date_of_birth=dob), "date_of_birth", fragment)
+    assert f'value="{dob}"' in page  # kept as typed
+    assert 'value="Ana"' in page
+
+
+def test_twelve_on_the_day_is_refused_kindly(client):
+    english(client)
+    # Turns 13 the day after the appointment.
+    page = assert_refused(
+        book(client, date_of_birth="2013-11-25"),
+        "date_of_birth",
+        "from age 13",
+        "Wednesday, November 25, 2026",
+    )
+    assert "call us" in page
+
+
+def test_thirteen_on_the_day_itself_is_welcome(client):
+    response = book(
+        client,
+        date_of_birth="2013-11-24",
+        guardian_name="Rosa Flores",
+        guardian_relationship="parent",
+        guardian_phone="4155550199",
+    )
+    assert response.status_code == 303
+
+
+def test_twenty_six_on_the_day_is_refused_with_somewhere_else_to_go(client):
+    english(client)
+    page = assert_refused(
+        book(client, date_of_birth="2000-11-24"), "date_of_birth", "up to age 25", "26"
+    )
+    assert "Other places can still help" in page
+    assert "311" in page
+
+
+def test_twenty_five_the_day_before_turning_26_is_welcome(client):
+    assert book(client, date_of_birth="2000-11-25").status_code == 303
+
+
+def test_minor_without_guardian_gets_an_error_on_each_missing_field(client):
+    english(client)
+    response = book(client, date_of_birth="2010-06-01", guardian_name="Rosa Flores")
+    page = assert_refused(response, "guardian_phone", "under 18", "November 24")
+    assert field_error(page, "guardian_relationship")
+    assert not field_error(page, "guardian_name")  # that one was given
+    assert 'value="Rosa Flores"' in page
+
+
+def test_full_slot_keeps_the_answers_and_offers_other_times(client):
+    english(client)
+    db.session.add(
+        Slot(day=NEXT_DAY, start_time=time(16, 0), end_time=time(16, 20), capacity=2, booked=2)
+    )
+    db.session.commit()
+    response = book(client)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "just filled up" in field_error(page, "slot_time")
+    assert 'value="Flores"' in page
+    assert "4:20\u202fPM (2 left)" in page or "4:20 PM (2 left)" in page
+    assert count(Appointment) == count(Youth) == 0
+    assert db.session.scalars(select(Slot)).one().booked == 2
+
+
+def test_slot_past_the_cut_off_is_refused(client, clock):
+    english(client)
+    page_time = client.get(intake_url())  # form rendered while still open
+    assert page_time.status_code == 200
+    clock.set(datetime(2026, 11, 24, 14, 1, tzinfo=LA))  # 1 h 59 min before 16:00
+    assert_refused(book(client), "slot_time")
+
+
+def test_day_closed_while_the_form_was_open(client):
+    english(client)
+    db.session.add(ClinicDay(day=NEXT_DAY, closed=True))
+    db.session.commit()
+    page = assert_refused(book(client), "slot_time", "no longer open")
+    assert 'value="Ana"' in page
+
+
+@pytest.mark.parametrize("slot_time", ["16:07", "03:00", "not-a-time", ""])
+def test_tampered_slot_is_refused(client, slot_time):
+    english(client)
+    assert_refused(book(client, slot_time=slot_time), "slot_time")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("first_name", "A" * 61, "under 60"),
+        ("last_name", "", "fill this in"),
+        ("phone", "555", "10-digit"),
+        ("email", "not-an-email", "email address"),
+        ("tattoo_count", "0", "1 to 30"),
+        ("tattoo_count", "many", ""),
+        ("tattoo_notes", "x" * 501, "under 500"),
+        ("tattoo_size", "enormous", ""),
+        ("referral_source", "", "choose"),
+        ("language", "fr", ""),
+    ],
+)
+def test_bad_field_values(client, field, value, fragment):
+    english(client)
+    assert_refused(book(client, **{field: value}), field, fragment)
+
+
+def test_phone_or_email_is_required(client):
+    english(client)
+    assert_refused(book(client, phone="", email=""), "phone", "phone number or an email")
+
+
+def test_email_alone_is_enough(client):
+    assert book(client, phone="", email="ana@example.org").status_code == 303
+
+
+def test_consent_is_required(client):
+    english(client)
+    data = intake_data()
+    del data["consent"]
+    assert_refused(client.post(intake_url(), data=data), "consent", "tick this box")
+
+
+def test_missing_submission_key_is_refused(client):
+    response = book(client, submission_key="")
+    assert response.status_code == 422
+    assert count(Appointment) == 0
+
+
+def test_every_problem_is_shown_at_once(client):
+    english(client)
+    response = book(client, first_name="", date_of_birth="2015-01-01", phone="12")
+    page = response.get_data(as_text=True)
+    assert field_error(page, "first_name")
+    assert field_error(page, "date_of_birth")
+    assert field_error(page, "phone")
+
+
+def test_expired_csrf_token_keeps_the_answers(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    response = client.post(intake_url(), data=intake_data(csrf_token="forged"))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'value="Flores"' in page
+    assert count(Appointment) == 0
+
+
+def test_full_booking_with_csrf_on(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    page = client.get(intake_url()).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post(intake_url(), data=intake_data(csrf_token=token, submission_key=key))
+    assert response.status_code == 303
+    assert count(Appointment) == 1
+
+
+# --- Language --------------------------------------------------------------------------
+
+
+def test_browser_language_is_the_first_guess(client):
+    page = client.get("/book", headers={"Accept-Language": "es-MX,es;q=0.9"}).get_data(True)
+    assert '<html lang="es">' in page
+    assert "martes, 24 de noviembre de 2026" in page
+
+
+def test_language_switch_is_remembered(client):
+    response = client.post("/language", data={"lang": "es", "next": "/book"})
+    assert response.status_code == 303 and response.headers["Location"] == "/book"
+    page = client.get("/book", headers={"Accept-Language": "en"}).get_data(True)
+    assert "Elige" in page
+    client.post("/language", data={"lang": "en", "next": "/book"})
+    assert "Choose a clinic day" in client.get("/book").get_data(True)
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:x"])
+def test_language_switch_is_not_an_open_redirect(client, target):
+    response = client.post("/language", data={"lang": "es", "next": target})
+    assert response.headers["Location"] == "/"
+
+
+def test_errors_are_translated(client):
+    client.post("/language", data={"lang": "es", "next": "/"})
+    page = book(client, last_name="", date_of_birth="2000-01-01").get_data(as_text=True)
+    assert "Por favor" in field_error(page, "last_name")
+    assert "25" in field_error(page, "date_of_birth")
+
+
+# --- The availability API ---------------------------------------------------------------
+
+
+def test_availability_api_lists_open_days_and_slots(client):
+    data = client.get("/api/availability").get_json()
+    assert data["timezone"] == "America/Los_Angeles"
+    assert [d["date"] for d in data["days"]] == [
+        "2026-11-24",
+        "2026-12-22",
+        "2026-12-29",
+        "2027-01-19",
+    ]
+    assert len(data["days"][0]["slots"]) == 12
+    assert data["days"][0]["slots"][-1]["start"] == "19:40"
+
+
+def test_availability_api_shows_no_personal_data(client):
+    book(client)
+    text = client.get("/api/availability").get_data(as_text=True)
+    assert "Ana" not in text and "Flores" not in text and "555" not in text
+
+
+# --- Privacy ------------------------------------------------------------------------------
+
+
+def test_no_personal_data_in_urls_or_logs(client, caplog):
+    caplog.set_level("DEBUG")
+    response = book(client)
+    assert "Flores" not in response.headers["Location"]
+    assert "Flores" not in caplog.text and "0134" not in caplog.text
+
+
+def test_pages_send_no_referrer(client):
+    assert client.get("/book").headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_confirmation_without_a_booking_goes_back_to_days(client):
+    response = client.get("/book/confirmed")
+    assert response.status_code == 302 and response.headers["Location"] == "/book"
