@@ -3,12 +3,15 @@ per role, and a valid intake form to vary."""
 
 from __future__ import annotations
 
+import contextvars
 import shutil
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import flask_migrate
 import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
 
 from clinic import booking, create_app
 from clinic.extensions import db
@@ -49,11 +52,26 @@ def clock(monkeypatch):
     return frozen
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    The test body keeps an app context open for its own queries; without this, requests would
+    share it, and with it ``g``, the cached locale and the database session.
+    """
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():  # the test body's objects may be stale after a request
+            db.session.expire_all()
+        return response
+
+
 @pytest.fixture
 def app(migrated_db, tmp_path, clock):
     path = tmp_path / "clinic.sqlite3"
     shutil.copy(migrated_db, path)
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()

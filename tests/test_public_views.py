@@ -496,3 +496,32 @@ def test_pages_send_no_referrer(client):
 def test_confirmation_without_a_booking_goes_back_to_days(client):
     response = client.get("/book/confirmed")
     assert response.status_code == 302 and response.headers["Location"] == "/book"
+
+
+def test_an_unexpected_error_is_a_kind_page_and_writes_nothing(app, client, monkeypatch):
+    from clinic import booking
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(booking, "book", explode)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    english(client)
+    response = book(client)
+    assert response.status_code == 500
+    assert "Nothing was booked" in response.get_data(as_text=True)
+    assert count(Appointment) == count(Youth) == 0
+
+
+def test_posting_garbage_never_crashes(client):
+    garbage = {
+        "slot_time": ["16:00", "17:00"],
+        "tattoo_count": "1e9",
+        "screening": "rm -rf",
+        "date_of_birth": "\x00",
+        "first_name": "\u202e" * 10,
+        "consent": "maybe",
+    }
+    response = client.post(intake_url(), data=garbage)
+    assert response.status_code == 422
+    assert count(Appointment) == 0

@@ -1,0 +1,130 @@
+"""The booking use case called directly: all or nothing, idempotent, capacity by the database."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from clinic import booking
+from clinic.extensions import db
+from clinic.models import Appointment, ClinicDay, Intake, Slot, Youth
+from tests.conftest import NEXT_DAY, NOW
+
+
+def request(n: int = 1, **overrides) -> booking.BookingRequest:
+    values = dict(
+        day=NEXT_DAY,
+        start=time(16, 0),
+        submission_key=f"key-{n:04d}-{'x' * 20}",
+        first_name=f"Youth{n}",
+        last_name="Test",
+        date_of_birth=date(2005, 3, 3),
+        phone="+14155550100",
+    )
+    values.update(overrides)
+    return booking.BookingRequest(**values)
+
+
+def rows(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_seats_run_out_at_capacity(app):
+    rules = booking.current_rules()
+    booking.book(request(1), rules, NOW)
+    booking.book(request(2), rules, NOW)
+    with pytest.raises(booking.SlotUnavailable) as refused:
+        booking.book(request(3), rules, NOW)
+    assert refused.value.reason == "full"
+    slot = db.session.scalars(select(Slot)).one()
+    assert slot.booked == slot.capacity == 2
+    assert rows(Appointment) == 2 and rows(Youth) == 2
+
+
+def test_seat_counter_is_checked_by_the_database(app):
+    """Even a write that skips the service cannot push the counter past capacity."""
+    booking.book(request(1), booking.current_rules(), NOW)
+    slot = db.session.scalars(select(Slot)).one()
+    slot.booked = 3
+    with pytest.raises(IntegrityError, match=r"(?i)check constraint"):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_a_failure_mid_booking_leaves_nothing_behind(app, monkeypatch):
+    def broken_intake(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(booking, "Intake", broken_intake)
+    with pytest.raises(RuntimeError):
+        booking.book(request(1), booking.current_rules(), NOW)
+    assert rows(Appointment) == rows(Youth) == rows(Intake) == 0
+    assert db.session.scalar(select(func.coalesce(func.sum(Slot.booked), 0))) == 0
+
+
+def test_same_submission_returns_the_same_appointment(app):
+    rules = booking.current_rules()
+    first = booking.book(request(1), rules, NOW)
+    again = booking.book(request(1), rules, NOW)
+    assert first.id == again.id
+    assert db.session.scalars(select(Slot)).one().booked == 1
+
+
+def test_capacity_change_for_one_date_is_used(app):
+    db.session.add(ClinicDay(day=NEXT_DAY, seats=1))
+    db.session.commit()
+    rules = booking.current_rules()
+    booking.book(request(1), rules, NOW)
+    with pytest.raises(booking.SlotUnavailable):
+        booking.book(request(2), rules, NOW)
+
+
+def test_extra_day_can_be_booked(app):
+    extra = date(2026, 12, 3)
+    db.session.add(ClinicDay(day=extra, extra=True, start_time=time(10, 0), end_time=time(12, 0)))
+    db.session.commit()
+    appointment = booking.book(
+        request(1, day=extra, start=time(10, 20)), booking.current_rules(), NOW
+    )
+    assert appointment.slot.day == extra and appointment.slot.end_time == time(10, 40)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"start": time(16, 5)}, booking.SlotUnavailable),
+        ({"day": date(2026, 11, 25)}, booking.SlotUnavailable),
+        ({"day": date(2027, 1, 26)}, booking.SlotUnavailable),
+        ({"date_of_birth": date(2014, 1, 1)}, booking.NotEligible),
+        ({"date_of_birth": date(2000, 1, 1)}, booking.NotEligible),
+        ({"date_of_birth": date(2010, 1, 1)}, booking.GuardianRequired),
+    ],
+)
+def test_rules_are_enforced_by_the_service_too(app, overrides, error):
+    with pytest.raises(error):
+        booking.book(request(1, **overrides), booking.current_rules(), NOW)
+    assert rows(Appointment) == rows(Youth) == 0
+
+
+def test_staff_day_loads_in_a_fixed_number_of_queries(app):
+    rules = booking.current_rules()
+    for n in range(1, 9):
+        booking.book(request(n, start=time(16 + (n - 1) // 2, 0)), rules, NOW)
+    db.session.expire_all()
+    statements = []
+    from sqlalchemy import event
+
+    def count(*args):
+        statements.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        sheet = booking.staff_day(NEXT_DAY, rules)
+        names = [a.youth.display_name for s in sheet.slots for a in s.appointments]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(names) == 8
+    assert len(statements) <= 4, statements

@@ -1,0 +1,122 @@
+"""The flask commands: create-staff and seed-demo."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from clinic.extensions import db
+from clinic.models import Appointment, Slot, StaffUser, Youth
+
+
+def test_create_staff_makes_an_account_that_can_sign_in(runner, client):
+    result = runner.invoke(
+        args=[
+            "create-staff",
+            "Nurse@Clinic.test",
+            "--name",
+            "Nia",
+            "--role",
+            "clinician",
+            "--password",
+            "long enough password",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    user = db.session.scalars(select(StaffUser)).one()
+    assert user.email == "nurse@clinic.test" and user.role == "clinician"
+    assert user.password_hash != "long enough password"
+    response = client.post(
+        "/auth/login", data={"email": "nurse@clinic.test", "password": "long enough password"}
+    )
+    assert response.status_code == 303
+
+
+def test_create_staff_prompts_for_a_hidden_password(runner):
+    result = runner.invoke(
+        args=["create-staff", "desk@clinic.test", "--name", "Dee", "--role", "front_desk"],
+        input="a secret phrase\na secret phrase\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "a secret phrase" not in result.output
+
+
+def test_create_staff_refuses_a_short_password_and_a_bad_role(runner):
+    short = runner.invoke(
+        args=[
+            "create-staff",
+            "x@clinic.test",
+            "--name",
+            "X",
+            "--role",
+            "admin",
+            "--password",
+            "123",
+        ]
+    )
+    assert short.exit_code != 0 and "at least 10" in short.output
+    bad_role = runner.invoke(
+        args=[
+            "create-staff",
+            "x@clinic.test",
+            "--name",
+            "X",
+            "--role",
+            "boss",
+            "--password",
+            "long enough password",
+        ]
+    )
+    assert bad_role.exit_code != 0
+    assert db.session.scalar(select(func.count()).select_from(StaffUser)) == 0
+
+
+def test_create_staff_resets_an_existing_account(runner):
+    args = ["create-staff", "a@clinic.test", "--name", "A", "--role", "front_desk", "--password"]
+    runner.invoke(args=[*args, "first password"])
+    runner.invoke(args=[*args[:-2], "admin", "--password", "second password"])
+    user = db.session.scalars(select(StaffUser)).one()
+    assert user.role == "admin" and user.check_password("second password")
+
+
+def snapshot():
+    youth = db.session.execute(
+        select(Youth.first_name, Youth.last_name, Youth.date_of_birth).order_by(Youth.id)
+    ).all()
+    codes = db.session.scalars(select(Appointment.code).order_by(Appointment.id)).all()
+    return youth, codes
+
+
+def test_seed_demo_is_realistic_consistent_and_runs_once(runner):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "Demo clinic loaded" in result.output
+    youth, codes = snapshot()
+    assert len(youth) > 50 and len(codes) >= len(youth)  # some youth come back
+    assert len(set(codes)) == len(codes)
+    # Every seat counter equals its booked appointments and stays within capacity.
+    for slot in db.session.scalars(select(Slot)):
+        assert 0 < slot.booked <= slot.capacity
+        assert slot.booked == len(slot.appointments)
+    assert db.session.scalar(select(func.count()).select_from(StaffUser)) == 3
+
+    again = runner.invoke(args=["seed-demo"])
+    assert "already has data" in again.output
+    assert snapshot() == (youth, codes)
+
+
+def test_seed_demo_is_deterministic(app, runner, tmp_path, migrated_db):
+    import shutil
+
+    from clinic import create_app
+
+    runner.invoke(args=["seed-demo"])
+    first = snapshot()
+    other = tmp_path / "other.sqlite3"
+    shutil.copy(migrated_db, other)
+    second_app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{other}"})
+    with second_app.app_context():
+        second_app.test_cli_runner().invoke(args=["seed-demo"])
+        second = snapshot()
+        db.session.remove()
+        db.engine.dispose()
+    assert first == second

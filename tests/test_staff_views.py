@@ -1,0 +1,176 @@
+"""Staff sign-in and the day view, through the Flask test client."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import pytest
+
+from clinic.extensions import db
+from clinic.models import ClinicDay, StaffRole
+from tests.conftest import LA, NEXT_DAY, intake_data, intake_url
+
+STAFF_PAGES = ["/staff/", f"/staff/day/{NEXT_DAY}", "/staff/day?day=2026-12-22"]
+
+
+@pytest.mark.parametrize("url", STAFF_PAGES)
+def test_anonymous_is_sent_to_sign_in(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/auth/login?next=")
+
+
+def test_every_staff_route_is_guarded(app, client):
+    """Walk the URL map: no staff endpoint answers an anonymous visitor."""
+    staff_rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("staff.")]
+    assert len(staff_rules) >= 3
+    for rule in staff_rules:
+        url = rule.build({"day": NEXT_DAY}, append_unknown=False)[1]
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = client.open(url, method=method)
+            assert response.status_code == 302, (rule, method)
+            assert "/auth/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("role", list(StaffRole))
+def test_each_role_sees_the_day_view(client, make_staff, login, role):
+    login(make_staff(role))
+    for url in STAFF_PAGES:
+        response = client.get(url, follow_redirects=True)
+        assert response.status_code == 200, url
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_sign_in_goes_to_the_requested_page(client, make_staff, login):
+    user = make_staff()
+    response = client.post(
+        f"/auth/login?next=/staff/day/{NEXT_DAY}",
+        data={"email": user.email.upper(), "password": "correct horse battery"},
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/staff/day/{NEXT_DAY}"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example"])
+def test_sign_in_is_not_an_open_redirect(client, make_staff, target):
+    user = make_staff()
+    response = client.post(
+        f"/auth/login?next={target}",
+        data={"email": user.email, "password": "correct horse battery"},
+    )
+    assert response.headers["Location"] == "/staff/"
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [("front_desk@clinic.test", "wrong password"), ("nobody@clinic.test", "correct horse battery")],
+)
+def test_wrong_credentials_are_refused_with_one_message(client, make_staff, email, password):
+    make_staff()
+    response = client.post(
+        "/auth/login",
+        data={"email": email, "password": password},
+        headers={"Accept-Language": "en"},
+    )
+    assert response.status_code == 401
+    assert "do not match an active account" in response.get_data(as_text=True)
+    assert client.get("/staff/").status_code == 302
+
+
+def test_inactive_staff_cannot_sign_in(client, make_staff, login):
+    response = login(make_staff(active=False))
+    assert response.status_code == 401
+    assert client.get("/staff/").status_code == 302
+
+
+def test_empty_sign_in_form_is_explained(client):
+    response = client.post("/auth/login", data={}, headers={"Accept-Language": "en"})
+    assert response.status_code == 401
+    assert "Please fill this in." in response.get_data(as_text=True)
+
+
+def test_sign_out_really_ends_the_session(client, make_staff, login):
+    login(make_staff())
+    assert client.get("/staff/", follow_redirects=True).status_code == 200
+    assert client.post("/auth/logout").status_code == 303
+    assert client.get("/staff/").status_code == 302
+
+
+def test_sign_out_needs_a_post(client, make_staff, login):
+    login(make_staff())
+    assert client.get("/auth/logout").status_code == 405
+    assert client.get("/staff/", follow_redirects=True).status_code == 200
+
+
+def test_index_opens_the_next_clinic_day(client, make_staff, login, clock):
+    login(make_staff())
+    assert client.get("/staff/").headers["Location"] == f"/staff/day/{NEXT_DAY}"
+    clock.set(datetime(2026, 11, 24, 18, 0, tzinfo=LA))  # on the day itself
+    assert client.get("/staff/").headers["Location"] == f"/staff/day/{NEXT_DAY}"
+    clock.set(datetime(2026, 11, 25, 8, 0, tzinfo=LA))
+    assert client.get("/staff/").headers["Location"] == "/staff/day/2026-12-22"
+
+
+def test_day_view_lists_each_slot_and_booked_youth(client, make_staff, login):
+    client.post(intake_url(), data=intake_data(preferred_name="Annie"))
+    client.post(
+        intake_url(start=time(17, 0)),
+        data=intake_data(
+            first_name="Luis",
+            last_name="Reyes",
+            date_of_birth="2010-01-10",
+            submission_key="m" * 32,
+            slot_time="17:00",
+            guardian_name="Marta Reyes",
+            guardian_relationship="parent",
+            guardian_phone="4155550111",
+        ),
+    )
+    login(make_staff())
+    page = client.get(f"/staff/day/{NEXT_DAY}", headers={"Accept-Language": "en"}).get_data(True)
+    assert "Tuesday, November 24, 2026" in page
+    assert "2 appointments" in page
+    assert "Annie Flores" in page and "Luis Reyes" in page
+    assert "<td>19</td>" in page and "<td>16</td>" in page
+    assert "Minor: Marta Reyes" in page
+    assert page.count('class="slot-start"') == 12
+    assert "1 seat free" in page
+    assert "tan" not in page  # screening answers are not on the front desk's sheet
+
+
+def test_day_view_of_a_closed_day_says_so(client, make_staff, login):
+    db.session.add(ClinicDay(day=NEXT_DAY, closed=True, note="Laser repair"))
+    db.session.commit()
+    login(make_staff())
+    page = client.get(f"/staff/day/{NEXT_DAY}", headers={"Accept-Language": "en"}).get_data(True)
+    assert "No clinic on this day." in page and "Laser repair" in page
+
+
+def test_day_view_navigates_between_clinic_days(client, make_staff, login):
+    login(make_staff())
+    page = client.get(f"/staff/day/{NEXT_DAY}").get_data(as_text=True)
+    assert 'href="/staff/day/2026-11-17" rel="prev"' in page
+    assert 'href="/staff/day/2026-12-22" rel="next"' in page
+
+
+def test_day_picker_with_a_bad_date_goes_back_to_today(client, make_staff, login):
+    login(make_staff())
+    assert client.get("/staff/day?day=tomorrow").headers["Location"] == "/staff/"
+    assert client.get("/staff/day?day=2026-12-22").headers["Location"] == "/staff/day/2026-12-22"
+
+
+def test_day_view_keeps_bookings_outside_changed_hours(client, make_staff, login):
+    """Hours shortened after a booking: the booked slot is still listed for staff."""
+    client.post(intake_url(start=time(19, 40)), data=intake_data(slot_time="19:40"))
+    db.session.add(ClinicDay(day=NEXT_DAY, end_time=time(19, 0)))
+    db.session.commit()
+    login(make_staff())
+    page = client.get(f"/staff/day/{NEXT_DAY}", headers={"Accept-Language": "en"}).get_data(True)
+    assert "Ana Flores" in page and "7:40" in page
+
+
+def test_day_view_for_a_date_with_no_clinic(client, make_staff, login):
+    login(make_staff())
+    response = client.get(f"/staff/day/{date(2026, 11, 25)}", headers={"Accept-Language": "en"})
+    assert response.status_code == 200
+    assert "No clinic on this day." in response.get_data(as_text=True)
