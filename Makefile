@@ -31,9 +31,11 @@ run: setup
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The pure rules are the typed core: checked strictly.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict --follow-imports=silent clinic/scheduling.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

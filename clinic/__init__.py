@@ -13,31 +13,34 @@ from werkzeug.routing import BaseConverter, ValidationError
 from config import CONFIGS
 
 
-class IsoDateConverter(BaseConverter):
-    """``/book/2026-11-24``: a real calendar date, or a 404."""
+class _ParsedConverter(BaseConverter):
+    """A URL part parsed into a value; one that does not parse is a 404, never a 500."""
 
-    regex = r"\d{4}-\d{2}-\d{2}"
+    def parse(self, value: str) -> Any:
+        raise NotImplementedError
 
-    def to_python(self, value: str) -> date:
+    def to_python(self, value: str) -> Any:
         try:
-            return date.fromisoformat(value)
+            return self.parse(value)
         except ValueError as exc:
             raise ValidationError() from exc
+
+
+class IsoDateConverter(_ParsedConverter):
+    """``/book/2026-11-24``: a real calendar date."""
+
+    regex = r"\d{4}-\d{2}-\d{2}"
+    parse = staticmethod(date.fromisoformat)
 
     def to_url(self, value: date) -> str:
         return value.isoformat()
 
 
-class ClockConverter(BaseConverter):
-    """``/book/2026-11-24/16:20``: a wall-clock time, or a 404."""
+class ClockConverter(_ParsedConverter):
+    """``/book/2026-11-24/16:20``: a wall-clock time."""
 
     regex = r"\d{2}:\d{2}"
-
-    def to_python(self, value: str) -> time:
-        try:
-            return time.fromisoformat(value)
-        except ValueError as exc:
-            raise ValidationError() from exc
+    parse = staticmethod(time.fromisoformat)
 
     def to_url(self, value: time) -> str:
         return value.strftime("%H:%M")
@@ -48,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates")
     env = "testing" if test_config is not None else os.environ.get("CLINIC_ENV", "development")
     app.config.from_object(CONFIGS[env])
+    app.config["CLINIC_ENV"] = env
     if test_config is not None:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):

@@ -99,6 +99,11 @@ class DayAvailability:
     def bookable(self) -> bool:
         return any(s.bookable for s in self.slots)
 
+    @property
+    def full(self) -> bool:
+        """No seat can be booked because seats ran out (rather than booking having closed)."""
+        return not self.bookable and any(s.state is SlotState.FULL for s in self.slots)
+
 
 def day_plans(start: date, end: date, rules: ClinicRules) -> list[DayPlan]:
     """The clinic days from ``start`` to ``end`` as they will run, staff changes applied."""
@@ -240,10 +245,7 @@ class GuardianRequired(BookingError):
 
 
 class AlreadyBooked(BookingError):
-    def __init__(self, appointment: Appointment) -> None:
-        super().__init__("already booked")
-        self.day = appointment.slot.day
-        self.start = appointment.slot.start_time
+    """The youth already holds an upcoming appointment."""
 
 
 @dataclass
@@ -352,12 +354,11 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
             Appointment.status == AppointmentStatus.BOOKED,
             Slot.day >= now.date(),
         )
-        .options(selectinload(Appointment.slot))
     ).first()
     if upcoming is not None:
         if upcoming.submission_key == request.submission_key:
             return upcoming
-        raise AlreadyBooked(upcoming)
+        raise AlreadyBooked()
 
     slot_id = _take_seat(slot_plan)
     appointment = Appointment(

@@ -6,7 +6,7 @@ import random
 from datetime import date, timedelta
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from clinic import booking, scheduling
@@ -106,6 +106,8 @@ _LAST = [
 def seed_demo(force: bool) -> None:
     """Load a demo clinic: staff accounts, youth, and bookings from two months back to two
     months ahead. Does nothing if the database already has youth or staff."""
+    if current_app.config["CLINIC_ENV"] == "production":
+        raise click.ClickException("seed-demo is for development: its passwords are public.")
     if not force and (
         db.session.scalar(select(func.count()).select_from(StaffUser))
         or db.session.scalar(select(func.count()).select_from(Youth))

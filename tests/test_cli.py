@@ -120,3 +120,10 @@ def test_seed_demo_is_deterministic(app, runner, tmp_path, migrated_db):
         db.session.remove()
         db.engine.dispose()
     assert first == second
+
+
+def test_seed_demo_refuses_to_run_in_production(app, runner):
+    app.config["CLINIC_ENV"] = "production"
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code != 0 and "development" in result.output
+    assert db.session.scalar(select(func.count()).select_from(StaffUser)) == 0

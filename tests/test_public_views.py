@@ -232,7 +232,8 @@ def test_one_upcoming_appointment_per_youth(client):
     )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert "already have an appointment" in page or "Ya tienes una cita" in page
+    assert "already an upcoming appointment" in page or "Ya hay una cita" in page
+    assert "24" not in page.split('id="form-problems"')[1].split("</div>")[0]  # no date given
     assert count(Appointment) == 1
 
 
@@ -525,3 +526,27 @@ def test_posting_garbage_never_crashes(client):
     response = client.post(intake_url(), data=garbage)
     assert response.status_code == 422
     assert count(Appointment) == 0
+
+
+def test_days_page_tells_full_from_closed(client, clock):
+    for hour in range(16, 20):
+        for minute in (0, 20, 40):
+            db.session.add(
+                Slot(
+                    day=NEXT_DAY,
+                    start_time=time(hour, minute),
+                    capacity=2,
+                    booked=2,
+                    end_time=time(hour + (minute + 20) // 60, (minute + 20) % 60),
+                )
+            )
+    db.session.commit()
+    english(client)
+    page = client.get("/book").get_data(as_text=True)
+    first_card = re.split(r'class="card[ "]', page)[1]
+    assert "November 24" in first_card and "Full" in first_card
+    clock.set(datetime(2026, 11, 24, 19, 0, tzinfo=LA))
+    db.session.execute(Slot.__table__.delete())
+    db.session.commit()
+    first_card = re.split(r'class="card[ "]', client.get("/book").get_data(as_text=True))[1]
+    assert "November 24" in first_card and "Closed for booking" in first_card

@@ -165,11 +165,12 @@ def _explain(form: IntakeForm, error: booking.BookingError, day: date, rules) ->
             if not form.text(name) and not field.errors:
                 field.errors = [*field.errors, message]
     elif isinstance(error, booking.AlreadyBooked):
+        # Deliberately without the date: anyone who knows a youth's name and date of birth
+        # must not learn when that youth will be at the clinic.
         form.form_errors.append(
             _(
-                "You already have an appointment on %(day)s. To change it, please call "
-                "the clinic at %(phone)s.",
-                day=long_day(error.day),
+                "There is already an upcoming appointment for this name and date of birth. "
+                "To change it, please call the clinic at %(phone)s.",
                 phone=current_app.config["CLINIC_PHONE"],
             )
         )
