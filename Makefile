@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-FLASK := $(BIN)/flask --app wsgi
+FLASK := CLINIC_ENV=development $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format translations translations-update setup clean

@@ -4,52 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import date, time
 from typing import Any
 
 from flask import Flask, render_template
-from werkzeug.routing import BaseConverter, ValidationError
 
+from clinic.urls import ClockConverter, IsoDateConverter
 from config import CONFIGS
-
-
-class _ParsedConverter(BaseConverter):
-    """A URL part parsed into a value; one that does not parse is a 404, never a 500."""
-
-    def parse(self, value: str) -> Any:
-        raise NotImplementedError
-
-    def to_python(self, value: str) -> Any:
-        try:
-            return self.parse(value)
-        except ValueError as exc:
-            raise ValidationError() from exc
-
-
-class IsoDateConverter(_ParsedConverter):
-    """``/book/2026-11-24``: a real calendar date."""
-
-    regex = r"\d{4}-\d{2}-\d{2}"
-    parse = staticmethod(date.fromisoformat)
-
-    def to_url(self, value: date) -> str:
-        return value.isoformat()
-
-
-class ClockConverter(_ParsedConverter):
-    """``/book/2026-11-24/16:20``: a wall-clock time."""
-
-    regex = r"\d{2}:\d{2}"
-    parse = staticmethod(time.fromisoformat)
-
-    def to_url(self, value: time) -> str:
-        return value.strftime("%H:%M")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``CLINIC_ENV`` picks the configuration; tests pass ``test_config``."""
     app = Flask(__name__, template_folder="../templates")
-    env = "testing" if test_config is not None else os.environ.get("CLINIC_ENV", "development")
+    # Production unless told otherwise: a forgotten variable must never mean a public key.
+    env = "testing" if test_config is not None else os.environ.get("CLINIC_ENV", "production")
     app.config.from_object(CONFIGS[env])
     app.config["CLINIC_ENV"] = env
     if test_config is not None:

@@ -126,7 +126,7 @@ def _availability(
         slots = []
         for slot_plan in scheduling.day_slots(plan):
             row = by_key.get((plan.day, slot_plan.start))
-            capacity = row.capacity if row else slot_plan.seats
+            capacity = slot_plan.seats  # the plan, with staff changes, is the truth
             booked = row.booked if row else 0
             starts_at = scheduling.slot_start(plan.day, slot_plan.start, rules.zone)
             state = scheduling.slot_state(starts_at, capacity - booked, now, rules.window)
@@ -186,7 +186,11 @@ def staff_day(day: date, rules: ClinicRules) -> StaffDay:
     rows = db.session.scalars(
         select(Slot)
         .where(Slot.day == day)
-        .options(selectinload(Slot.appointments).selectinload(Appointment.youth))
+        .options(
+            selectinload(Slot.appointments).options(
+                selectinload(Appointment.youth), selectinload(Appointment.intake)
+            )
+        )
         .order_by(Slot.start_time)
     ).all()
     by_start = {row.start_time: row for row in rows}
@@ -203,7 +207,7 @@ def staff_day(day: date, rules: ClinicRules) -> StaffDay:
         slots.append(
             StaffSlot(
                 plan=slot_plan,
-                capacity=row.capacity if row else slot_plan.seats,
+                capacity=slot_plan.seats,
                 booked=row.booked if row else 0,
                 appointments=active,
             )
@@ -246,6 +250,10 @@ class GuardianRequired(BookingError):
 
 class AlreadyBooked(BookingError):
     """The youth already holds an upcoming appointment."""
+
+
+class SubmissionReused(BookingError):
+    """The form's key already booked someone else (a shared phone, the Back button)."""
 
 
 @dataclass
@@ -340,12 +348,16 @@ def book(request: BookingRequest, rules: ClinicRules, now: datetime) -> Appointm
 def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Appointment:
     earlier = find_by_submission(request.submission_key)
     if earlier is not None:
-        return earlier
+        if is_repeat_of(
+            earlier, request.first_name, request.last_name, request.date_of_birth, request.day
+        ):
+            return earlier
+        raise SubmissionReused()
 
     slot_plan = _bookable_slot(request.day, request.start, rules, now)
     check_youth(request.date_of_birth, request.day, request.has_guardian, rules)
 
-    youth = _upsert_youth(request, now)
+    youth = _upsert_youth(request)
     upcoming = db.session.scalars(
         select(Appointment)
         .join(Appointment.slot)
@@ -369,6 +381,12 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
         submission_key=request.submission_key,
     )
     appointment.intake = Intake(
+        phone=request.phone,
+        email=request.email,
+        language=request.language,
+        guardian_name=request.guardian_name,
+        guardian_relationship=request.guardian_relationship,
+        guardian_phone=request.guardian_phone,
         tattoo_count=request.tattoo_count,
         tattoo_locations=list(request.tattoo_locations),
         tattoo_size=request.tattoo_size,
@@ -385,6 +403,14 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
     return appointment
 
 
+def is_repeat_of(
+    appointment: Appointment, first_name: str, last_name: str, date_of_birth: date, day: date
+) -> bool:
+    """Whether a submission repeats the one that made ``appointment`` (same youth, same day)."""
+    key = Youth.make_identity_key(first_name, last_name, date_of_birth)
+    return appointment.youth.identity_key == key and appointment.slot.day == day
+
+
 def _bookable_slot(day: date, start: time, rules: ClinicRules, now: datetime) -> SlotPlan:
     availability = day_availability(day, rules, now)
     if availability is None:
@@ -398,11 +424,11 @@ def _bookable_slot(day: date, start: time, rules: ClinicRules, now: datetime) ->
     return slot.plan
 
 
-def _upsert_youth(request: BookingRequest, now: datetime) -> Youth:
-    """Find the youth by name and date of birth, or add them; bring their contact up to date.
+def _upsert_youth(request: BookingRequest) -> Youth:
+    """Find the youth by name and date of birth, or add them with the details just given.
 
-    The UPDATE also takes the youth's row lock, so two bookings for the same youth run one
-    after the other and the second sees the first's appointment.
+    The UPDATE takes the youth's row lock, so two bookings for the same youth run one after
+    the other and the second sees the first's appointment.
     """
     key = Youth.make_identity_key(request.first_name, request.last_name, request.date_of_birth)
     _insert_ignoring_conflict(
@@ -412,25 +438,19 @@ def _upsert_youth(request: BookingRequest, now: datetime) -> Youth:
             "first_name": request.first_name,
             "last_name": request.last_name,
             "date_of_birth": request.date_of_birth,
-        },
-    )
-    contact = {
-        "preferred_name": request.preferred_name,
-        "phone": request.phone,
-        "email": request.email,
-        "language": request.language,
-        "updated_at": utcnow(),
-    }
-    if request.has_guardian:
-        contact |= {
+            "preferred_name": request.preferred_name,
+            "phone": request.phone,
+            "email": request.email,
+            "language": request.language,
             "guardian_name": request.guardian_name,
             "guardian_relationship": request.guardian_relationship,
             "guardian_phone": request.guardian_phone,
-        }
+        },
+    )
     db.session.execute(
         update(Youth)
         .where(Youth.identity_key == key)
-        .values(**contact)
+        .values(updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     return db.session.scalars(
@@ -439,7 +459,11 @@ def _upsert_youth(request: BookingRequest, now: datetime) -> Youth:
 
 
 def _take_seat(slot_plan: SlotPlan) -> int:
-    """Take one seat of the slot, or raise SlotUnavailable("full"). Returns the slot's id."""
+    """Take one seat of the slot, or raise SlotUnavailable("full"). Returns the slot's id.
+
+    The seats come from today's plan, so a change of seats for a date applies to slots booked
+    before it too; lowering them below the seats taken keeps those bookings and takes no more.
+    """
     _insert_ignoring_conflict(
         Slot,
         {
@@ -455,9 +479,9 @@ def _take_seat(slot_plan: SlotPlan) -> int:
         .where(
             Slot.day == slot_plan.day,
             Slot.start_time == slot_plan.start,
-            Slot.booked < Slot.capacity,
+            Slot.booked < slot_plan.seats,
         )
-        .values(booked=Slot.booked + 1)
+        .values(booked=Slot.booked + 1, capacity=slot_plan.seats)
         .returning(Slot.id)
     ).scalar_one_or_none()
     if slot_id is None:

@@ -8,6 +8,7 @@ only at the edges.
 from __future__ import annotations
 
 import enum
+import hashlib
 import unicodedata
 from datetime import UTC, date, datetime, time
 
@@ -132,14 +133,17 @@ class Slot(db.Model):
 class Youth(db.Model):
     """A young person the clinic treats; one row across all their visits.
 
-    ``identity_key`` (normalized names and date of birth) recognises a returning youth who books
-    online without an account.
+    ``identity_key`` (a hash of the normalized names and date of birth) recognises a returning
+    youth who books online without an account. Contact and guardian details here are the ones
+    first given; a later online booking records its own on its intake instead of overwriting
+    these, so that someone who knows a youth's name and birth date cannot redirect their
+    messages.
     """
 
     __tablename__ = "youth"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    identity_key: Mapped[str] = mapped_column(String(260), unique=True)
+    identity_key: Mapped[str] = mapped_column(String(64), unique=True)
     first_name: Mapped[str] = mapped_column(String(60))
     last_name: Mapped[str] = mapped_column(String(60))
     preferred_name: Mapped[str | None] = mapped_column(String(60))
@@ -162,9 +166,10 @@ class Youth(db.Model):
 
     @staticmethod
     def make_identity_key(first_name: str, last_name: str, date_of_birth: date) -> str:
-        return "|".join(
-            (normalize_name(first_name), normalize_name(last_name), date_of_birth.isoformat())
-        )
+        """SHA-256 of the folded names and birth date: fixed length, and no second copy of
+        the name in clear."""
+        parts = (normalize_name(first_name), normalize_name(last_name), date_of_birth.isoformat())
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
 def normalize_name(name: str) -> str:
@@ -205,16 +210,23 @@ class Appointment(db.Model):
 
 
 class Intake(db.Model):
-    """What a youth told us when booking: their tattoos, screening answers and referral.
+    """What a youth told us when booking: contact, guardian, tattoos, screening, referral.
 
-    One per booking, since screening answers (pregnancy, a recent tan, new medication) change
-    between visits. Screening answers are flags for the clinician, never reasons to refuse.
+    One per booking, since answers change between visits (a new phone, pregnancy, a recent
+    tan). Messages about this appointment go to the contact given here. Screening answers are
+    flags for the clinician, never reasons to refuse.
     """
 
     __tablename__ = "intake"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    guardian_name: Mapped[str | None] = mapped_column(String(120))
+    guardian_relationship: Mapped[str | None] = mapped_column(String(40))
+    guardian_phone: Mapped[str | None] = mapped_column(String(20))
     tattoo_count: Mapped[int]
     tattoo_locations: Mapped[list[str]] = mapped_column(JSON, default=list)
     tattoo_size: Mapped[str] = mapped_column(String(20))

@@ -221,7 +221,10 @@ def test_returning_youth_is_recognised_despite_case_and_accents(client, clock):
     assert count(Youth) == 1
     youth = db.session.scalars(select(Youth)).one()
     assert len(youth.appointments) == 2
-    assert youth.phone == "+14155550000"  # the latest contact details win
+    # The record keeps the details first given; the new booking carries its own.
+    assert youth.phone == "+14155550134"
+    latest = max(youth.appointments, key=lambda a: a.id)
+    assert latest.intake.phone == "+14155550000"
 
 
 def test_one_upcoming_appointment_per_youth(client):
@@ -409,9 +412,11 @@ def test_every_problem_is_shown_at_once(client):
 def test_expired_csrf_token_keeps_the_answers(app):
     app.config["WTF_CSRF_ENABLED"] = True
     client = app.test_client()
+    english(client)
     response = client.post(intake_url(), data=intake_data(csrf_token="forged"))
     assert response.status_code == 422
     page = response.get_data(as_text=True)
+    assert "press Book again: your answers are kept" in page
     assert 'value="Flores"' in page
     assert count(Appointment) == 0
 
@@ -445,7 +450,16 @@ def test_language_switch_is_remembered(client):
     assert "Choose a clinic day" in client.get("/book").get_data(True)
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:x"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "javascript:x",
+        "/\\evil.example",
+        "/\t/evil.example",
+    ],
+)
 def test_language_switch_is_not_an_open_redirect(client, target):
     response = client.post("/language", data={"lang": "es", "next": target})
     assert response.headers["Location"] == "/"
@@ -550,3 +564,106 @@ def test_days_page_tells_full_from_closed(client, clock):
     db.session.commit()
     first_card = re.split(r'class="card[ "]', client.get("/book").get_data(as_text=True))[1]
     assert "November 24" in first_card and "Closed for booking" in first_card
+
+
+def test_a_reused_form_does_not_silently_drop_the_second_youth(client):
+    """A shared phone: youth A books, the Back button brings the same form, youth B fills it."""
+    english(client)
+    assert book(client).status_code == 303
+    response = book(client, first_name="Luis", last_name="Reyes", date_of_birth="2006-02-02")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "already used to book for someone else" in page
+    assert count(Appointment) == 1
+    new_key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', page).group(1)
+    assert new_key != "k" * 32
+    again = book(
+        client,
+        first_name="Luis",
+        last_name="Reyes",
+        date_of_birth="2006-02-02",
+        submission_key=new_key,
+    )
+    assert again.status_code == 303
+    assert count(Appointment) == 2
+
+
+def test_a_far_away_date_with_an_odd_birth_date_is_not_a_crash(client):
+    response = client.post("/book/2199-12-30/16:00", data=intake_data(date_of_birth="2190-01-01"))
+    assert response.status_code == 422
+    response = client.post("/book/9999-12-28/16:00", data=intake_data(date_of_birth="9990-01-01"))
+    assert response.status_code == 404
+    assert count(Appointment) == 0
+
+
+def test_control_characters_are_dropped(client):
+    assert (
+        book(client, first_name="An\x00a", tattoo_notes="line one\nline\x07 two").status_code == 303
+    )
+    appointment = db.session.scalars(select(Appointment)).one()
+    assert appointment.youth.first_name == "Ana"
+    assert appointment.intake.tattoo_notes == "line one\nline two"
+
+
+@pytest.mark.parametrize("name", ["\u200b", "\u0301\u0301", "1234", "---"])
+def test_a_name_needs_letters(client, name):
+    english(client)
+    assert_refused(book(client, first_name=name), "first_name", "letters")
+
+
+def test_long_unicode_names_fit(client):
+    assert book(client, first_name="\ufdfa" * 60, last_name="\ufdfa" * 60).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("lang", "typed", "expected"),
+    [
+        ("en", "05/01/2007", date(2007, 5, 1)),
+        ("es", "05/01/2007", date(2007, 1, 5)),
+    ],
+)
+def test_typed_birth_dates_follow_the_language(client, lang, typed, expected):
+    client.post("/language", data={"lang": lang, "next": "/"})
+    assert book(client, date_of_birth=typed).status_code == 303
+    assert db.session.scalars(select(Youth)).one().date_of_birth == expected
+
+
+def test_confirmation_is_not_shown_to_the_next_person_on_the_phone(client, monkeypatch):
+    import clinic.public.views as views
+
+    book(client)
+    assert client.get("/book/confirmed").status_code == 200
+    later = views.time_module.time() + views.CONFIRMATION_SHOWN_FOR + 1
+    monkeypatch.setattr(views.time_module, "time", lambda: later)
+    response = client.get("/book/confirmed")
+    assert response.status_code == 302 and response.headers["Location"] == "/book"
+
+
+def test_pages_with_personal_data_are_not_cached(client):
+    assert client.get(intake_url()).headers["Cache-Control"] == "no-store"
+    book(client)
+    assert client.get("/book/confirmed").headers["Cache-Control"] == "no-store"
+
+
+def test_fewer_seats_for_a_date_apply_to_slots_already_booked(client):
+    assert book(client).status_code == 303
+    db.session.add(ClinicDay(day=NEXT_DAY, seats=1))
+    db.session.commit()
+    english(client)
+    response = book(client, first_name="Luis", last_name="Reyes", submission_key="z" * 32)
+    assert "just filled up" in field_error(response.get_data(as_text=True), "slot_time")
+    slot = db.session.scalars(select(Slot)).one()
+    assert slot.booked == 1
+    data = client.get("/api/availability").get_json()
+    assert data["days"][0]["slots"][0]["seats_left"] == 0
+
+
+def test_more_seats_for_a_date_apply_to_slots_already_booked(client):
+    db.session.add(
+        Slot(day=NEXT_DAY, start_time=time(16, 0), end_time=time(16, 20), capacity=2, booked=2)
+    )
+    db.session.add(ClinicDay(day=NEXT_DAY, seats=3))
+    db.session.commit()
+    assert book(client).status_code == 303
+    slot = db.session.scalars(select(Slot)).one()
+    assert (slot.booked, slot.capacity) == (3, 3)

@@ -40,7 +40,7 @@ def test_secret_key_is_required_in_production(monkeypatch):
     import config
     from clinic import create_app
 
-    monkeypatch.setenv("CLINIC_ENV", "production")
+    monkeypatch.delenv("CLINIC_ENV", raising=False)  # unset means production
     monkeypatch.setattr(config.ProductionConfig, "SECRET_KEY", None)
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app()

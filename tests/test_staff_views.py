@@ -51,7 +51,9 @@ def test_sign_in_goes_to_the_requested_page(client, make_staff, login):
     assert response.headers["Location"] == f"/staff/day/{NEXT_DAY}"
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example", "/%09/evil.example", "/%5Cevil.example"]
+)
 def test_sign_in_is_not_an_open_redirect(client, make_staff, target):
     user = make_staff()
     response = client.post(
@@ -174,3 +176,10 @@ def test_day_view_for_a_date_with_no_clinic(client, make_staff, login):
     response = client.get(f"/staff/day/{date(2026, 11, 25)}", headers={"Accept-Language": "en"})
     assert response.status_code == 200
     assert "No clinic on this day." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url", ["/staff/day/0001-02-28", "/staff/day/9999-12-31"])
+def test_day_view_outside_sensible_years_is_404(client, make_staff, login, url):
+    login(make_staff())
+    assert client.get(url).status_code == 404
+    assert client.get("/staff/day?day=0001-01-05").headers["Location"] == "/staff/"

@@ -8,15 +8,10 @@ from clinic.auth import bp
 from clinic.auth.forms import LoginForm
 from clinic.extensions import db
 from clinic.models import StaffUser
+from clinic.urls import safe_path
 
 # Checked against when the email is unknown, so a wrong email takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
-
-
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("staff.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -33,7 +28,8 @@ def login():
         if user is not None and password_ok and user.active:
             session.clear()  # a fresh session: nothing carried over from before sign-in
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")), code=303)
+            target = safe_path(request.args.get("next")) or url_for("staff.index")
+            return redirect(target, code=303)
         form.form_errors.append(_("That email and password do not match an active account."))
     return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 401
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -45,8 +47,9 @@ class CheckboxesField(SelectMultipleField):
 
 
 class BirthDateField(StringField):
-    """A date of birth from ``<input type="date">`` (YYYY-MM-DD), or typed as MM/DD/YYYY by
-    browsers without a date picker. Keeps what was typed when it cannot be read."""
+    """A date of birth from ``<input type="date">`` (YYYY-MM-DD), or typed by hand where a
+    browser has no date picker: MM/DD/YYYY in English, DD/MM/YYYY in Spanish. Keeps what was
+    typed when it cannot be read."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("render_kw", {"type": "date", "autocomplete": "bday"})
@@ -57,7 +60,8 @@ class BirthDateField(StringField):
         super().process_formdata(valuelist)
         self.parsed = None
         text = (self.data or "").strip()
-        for fmt in ("%Y-%m-%d", "%m/%d/%Y"):
+        typed = "%d/%m/%Y" if str(get_locale()) == "es" else "%m/%d/%Y"
+        for fmt in ("%Y-%m-%d", typed):
             try:
                 self.parsed = datetime.strptime(text, fmt).date()
                 break
@@ -69,6 +73,19 @@ class BirthDateField(StringField):
             return  # DataRequired says so
         if self.parsed is None or self.parsed.year < 1900:
             raise ValidationError(_l("Please enter your date of birth as month, day and year."))
+
+
+def without_control_characters(value: str | None) -> str | None:
+    """Drop control characters (NUL and friends): PostgreSQL refuses NUL in text, and none of
+    them belong in a name or a note. Line breaks stay, for notes."""
+    if value is None:
+        return None
+    return "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+
+
+def has_a_letter(form, field) -> None:
+    if field.data and not any(ch.isalpha() for ch in field.data):
+        raise ValidationError(_l("Please write your name with letters."))
 
 
 _PHONE_JUNK = re.compile(r"[\s().\-]")
@@ -102,6 +119,7 @@ def options(pairs, blank=None) -> list[SelectChoice]:
 def _text(label, max_length: int, *validators, **kwargs) -> StringField:
     return StringField(
         label,
+        filters=[without_control_characters],
         validators=[*validators, Length(max=max_length, message=TOO_LONG)],
         render_kw={"maxlength": max_length, **kwargs.pop("render_kw", {})},
         **kwargs,
@@ -124,16 +142,22 @@ class IntakeForm(FlaskForm):
         _l("First name"),
         60,
         DataRequired(message=REQUIRED),
+        has_a_letter,
         render_kw={"autocomplete": "given-name"},
     )
     last_name = _text(
         _l("Last name"),
         60,
         DataRequired(message=REQUIRED),
+        has_a_letter,
         render_kw={"autocomplete": "family-name"},
     )
     preferred_name = _text(
-        _l("Name you go by (optional)"), 60, Optional(), render_kw={"autocomplete": "nickname"}
+        _l("Name you go by (optional)"),
+        60,
+        Optional(),
+        has_a_letter,
+        render_kw={"autocomplete": "nickname"},
     )
     date_of_birth = BirthDateField(_l("Date of birth"), validators=[DataRequired(REQUIRED)])
     phone = _text(
@@ -211,6 +235,7 @@ class IntakeForm(FlaskForm):
     previous_removal = BooleanField(_l("I have had laser removal on it before"))
     tattoo_notes = TextAreaField(
         _l("Anything else we should know about the tattoo? (optional)"),
+        filters=[without_control_characters],
         validators=[Optional(), Length(max=500, message=TOO_LONG)],
         render_kw={"maxlength": 500, "rows": 3},
     )

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import secrets
+import time as time_module
 from datetime import date, time
 
-from flask import abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,6 +27,7 @@ from clinic.i18n import clock, long_day
 from clinic.public import bp
 from clinic.public.forms import IntakeForm, normalize_phone, options
 from clinic.scheduling import Eligibility
+from clinic.urls import safe_path
 
 CONFIRMED_KEY = "confirmed_appointment"
 
@@ -38,10 +50,7 @@ def set_language():
     lang = request.form.get("lang")
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
-    target = request.form.get("next", "")
-    # Only paths on this site, so the switch cannot be used as an open redirect.
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("public.home")
+    target = safe_path(request.form.get("next")) or url_for("public.home")
     return redirect(target, code=303)
 
 
@@ -87,18 +96,19 @@ def intake(day: date, start: time):
         form.slot_time.data = start.strftime("%H:%M")
         form.language.data = str(session.get("lang") or _current_language())
         form.submission_key.data = secrets.token_urlsafe(24)
-        return render_template("public/intake.html", form=form, day=day)
+        return _private(render_template("public/intake.html", form=form, day=day))
 
     # A repeated submission (double tap, reload) goes to the booking it already made.
     earlier = booking.find_by_submission(form.submission_key.data or "")
-    if earlier is not None:
+    if earlier is not None and _repeats(form, earlier, day):
         return _confirmed(earlier)
 
     valid = form.validate()
     if availability is None:
         # The day was cancelled (or left the booking window) while the form was open.
         form.slot_time.errors = [_("This clinic day is no longer open. Please choose another day.")]
-    _check_age_and_guardian(form, day, rules)
+    else:
+        _check_age_and_guardian(form, day, rules)
     if valid and not _has_errors(form):
         try:
             appointment = booking.book(_booking_request(form, day), rules, now)
@@ -106,7 +116,21 @@ def intake(day: date, start: time):
             _explain(form, error, day, rules)
         else:
             return _confirmed(appointment)
-    return render_template("public/intake.html", form=form, day=day), 422
+    return _private(render_template("public/intake.html", form=form, day=day), 422)
+
+
+def _private(body: str, status: int = 200):
+    """A page with personal data: never kept in a shared device's cache."""
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _repeats(form: IntakeForm, appointment, day: date) -> bool:
+    first, last, birth = form.text("first_name"), form.text("last_name"), form.date_of_birth.parsed
+    if not (first and last and birth):
+        return False
+    return booking.is_repeat_of(appointment, first, last, birth, day)
 
 
 def _current_language() -> str:
@@ -164,6 +188,14 @@ def _explain(form: IntakeForm, error: booking.BookingError, day: date, rules) ->
             field = getattr(form, name)
             if not form.text(name) and not field.errors:
                 field.errors = [*field.errors, message]
+    elif isinstance(error, booking.SubmissionReused):
+        form.submission_key.data = secrets.token_urlsafe(24)
+        form.form_errors.append(
+            _(
+                "This form was already used to book for someone else. Please check the "
+                "answers and press Book again."
+            )
+        )
     elif isinstance(error, booking.AlreadyBooked):
         # Deliberately without the date: anyone who knows a youth's name and date of birth
         # must not learn when that youth will be at the clinic.
@@ -226,23 +258,29 @@ def _booking_request(form: IntakeForm, day: date) -> booking.BookingRequest:
     )
 
 
+# On a shared phone the next person must not find the previous youth's booking.
+CONFIRMATION_SHOWN_FOR = 30 * 60  # seconds
+
+
 def _confirmed(appointment) -> object:
     # The confirmation is found through the session, never through an id in the URL.
-    session[CONFIRMED_KEY] = appointment.id
+    session[CONFIRMED_KEY] = [appointment.id, int(time_module.time())]
     return redirect(url_for("public.confirmed"), code=303)
 
 
 @bp.route("/book/confirmed")
 def confirmed():
-    appointment_id = session.get(CONFIRMED_KEY)
+    appointment_id, since = session.get(CONFIRMED_KEY) or (None, 0)
+    fresh = time_module.time() - since < CONFIRMATION_SHOWN_FOR
     appointment = booking.confirmed_appointment(appointment_id) if appointment_id else None
-    if appointment is None:
+    if appointment is None or not fresh:
+        session.pop(CONFIRMED_KEY, None)
         return redirect(url_for("public.days"))
     rules = booking.current_rules()
     minor = scheduling.needs_guardian(
         appointment.youth.date_of_birth, appointment.slot.day, rules.ages
     )
-    return render_template("public/confirmed.html", appointment=appointment, minor=minor)
+    return _private(render_template("public/confirmed.html", appointment=appointment, minor=minor))
 
 
 @bp.route("/api/availability")

@@ -4,6 +4,7 @@ from flask import redirect, render_template, request, url_for
 
 from clinic import booking, scheduling
 from clinic.staff import bp
+from clinic.urls import parse_day
 
 
 @bp.route("/")
@@ -19,7 +20,7 @@ def index():
 def day_picker():
     """The date picker's GET target: ?day=YYYY-MM-DD."""
     try:
-        chosen = date.fromisoformat(request.args.get("day", ""))
+        chosen = parse_day(request.args.get("day", ""))
     except ValueError:
         return redirect(url_for("staff.index"))
     return redirect(url_for("staff.day", day=chosen))

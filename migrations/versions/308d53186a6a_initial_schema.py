@@ -1,8 +1,8 @@
-"""initial schema: staff, schedule exceptions, slots, youth, appointments, intake
+"""initial schema
 
-Revision ID: 3024db51afa7
+Revision ID: 308d53186a6a
 Revises: 
-Create Date: 2026-11-22 11:28:47.663601
+Create Date: 2026-11-22 11:42:15.861407
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '3024db51afa7'
+revision = '308d53186a6a'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -59,7 +59,7 @@ def upgrade():
     )
     op.create_table('youth',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('identity_key', sa.String(length=260), nullable=False),
+    sa.Column('identity_key', sa.String(length=64), nullable=False),
     sa.Column('first_name', sa.String(length=60), nullable=False),
     sa.Column('last_name', sa.String(length=60), nullable=False),
     sa.Column('preferred_name', sa.String(length=60), nullable=True),
@@ -98,6 +98,12 @@ def upgrade():
     op.create_table('intake',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('appointment_id', sa.Integer(), nullable=False),
+    sa.Column('phone', sa.String(length=20), nullable=True),
+    sa.Column('email', sa.String(length=254), nullable=True),
+    sa.Column('language', sa.String(length=5), nullable=False),
+    sa.Column('guardian_name', sa.String(length=120), nullable=True),
+    sa.Column('guardian_relationship', sa.String(length=40), nullable=True),
+    sa.Column('guardian_phone', sa.String(length=20), nullable=True),
     sa.Column('tattoo_count', sa.Integer(), nullable=False),
     sa.Column('tattoo_locations', sa.JSON(), nullable=False),
     sa.Column('tattoo_size', sa.String(length=20), nullable=False),
