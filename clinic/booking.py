@@ -74,7 +74,6 @@ class SlotAvailability:
     capacity: int
     booked: int
     state: SlotState
-    slot_id: int | None = None
 
     @property
     def seats_left(self) -> int:
@@ -130,9 +129,7 @@ def _availability(
             booked = row.booked if row else 0
             starts_at = scheduling.slot_start(plan.day, slot_plan.start, rules.zone)
             state = scheduling.slot_state(starts_at, capacity - booked, now, rules.window)
-            slots.append(
-                SlotAvailability(slot_plan, capacity, booked, state, row.id if row else None)
-            )
+            slots.append(SlotAvailability(slot_plan, capacity, booked, state))
         days.append(DayAvailability(plan, slots))
     return days
 
@@ -285,6 +282,18 @@ class BookingRequest:
     referral_source: str = "self"
 
     @property
+    def contact(self) -> dict[str, str | None]:
+        """The ``ContactDetails`` columns, as given on this form."""
+        return {
+            "phone": self.phone,
+            "email": self.email,
+            "language": self.language,
+            "guardian_name": self.guardian_name,
+            "guardian_relationship": self.guardian_relationship,
+            "guardian_phone": self.guardian_phone,
+        }
+
+    @property
     def has_guardian(self) -> bool:
         return all((self.guardian_name, self.guardian_relationship, self.guardian_phone))
 
@@ -381,12 +390,7 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
         submission_key=request.submission_key,
     )
     appointment.intake = Intake(
-        phone=request.phone,
-        email=request.email,
-        language=request.language,
-        guardian_name=request.guardian_name,
-        guardian_relationship=request.guardian_relationship,
-        guardian_phone=request.guardian_phone,
+        **request.contact,
         tattoo_count=request.tattoo_count,
         tattoo_locations=list(request.tattoo_locations),
         tattoo_size=request.tattoo_size,
@@ -439,12 +443,7 @@ def _upsert_youth(request: BookingRequest) -> Youth:
             "last_name": request.last_name,
             "date_of_birth": request.date_of_birth,
             "preferred_name": request.preferred_name,
-            "phone": request.phone,
-            "email": request.email,
-            "language": request.language,
-            "guardian_name": request.guardian_name,
-            "guardian_relationship": request.guardian_relationship,
-            "guardian_phone": request.guardian_phone,
+            **request.contact,
         },
     )
     db.session.execute(

@@ -130,7 +130,18 @@ class Slot(db.Model):
     )
 
 
-class Youth(db.Model):
+class ContactDetails:
+    """How to reach a youth, and their parent or guardian when they are a minor."""
+
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    guardian_name: Mapped[str | None] = mapped_column(String(120))
+    guardian_relationship: Mapped[str | None] = mapped_column(String(40))
+    guardian_phone: Mapped[str | None] = mapped_column(String(20))
+
+
+class Youth(ContactDetails, db.Model):
     """A young person the clinic treats; one row across all their visits.
 
     ``identity_key`` (a hash of the normalized names and date of birth) recognises a returning
@@ -148,12 +159,6 @@ class Youth(db.Model):
     last_name: Mapped[str] = mapped_column(String(60))
     preferred_name: Mapped[str | None] = mapped_column(String(60))
     date_of_birth: Mapped[date] = mapped_column(Date)
-    phone: Mapped[str | None] = mapped_column(String(20))
-    email: Mapped[str | None] = mapped_column(String(254))
-    language: Mapped[str] = mapped_column(String(5), default="en")
-    guardian_name: Mapped[str | None] = mapped_column(String(120))
-    guardian_relationship: Mapped[str | None] = mapped_column(String(40))
-    guardian_phone: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -196,7 +201,6 @@ class Appointment(db.Model):
     # booking twice.
     submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     youth: Mapped[Youth] = relationship(back_populates="appointments")
     slot: Mapped[Slot] = relationship(back_populates="appointments")
@@ -209,7 +213,7 @@ class Appointment(db.Model):
     )
 
 
-class Intake(db.Model):
+class Intake(ContactDetails, db.Model):
     """What a youth told us when booking: contact, guardian, tattoos, screening, referral.
 
     One per booking, since answers change between visits (a new phone, pregnancy, a recent
@@ -221,12 +225,6 @@ class Intake(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), unique=True)
-    phone: Mapped[str | None] = mapped_column(String(20))
-    email: Mapped[str | None] = mapped_column(String(254))
-    language: Mapped[str] = mapped_column(String(5), default="en")
-    guardian_name: Mapped[str | None] = mapped_column(String(120))
-    guardian_relationship: Mapped[str | None] = mapped_column(String(40))
-    guardian_phone: Mapped[str | None] = mapped_column(String(20))
     tattoo_count: Mapped[int]
     tattoo_locations: Mapped[list[str]] = mapped_column(JSON, default=list)
     tattoo_size: Mapped[str] = mapped_column(String(20))

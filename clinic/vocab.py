@@ -65,8 +65,3 @@ GUARDIAN_RELATIONSHIPS = [
     ("other_relative", _l("Other relative with legal custody")),
     ("foster", _l("Foster parent or agency")),
 ]
-
-
-def label(choices: list[tuple[str, object]], code: str | None) -> str:
-    """The translated label of a stored code, or the code itself if it is unknown."""
-    return str(dict(choices).get(code, code or ""))

@@ -83,7 +83,6 @@ def upgrade():
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('submission_key', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('cancelled_at', sa.DateTime(), nullable=True),
     sa.CheckConstraint("status IN ('booked', 'cancelled')", name=op.f('ck_appointment_status')),
     sa.ForeignKeyConstraint(['slot_id'], ['slot.id'], name=op.f('fk_appointment_slot_id_slot')),
     sa.ForeignKeyConstraint(['youth_id'], ['youth.id'], name=op.f('fk_appointment_youth_id_youth')),
