@@ -178,7 +178,9 @@ def staff_day(day: date, rules: ClinicRules) -> StaffDay:
     Slots that exist in the database but no longer in the plan (hours changed after booking)
     are listed too, so no booking is ever hidden from staff.
     """
-    plans = day_plans(day, day, rules)
+    # One read of the date's staff change serves both the plan and a closed day's note.
+    change = db.session.scalar(select(ClinicDay).where(ClinicDay.day == day))
+    plans = scheduling.plan_days(day, day, rules.day, [change.as_exception()] if change else [])
     plan = plans[0] if plans else None
     rows = db.session.scalars(
         select(Slot)
@@ -209,10 +211,7 @@ def staff_day(day: date, rules: ClinicRules) -> StaffDay:
                 appointments=active,
             )
         )
-    closed_note = None
-    if plan is None:
-        exception = db.session.scalar(select(ClinicDay).where(ClinicDay.day == day))
-        closed_note = exception.note if exception else None
+    closed_note = change.note if change is not None and plan is None else None
     return StaffDay(day, plan, slots, closed_note)
 
 
