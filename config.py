@@ -20,7 +20,11 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'clinic.sqlite3'}"
     )
+    # Pre-ping: after a database restart, a worker's pooled connections are found dead and
+    # replaced on the next request instead of failing it.
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True}
+    # SQLite only: how long a writer waits for another process's write to finish.
+    SQLITE_BUSY_TIMEOUT_MS = _int("SQLITE_BUSY_TIMEOUT_MS", 10_000)
 
     # Session cookies: the app holds no personal data in them, but keep them out of scripts.
     SESSION_COOKIE_HTTPONLY = True

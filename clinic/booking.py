@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from clinic import scheduling
+from clinic.database import begin_write
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
@@ -338,6 +339,7 @@ def book(request: BookingRequest, rules: ClinicRules, now: datetime) -> Appointm
     """
     for attempt in range(3):
         try:
+            begin_write()
             appointment = _book_once(request, rules, now)
             db.session.commit()
             return appointment

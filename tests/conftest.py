@@ -8,14 +8,15 @@ import shutil
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-import flask_migrate
 import pytest
 from flask import has_app_context
 from flask.testing import FlaskClient
+from sqlalchemy import make_url
 
 from clinic import booking, create_app
 from clinic.extensions import db
 from clinic.models import StaffRole, StaffUser
+from tests import databases
 
 LA = ZoneInfo("America/Los_Angeles")
 # Friday 20 November 2026, 9 a.m. in the clinic. Coming clinic days: Tue 24 Nov, then 22 and
@@ -28,13 +29,15 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(scope="session")
 def migrated_db(tmp_path_factory):
-    """A SQLite file with the schema made by the migrations, copied fresh for each test."""
-    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
-    with app.app_context():
-        flask_migrate.upgrade()
-        db.engine.dispose()
-    return path
+    """The database every test starts from, its schema made by the migrations.
+
+    On SQLite, a template file that each test copies; on PostgreSQL, one database for the
+    run, emptied after each test.
+    """
+    url = databases.new_database("template", tmp_path_factory.mktemp("template"))
+    databases.migrate(url)
+    yield url
+    databases.drop_database(url)
 
 
 @pytest.fixture
@@ -61,21 +64,29 @@ class IsolatedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         response = contextvars.Context().run(super().open, *args, **kwargs)
-        if has_app_context():  # the test body's objects may be stale after a request
-            db.session.expire_all()
+        if has_app_context():
+            # End the test body's read transaction, so it sees what the request wrote (on
+            # SQLite a transaction reads one snapshot); its objects reload on next use.
+            db.session.rollback()
         return response
 
 
 @pytest.fixture
 def app(migrated_db, tmp_path, clock):
-    path = tmp_path / "clinic.sqlite3"
-    shutil.copy(migrated_db, path)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    if databases.on_postgres():
+        url = migrated_db
+    else:
+        path = tmp_path / "clinic.sqlite3"
+        shutil.copy(make_url(migrated_db).database, path)
+        url = f"sqlite:///{path}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()
         db.engine.dispose()
+    if databases.on_postgres():
+        databases.empty_tables(url)
 
 
 @pytest.fixture

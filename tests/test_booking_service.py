@@ -12,6 +12,7 @@ from clinic import booking
 from clinic.extensions import db
 from clinic.models import Appointment, ClinicDay, Intake, Slot, Youth
 from tests.conftest import NEXT_DAY, NOW
+from tests.querycount import count_statements
 
 
 def request(n: int = 1, **overrides) -> booking.BookingRequest:
@@ -110,24 +111,14 @@ def test_rules_are_enforced_by_the_service_too(app, overrides, error):
 
 
 def staff_day_statements() -> int:
-    from sqlalchemy import event
-
-    statements = []
-
-    def count(*args):
-        statements.append(args[2])
-
     db.session.expire_all()
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with count_statements() as statements:
         sheet = booking.staff_day(NEXT_DAY, booking.current_rules())
         [
             (a.youth.display_name, a.intake.guardian_name)
             for s in sheet.slots
             for a in s.appointments
         ]
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     return len(statements)
 
 

@@ -104,21 +104,23 @@ def test_seed_demo_is_realistic_consistent_and_runs_once(runner):
     assert snapshot() == (youth, codes)
 
 
-def test_seed_demo_is_deterministic(app, runner, tmp_path, migrated_db):
-    import shutil
-
+def test_seed_demo_is_deterministic(app, runner, tmp_path):
     from clinic import create_app
+    from tests import databases
 
     runner.invoke(args=["seed-demo"])
     first = snapshot()
-    other = tmp_path / "other.sqlite3"
-    shutil.copy(migrated_db, other)
-    second_app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{other}"})
-    with second_app.app_context():
-        second_app.test_cli_runner().invoke(args=["seed-demo"])
-        second = snapshot()
-        db.session.remove()
-        db.engine.dispose()
+    other = databases.new_database("other", tmp_path)
+    try:
+        databases.migrate(other)
+        second_app = create_app({"SQLALCHEMY_DATABASE_URI": other})
+        with second_app.app_context():
+            second_app.test_cli_runner().invoke(args=["seed-demo"])
+            second = snapshot()
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        databases.drop_database(other)
     assert first == second
 
 

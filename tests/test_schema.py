@@ -44,3 +44,23 @@ def test_secret_key_is_required_in_production(monkeypatch):
     monkeypatch.setattr(config.ProductionConfig, "SECRET_KEY", None)
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app()
+
+
+def test_the_suite_runs_on_the_database_it_was_given(app):
+    """`make test` runs the suite twice; this guards against the second pass quietly using
+    SQLite."""
+    from tests import databases
+
+    expected = "postgresql" if databases.on_postgres() else "sqlite"
+    assert db.engine.dialect.name == expected
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
+    import pytest
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite settings")
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -1,0 +1,63 @@
+"""How the app talks to its database: SQLite made safe for several worker processes, and
+write transactions that take their lock before they read.
+
+PostgreSQL needs nothing here: its row locks and the conditional UPDATEs in the service layer
+do the work. SQLite has one writer at a time, and a transaction that starts by reading and then
+writes can fail at once with "database is locked" when another process wrote in between (the
+busy timeout does not help an upgrade from reader to writer). So:
+
+- every connection runs in WAL mode (readers never block the writer, nor it them) and waits up
+  to ``SQLITE_BUSY_TIMEOUT_MS`` for the write lock instead of failing;
+- a use case that writes calls ``begin_write()`` first, which makes its transaction start with
+  ``BEGIN IMMEDIATE``: it waits for the write lock up front, then reads and writes safely.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Connection, Engine, event
+
+from clinic.extensions import db
+
+WRITE_OPTION = "clinic_write_transaction"
+
+
+def init_app(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        _make_sqlite_concurrent(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+
+def _make_sqlite_concurrent(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Python's sqlite3 would otherwise issue its own deferred BEGIN; SQLAlchemy does it
+        # below, so it can choose IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        writing = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+def begin_write() -> None:
+    """Start the session's transaction as a writer (``BEGIN IMMEDIATE`` on SQLite).
+
+    Call it first in a use case that writes. A read-only transaction the view opened before
+    (to draw the form) is ended first, so the use case reads current data under its lock.
+    """
+    session = db.session()  # the request's own Session, not the scoped proxy
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("begin_write() with unsaved changes: they belong to another use case")
+    if session.in_transaction():
+        session.rollback()
+    session.connection(execution_options={WRITE_OPTION: True})
