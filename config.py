@@ -22,7 +22,9 @@ class Config:
     )
     # Pre-ping: after a database restart, a worker's pooled connections are found dead and
     # replaced on the next request instead of failing it.
-    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True}
+    # hide_parameters: a failed statement's error (and so the log) never shows the values,
+    # which may be a youth's name or birth date.
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True, "hide_parameters": True}
     # SQLite only: how long a writer waits for another process's write to finish.
     SQLITE_BUSY_TIMEOUT_MS = _int("SQLITE_BUSY_TIMEOUT_MS", 10_000)
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, render_template
+from sqlalchemy.exc import OperationalError
 
 from clinic.urls import ClockConverter, IsoDateConverter
 from config import CONFIGS
@@ -97,6 +98,14 @@ def register_errorhandlers(app: Flask) -> None:
     def internal_error(error):
         db.session.rollback()  # never leave a half-written booking behind
         return render_template("errors/500.html"), 500
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        # The database is restarting or unreachable: nothing was written, and the pool will
+        # reconnect by itself (pre-ping), so ask the person to try again in a moment.
+        db.session.rollback()
+        app.logger.warning("database unavailable: %s", type(error.orig).__name__)
+        return render_template("errors/503.html"), 503, {"Retry-After": "30"}
 
 
 def register_commands(app: Flask) -> None:

@@ -17,10 +17,10 @@ from flask import current_app
 from sqlalchemy import exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from clinic import scheduling
-from clinic.database import begin_write
+from clinic.database import write_transaction
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
@@ -308,8 +308,11 @@ def check_youth(date_of_birth: date, day: date, has_guardian: bool, rules: Clini
 
 
 def find_by_submission(submission_key: str) -> Appointment | None:
+    """The appointment a form already made, with what ``is_repeat_of`` compares."""
     return db.session.scalar(
-        select(Appointment).where(Appointment.submission_key == submission_key)
+        select(Appointment)
+        .where(Appointment.submission_key == submission_key)
+        .options(joinedload(Appointment.youth), joinedload(Appointment.slot))
     )
 
 
@@ -339,19 +342,14 @@ def book(request: BookingRequest, rules: ClinicRules, now: datetime) -> Appointm
     """
     for attempt in range(3):
         try:
-            begin_write()
-            appointment = _book_once(request, rules, now)
-            db.session.commit()
+            with write_transaction():
+                appointment = _book_once(request, rules, now)
             return appointment
         except IntegrityError:
             # A concurrent request inserted the same unique row first; start again and the
             # lookups below will find it.
-            db.session.rollback()
             if attempt == 2:
                 raise
-        except BaseException:
-            db.session.rollback()
-            raise
     raise AssertionError("unreachable")
 
 
@@ -487,6 +485,52 @@ def _take_seat(slot_plan: SlotPlan) -> int:
     if slot_id is None:
         raise SlotUnavailable("full")
     return slot_id
+
+
+class NotCancellable(BookingError):
+    """Only an upcoming, booked appointment can be cancelled: this one was cancelled already,
+    or its day has passed."""
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    code: str
+    day: date
+
+
+def cancel(appointment_id: int, staff_id: int | None, now: datetime) -> Cancellation:
+    """Cancel an upcoming appointment and give its seat back.
+
+    Both changes are conditional UPDATEs in one transaction: two people cancelling the same
+    appointment at once free one seat, and a booking racing for that seat sees it only once
+    the cancel has committed.
+    """
+    with write_transaction():
+        cancelled = db.session.execute(
+            update(Appointment)
+            .where(
+                Appointment.id == appointment_id,
+                Appointment.status == AppointmentStatus.BOOKED,
+                Appointment.slot_id.in_(select(Slot.id).where(Slot.day >= now.date())),
+            )
+            .values(
+                status=AppointmentStatus.CANCELLED,
+                cancelled_at=utcnow(),
+                cancelled_by_id=staff_id,
+            )
+            .returning(Appointment.slot_id, Appointment.code)
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+        if cancelled is None:
+            raise NotCancellable()
+        day = db.session.execute(
+            update(Slot)
+            .where(Slot.id == cancelled.slot_id)
+            .values(booked=Slot.booked - 1)
+            .returning(Slot.day)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+    return Cancellation(cancelled.code, day)
 
 
 def confirmed_appointment(appointment_id: int) -> Appointment | None:

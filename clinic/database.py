@@ -14,6 +14,8 @@ busy timeout does not help an upgrade from reader to writer). So:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
@@ -61,3 +63,16 @@ def begin_write() -> None:
     if session.in_transaction():
         session.rollback()
     session.connection(execution_options={WRITE_OPTION: True})
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """A use case's one transaction: begun as a writer, committed at the end of the block, or
+    rolled back entirely if anything in it raises."""
+    begin_write()
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise

@@ -201,6 +201,9 @@ class Appointment(db.Model):
     # booking twice.
     submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Who cancelled: a staff account, or nobody (the youth, once self-service exists).
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
 
     youth: Mapped[Youth] = relationship(back_populates="appointments")
     slot: Mapped[Slot] = relationship(back_populates="appointments")

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import make_url
+from sqlalchemy import event, make_url
+from sqlalchemy.orm import Session, raiseload
 
 from clinic import booking, create_app
 from clinic.extensions import db
@@ -25,6 +26,14 @@ NOW = datetime(2026, 11, 20, 9, 0, tzinfo=LA)
 NEXT_DAY = date(2026, 11, 24)
 FIRST_SLOT = time(16, 0)
 PASSWORD = "correct horse battery"
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _lazy_loading_raises(state):
+    """In tests, touching a relationship that was not eager-loaded raises instead of quietly
+    running one more query per row (the N+1 pattern that makes pages slow with many rows)."""
+    if state.is_select and not state.is_column_load and state.all_mappers:
+        state.statement = state.statement.options(raiseload("*"))
 
 
 @pytest.fixture(scope="session")

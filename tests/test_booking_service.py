@@ -129,3 +129,52 @@ def test_staff_day_loads_in_a_fixed_number_of_queries(app):
     for n in range(2, 21):
         booking.book(request(n, start=time(16 + (n - 1) // 6, (n - 1) % 3 * 20)), rules, NOW)
     assert staff_day_statements() == few <= 5
+
+
+# --- Cancelling ----------------------------------------------------------------------------
+
+
+def test_cancel_frees_the_seat_for_someone_else(app, make_staff):
+    rules = booking.current_rules()
+    staff = make_staff()
+    first = booking.book(request(1), rules, NOW)
+    booking.book(request(2), rules, NOW)
+    with pytest.raises(booking.SlotUnavailable):
+        booking.book(request(3), rules, NOW)
+
+    done = booking.cancel(first.id, staff.id, NOW)
+
+    assert (done.code, done.day) == (first.code, NEXT_DAY)
+    cancelled = db.session.get(Appointment, first.id)
+    assert cancelled.status == "cancelled"
+    assert cancelled.cancelled_by_id == staff.id and cancelled.cancelled_at is not None
+    assert db.session.scalar(select(Slot.booked)) == 1
+    booking.book(request(3), rules, NOW)
+    assert db.session.scalar(select(Slot.booked)) == 2
+
+
+def test_cancelling_twice_frees_one_seat(app):
+    rules = booking.current_rules()
+    appointment = booking.book(request(1), rules, NOW)
+    booking.cancel(appointment.id, None, NOW)
+    with pytest.raises(booking.NotCancellable):
+        booking.cancel(appointment.id, None, NOW)
+    assert db.session.scalar(select(Slot.booked)) == 0
+
+
+def test_a_past_appointment_cannot_be_cancelled(app):
+    rules = booking.current_rules()
+    appointment = booking.book(request(1), rules, NOW)
+    after_the_day = NOW.replace(day=25)
+    with pytest.raises(booking.NotCancellable):
+        booking.cancel(appointment.id, None, after_the_day)
+    assert db.session.scalar(select(Slot.booked)) == 1
+
+
+def test_a_cancelled_youth_may_book_again(app):
+    rules = booking.current_rules()
+    appointment = booking.book(request(1), rules, NOW)
+    booking.cancel(appointment.id, None, NOW)
+    again = booking.book(request(1, submission_key="another-form-key-xxxxxxxxxxx"), rules, NOW)
+    assert again.id != appointment.id
+    assert rows(Youth) == 1

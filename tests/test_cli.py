@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from clinic.extensions import db
 from clinic.models import Appointment, Slot, StaffUser, Youth
@@ -94,7 +95,7 @@ def test_seed_demo_is_realistic_consistent_and_runs_once(runner):
     assert len(youth) > 50 and len(codes) >= len(youth)  # some youth come back
     assert len(set(codes)) == len(codes)
     # Every seat counter equals its booked appointments and stays within capacity.
-    for slot in db.session.scalars(select(Slot)):
+    for slot in db.session.scalars(select(Slot).options(selectinload(Slot.appointments))):
         assert 0 < slot.booked <= slot.capacity
         assert slot.booked == len(slot.appointments)
     assert db.session.scalar(select(func.count()).select_from(StaffUser)) == 3

@@ -8,10 +8,19 @@ from datetime import date, datetime, time
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
+from clinic import booking
 from clinic.extensions import db
 from clinic.models import Appointment, ClinicDay, Intake, Slot, Youth
 from tests.conftest import LA, NEXT_DAY, intake_data, intake_url
+
+# Tests load relationships explicitly too: lazy loading raises in tests (see conftest).
+EVERYTHING = (
+    selectinload(Appointment.slot),
+    selectinload(Appointment.youth),
+    selectinload(Appointment.intake),
+)
 
 
 def count(model) -> int:
@@ -142,7 +151,7 @@ def test_booking_stores_everything_and_confirms(client):
     assert response.status_code == 303
     assert response.headers["Location"] == "/book/confirmed"
 
-    appointment = db.session.scalars(select(Appointment)).one()
+    appointment = db.session.scalars(select(Appointment).options(*EVERYTHING)).one()
     assert appointment.slot.day == NEXT_DAY and appointment.slot.start_time == time(16, 0)
     assert appointment.slot.booked == 1 and appointment.slot.capacity == 2
     assert appointment.youth.phone == "+14155550134"
@@ -219,7 +228,9 @@ def test_returning_youth_is_recognised_despite_case_and_accents(client, clock):
     )
     assert response.status_code == 303
     assert count(Youth) == 1
-    youth = db.session.scalars(select(Youth)).one()
+    youth = db.session.scalars(
+        select(Youth).options(selectinload(Youth.appointments).selectinload(Appointment.intake))
+    ).one()
     assert len(youth.appointments) == 2
     # The record keeps the details first given; the new booking carries its own.
     assert youth.phone == "+14155550134"
@@ -600,7 +611,7 @@ def test_control_characters_are_dropped(client):
     assert (
         book(client, first_name="An\x00a", tattoo_notes="line one\nline\x07 two").status_code == 303
     )
-    appointment = db.session.scalars(select(Appointment)).one()
+    appointment = db.session.scalars(select(Appointment).options(*EVERYTHING)).one()
     assert appointment.youth.first_name == "Ana"
     assert appointment.intake.tattoo_notes == "line one\nline two"
 
@@ -667,3 +678,16 @@ def test_more_seats_for_a_date_apply_to_slots_already_booked(client):
     assert book(client).status_code == 303
     slot = db.session.scalars(select(Slot)).one()
     assert (slot.booked, slot.capacity) == (3, 3)
+
+
+def test_a_database_outage_is_a_translated_503_not_a_crash(client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("down"))
+
+    monkeypatch.setattr(booking, "upcoming_days", unreachable)
+    response = client.get("/book", headers={"Accept-Language": "es"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30"
+    assert "Ya volvemos" in response.get_data(as_text=True)

@@ -64,3 +64,55 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_upgrading_from_the_previous_revision_keeps_every_booking(app):
+    """Production upgrades a database full of bookings, not an empty one."""
+    from sqlalchemy import text
+
+    flask_migrate.downgrade(revision="308d53186a6a")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO slot (id, day, start_time, end_time, capacity, booked) "
+                "VALUES (1, '2026-11-24', '16:00:00', '16:20:00', 2, 1)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO youth (id, identity_key, first_name, last_name, date_of_birth, "
+                "language, created_at, updated_at) VALUES (1, :key, 'Ana', 'Flores', "
+                "'2007-05-01', 'es', '2026-11-01 10:00:00', '2026-11-01 10:00:00')"
+            ),
+            {"key": "a" * 64},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO appointment (id, code, youth_id, slot_id, status, created_at) "
+                "VALUES (1, 'ABC234', 1, 1, 'booked', '2026-11-01 10:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO intake (id, appointment_id, language, tattoo_count, "
+                "tattoo_locations, tattoo_size, tattoo_colors, tattoo_kind, previous_removal, "
+                "screening, referral_source, created_at) VALUES (1, 1, 'es', 1, '[]', 'small', "
+                "'black', 'amateur', false, '[]', 'self', '2026-11-01 10:00:00')"
+            )
+        )
+
+    flask_migrate.upgrade()
+
+    with db.engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT a.code, a.status, a.cancelled_at, a.cancelled_by_id, i.tattoo_kind "
+                "FROM appointment a JOIN intake i ON i.appointment_id = a.id"
+            )
+        ).one()
+    assert tuple(row) == ("ABC234", "booked", None, None, "amateur")
+
+    flask_migrate.downgrade(revision="308d53186a6a")
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM intake")).scalar() == 1
+    flask_migrate.upgrade()

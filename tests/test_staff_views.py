@@ -25,7 +25,7 @@ def test_every_staff_route_is_guarded(app, client):
     staff_rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("staff.")]
     assert len(staff_rules) >= 3
     for rule in staff_rules:
-        url = rule.build({"day": NEXT_DAY}, append_unknown=False)[1]
+        url = rule.build({"day": NEXT_DAY, "appointment_id": 1}, append_unknown=False)[1]
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             response = client.open(url, method=method)
             assert response.status_code == 302, (rule, method)
@@ -183,3 +183,63 @@ def test_day_view_outside_sensible_years_is_404(client, make_staff, login, url):
     login(make_staff())
     assert client.get(url).status_code == 404
     assert client.get("/staff/day?day=0001-01-05").headers["Location"] == "/staff/"
+
+
+def booked_code(client) -> str:
+    from sqlalchemy import select
+
+    from clinic.models import Appointment
+
+    client.post("/language", data={"lang": "en", "next": "/"})
+    assert client.post(intake_url(), data=intake_data()).status_code == 303
+    return db.session.scalar(select(Appointment.code))
+
+
+def test_front_desk_cancels_a_booking_and_the_seat_opens(client, make_staff, login):
+    from sqlalchemy import select
+
+    from clinic.models import Appointment, Slot
+
+    code = booked_code(client)
+    appointment_id = db.session.scalar(select(Appointment.id))
+    login(make_staff(StaffRole.FRONT_DESK))
+    page = client.get(f"/staff/day/{NEXT_DAY}").get_data(as_text=True)
+    assert f"/staff/appointments/{appointment_id}/cancel" in page
+
+    response = client.post(
+        f"/staff/appointments/{appointment_id}/cancel", data={"day": NEXT_DAY.isoformat()}
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/staff/day/{NEXT_DAY}"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"Appointment {code} cancelled" in page
+    assert "Ana Flores" not in page  # no longer on the day sheet
+    assert db.session.scalar(select(Slot.booked)) == 0
+    assert db.session.scalar(select(Appointment.status)) == "cancelled"
+
+
+def test_cancelling_again_explains_instead_of_failing(client, make_staff, login):
+    from sqlalchemy import select
+
+    from clinic.models import Appointment
+
+    booked_code(client)
+    appointment_id = db.session.scalar(select(Appointment.id))
+    login(make_staff())
+    url = f"/staff/appointments/{appointment_id}/cancel"
+    client.post(url, data={"day": NEXT_DAY.isoformat()})
+    response = client.post(url, data={"day": NEXT_DAY.isoformat()}, follow_redirects=True)
+    assert response.status_code == 200
+    assert "already cancelled or is in the past" in response.get_data(as_text=True)
+    missing = client.post("/staff/appointments/999/cancel", data={"day": "garbage"})
+    assert missing.headers["Location"] == "/staff/"
+
+
+def test_past_days_offer_no_cancel_button(client, make_staff, login, clock):
+    booked_code(client)
+    login(make_staff())
+    clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=LA))
+    page = client.get(f"/staff/day/{NEXT_DAY}").get_data(as_text=True)
+    assert "Ana Flores" in page
+    assert "/cancel" not in page

@@ -1,6 +1,8 @@
 from datetime import date, timedelta
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 
 from clinic import booking, scheduling
 from clinic.staff import bp
@@ -36,6 +38,7 @@ def day(day: date):
     return render_template(
         "staff/day.html",
         sheet=sheet,
+        today=booking.clinic_now(rules).date(),
         previous_day=previous_day,
         following_day=following_day,
         age_on=scheduling.age_on,
@@ -43,3 +46,24 @@ def day(day: date):
             youth.date_of_birth, day, rules.ages
         ),
     )
+
+
+@bp.post("/appointments/<int:appointment_id>/cancel")
+def cancel_appointment(appointment_id: int):
+    """Cancel a booking (the youth called to say they cannot come); the seat opens at once."""
+    rules = booking.current_rules()
+    try:
+        done = booking.cancel(appointment_id, current_user.id, booking.clinic_now(rules))
+    except booking.NotCancellable:
+        flash(_("That appointment was already cancelled or is in the past."), "error")
+        return redirect(_back_to_day())
+    # The code, never the name: flashed messages travel in the (signed, not secret) cookie.
+    flash(_("Appointment %(code)s cancelled. Its seat is free again.", code=done.code), "success")
+    return redirect(url_for("staff.day", day=done.day))
+
+
+def _back_to_day() -> str:
+    try:
+        return url_for("staff.day", day=parse_day(request.form.get("day", "")))
+    except ValueError:
+        return url_for("staff.index")
