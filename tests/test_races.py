@@ -1,0 +1,290 @@
+"""Races against real servers: gunicorn with 4 sync workers (on PostgreSQL, two gunicorns, as
+two app servers would be), real HTTP from many threads at once, the production configuration.
+
+Every trial checks the same invariants in the database: no slot holds more bookings than
+seats, each slot's seat counter equals its active appointments, every appointment has its
+intake and every youth an appointment (nothing half-written), and each person's answer was a
+confirmation or a clear "this time just filled up", never an error page.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+import pytest
+from sqlalchemy import create_engine, text
+from werkzeug.security import generate_password_hash
+
+from tests import databases
+from tests.live import (
+    Browser,
+    Server,
+    bookable_slots,
+    confirmation_code,
+    hidden_value,
+    open_intake,
+    outcome,
+    wipe_bookings,
+)
+
+pytestmark = pytest.mark.slow
+
+TRIALS = int(os.environ.get("RACE_TRIALS", 20))
+CROWD = 50  # people pressing "Book" for the same slot at the same moment
+SEATS = 3
+KILLS_PER_TRIAL = 3
+
+
+@pytest.fixture(scope="module")
+def live_db(tmp_path_factory):
+    url = databases.new_database("races", tmp_path_factory.mktemp("races"))
+    databases.migrate(url)
+    yield url
+    databases.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def servers(live_db, tmp_path_factory):
+    """One gunicorn on SQLite (one machine); two on PostgreSQL (two app servers)."""
+    logs = tmp_path_factory.mktemp("logs")
+    count = 2 if databases.on_postgres() else 1
+    started = []
+    try:
+        for _ in range(count):
+            started.append(Server(live_db, logs, workers=4, SEATS_PER_SLOT=str(SEATS)).start())
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def fresh(live_db):
+    wipe_bookings(live_db)
+    return live_db
+
+
+def all_at_once(actions):
+    """Run every callable in its own thread, released together by a barrier."""
+    barrier = threading.Barrier(len(actions))
+
+    def run(action):
+        barrier.wait()
+        return action()
+
+    with ThreadPoolExecutor(max_workers=len(actions)) as pool:
+        return list(pool.map(run, actions))
+
+
+def invariants(url: str) -> dict[str, int]:
+    """Check what must hold in the database whatever happened; return the counts."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+
+        def scalar(sql: str) -> int:
+            return connection.execute(text(sql)).scalar()
+
+        drifted = connection.execute(
+            text(
+                "SELECT s.id, s.booked, s.capacity, "
+                "(SELECT count(*) FROM appointment a "
+                " WHERE a.slot_id = s.id AND a.status = 'booked') AS active "
+                "FROM slot s"
+            )
+        ).all()
+        counts = {
+            "booked": scalar("SELECT count(*) FROM appointment WHERE status = 'booked'"),
+            "cancelled": scalar("SELECT count(*) FROM appointment WHERE status = 'cancelled'"),
+            "youth": scalar("SELECT count(*) FROM youth"),
+            "without_intake": scalar(
+                "SELECT count(*) FROM appointment a "
+                "WHERE NOT EXISTS (SELECT 1 FROM intake i WHERE i.appointment_id = a.id)"
+            ),
+            "youth_without_appointment": scalar(
+                "SELECT count(*) FROM youth y "
+                "WHERE NOT EXISTS (SELECT 1 FROM appointment a WHERE a.youth_id = y.id)"
+            ),
+        }
+    engine.dispose()
+    for slot_id, booked, capacity, active in drifted:
+        assert booked == active, f"slot {slot_id}: counter {booked}, appointments {active}"
+        assert 0 <= booked <= capacity, f"slot {slot_id}: {booked} booked of {capacity}"
+    assert counts["without_intake"] == 0
+    assert counts["youth_without_appointment"] == 0
+    return counts
+
+
+def crowd(servers, day: str, start: str, size: int, first: int = 0):
+    """``size`` different youth with the form open, spread over the app servers."""
+    return [
+        open_intake(servers[n % len(servers)], day, start, first + n)
+        for n in range(first, first + size)
+    ]
+
+
+def test_fifty_youth_race_for_three_seats(servers, fresh):
+    tally = Counter()
+    for _ in range(TRIALS):
+        wipe_bookings(fresh)
+        day, starts = bookable_slots(servers[0])
+        youth = crowd(servers, day, starts[-1], CROWD)
+
+        results = [outcome(r) for r in all_at_once([y.submit for y in youth])]
+
+        assert Counter(results) == {"booked": SEATS, "full": CROWD - SEATS}, Counter(results)
+        counts = invariants(fresh)
+        assert counts["booked"] == counts["youth"] == SEATS
+        winners = [y for y, result in zip(youth, results, strict=True) if result == "booked"]
+        assert len({confirmation_code(y.browser) for y in winners}) == SEATS
+        tally.update(results)
+    print(f"\nrace: {TRIALS} trials x {CROWD} youth for {SEATS} seats -> {dict(tally)}")
+
+
+def test_a_double_click_books_once(servers, fresh):
+    for _ in range(TRIALS):
+        wipe_bookings(fresh)
+        day, starts = bookable_slots(servers[0])
+        (youth,) = crowd(servers, day, starts[0], 1)
+        # Ten presses of the same button, the same cookie and form, landing on any server.
+        presses = [partial(_press, servers[n % len(servers)], youth) for n in range(10)]
+        responses = all_at_once(presses)
+
+        assert [outcome(r) for r in responses] == ["booked"] * 10
+        codes = set()
+        for response in responses:
+            browser = Browser(servers[0])
+            browser.cookies.update(youth.browser.cookies)
+            browser.cookies.update(_cookies_of(response))
+            codes.add(confirmation_code(browser))
+        assert len(codes) == 1
+        counts = invariants(fresh)
+        assert counts["booked"] == counts["youth"] == 1
+
+
+def _press(server: Server, youth) -> object:
+    return Browser(server, dict(youth.browser.cookies)).post(youth.path, youth.form)
+
+
+def _cookies_of(response) -> dict[str, str]:
+    cookie = response.headers.get("set-cookie", "")
+    name, _, rest = cookie.partition("=")
+    return {name: rest.split(";", 1)[0]} if name else {}
+
+
+def _staff_browser(server: Server, url: str) -> Browser:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM staff_user WHERE email = 'desk@race.test'"))
+        connection.execute(
+            text(
+                "INSERT INTO staff_user (email, name, role, password_hash, active, created_at) "
+                "VALUES ('desk@race.test', 'Desk', 'front_desk', :hash, true, "
+                "CURRENT_TIMESTAMP)"
+            ),
+            {"hash": generate_password_hash("race-password-123")},
+        )
+    engine.dispose()
+    browser = Browser(server)
+    page = browser.get("/auth/login")
+    signed_in = browser.post(
+        "/auth/login",
+        {
+            "csrf_token": hidden_value(page.body, "csrf_token"),
+            "email": "desk@race.test",
+            "password": "race-password-123",
+        },
+    )
+    assert signed_in.status in (302, 303), signed_in.status
+    return browser
+
+
+def test_cancels_while_booking_never_lose_or_double_a_seat(servers, live_db):
+    engine = create_engine(live_db)
+    tally = Counter()
+    for _ in range(TRIALS):
+        wipe_bookings(live_db)
+        desk = _staff_browser(servers[0], live_db)
+        day, starts = bookable_slots(servers[0])
+        start = starts[-1]
+        first = crowd(servers, day, start, SEATS)
+        assert [outcome(y.submit()) for y in first] == ["booked"] * SEATS
+        with engine.connect() as connection:
+            ids = connection.execute(text("SELECT id FROM appointment ORDER BY id")).scalars()
+            ids = list(ids)
+        sheet = desk.get(f"/staff/day/{day}")
+        token = hidden_value(sheet.body, "csrf_token")
+
+        def cancel(appointment_id, desk=desk, token=token, day=day):
+            path = f"/staff/appointments/{appointment_id}/cancel"
+            return partial(desk.post, path, {"csrf_token": token, "day": day})
+
+        # Every booking cancelled once, the first one twice (two desks, one phone call),
+        # while fifty others try to book the same slot.
+        others = crowd(servers, day, start, CROWD, first=100)
+        actions = [cancel(i) for i in ids] + [cancel(ids[0])] + [y.submit for y in others]
+        random.shuffle(actions)
+        responses = all_at_once(actions)
+
+        cancels = [r for r in responses if r.location.startswith(f"/staff/day/{day}")]
+        bookings = [outcome(r) for r in responses if r not in cancels]
+        assert len(cancels) == SEATS + 1, [r.status for r in responses if r not in cancels]
+        assert set(bookings) <= {"booked", "full"}, Counter(bookings)
+        counts = invariants(live_db)
+        assert counts["cancelled"] == SEATS  # the double cancel counted once
+        assert counts["booked"] == bookings.count("booked") <= SEATS
+        tally.update(bookings)
+    engine.dispose()
+    print(f"\ncancel race: {TRIALS} trials, {SEATS + 1} cancels + {CROWD} bookings -> {tally}")
+
+
+def test_killing_workers_mid_booking_leaves_nothing_half_written(servers, fresh):
+    """SIGKILL a worker while bookings are in flight, again and again. A person whose request
+    died with the worker presses Book again: the same form either finds the booking it made
+    or makes it now, never two."""
+    kills = 0
+    tally = Counter()
+    for trial in range(max(TRIALS // 2, 1)):
+        wipe_bookings(fresh)
+        day, starts = bookable_slots(servers[0])
+        youth = [
+            open_intake(servers[n % len(servers)], day, starts[n % len(starts)], n)
+            for n in range(CROWD)
+        ]
+
+        def killer(trial=trial):
+            rng = random.Random(trial)
+            for _ in range(KILLS_PER_TRIAL):
+                time.sleep(rng.uniform(0.02, 0.15))
+                server = rng.choice(servers)
+                pids = server.worker_pids()
+                if pids:
+                    server.kill_a_worker(rng.choice(pids))
+            return None
+
+        def attempt(y):
+            try:
+                return outcome(y.submit())
+            except (OSError, ConnectionError) as error:  # the worker died under us
+                return f"dropped: {type(error).__name__}"
+
+        results = all_at_once([killer] + [lambda y=y: attempt(y) for y in youth])[1:]
+        kills += KILLS_PER_TRIAL
+        dropped = [y for y, r in zip(youth, results, strict=True) if r.startswith("dropped")]
+        tally["dropped"] += len(dropped)
+        for server in servers:
+            server.wait_until_ready()
+        final = {}
+        for y, result in zip(youth, results, strict=True):
+            final[id(y)] = outcome(y.submit()) if result.startswith("dropped") else result
+        assert set(final.values()) <= {"booked", "full"}, Counter(final.values())
+        counts = invariants(fresh)
+        booked = [y for y in youth if final[id(y)] == "booked"]
+        assert counts["booked"] == counts["youth"] == len(booked)
+        tally.update(final.values())
+    print(f"\ncrash: {kills} workers killed, outcomes {dict(tally)}")
