@@ -109,6 +109,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from clinic import cli
+    from clinic import backup, cli
 
     cli.init_app(app)
+    backup.init_app(app)

@@ -263,6 +263,14 @@ def bookable_slots(server: Server) -> tuple[str, list[str]]:
     raise AssertionError("no bookable slot in the booking window")
 
 
+def bookable_pairs(server: Server) -> list[tuple[str, str]]:
+    """Every (day, start) the server offers for booking now."""
+    import json
+
+    days = json.loads(Browser(server).get("/api/availability").body)["days"]
+    return [(d["date"], s["start"]) for d in days for s in d["slots"] if s["bookable"]]
+
+
 def wipe_bookings(database_url: str) -> None:
     """Remove every booking (not staff, not the schema) between trials."""
     engine = create_engine(database_url)

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from clinic.extensions import db
-from clinic.models import Appointment, Slot, StaffUser, Youth
+from clinic.models import Appointment, Intake, Slot, StaffUser, Youth
 
 
 def test_create_staff_makes_an_account_that_can_sign_in(runner, client):
@@ -129,4 +129,51 @@ def test_seed_demo_refuses_to_run_in_production(app, runner):
     app.config["CLINIC_ENV"] = "production"
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code != 0 and "development" in result.output
+    assert db.session.scalar(select(func.count()).select_from(StaffUser)) == 0
+
+
+def test_backup_then_restore_brings_a_booking_back(app, runner, tmp_path):
+    from tests.conftest import intake_data, intake_url
+
+    client = app.test_client()
+    assert client.post(intake_url(), data=intake_data()).status_code == 303
+    backup = tmp_path / "clinic.backup"
+    made = runner.invoke(args=["backup", str(backup)])
+    assert made.exit_code == 0, made.output
+    assert "Backup written" in made.output and backup.stat().st_size > 0
+
+    db.session.execute(Intake.__table__.delete())
+    db.session.execute(Appointment.__table__.delete())
+    db.session.commit()
+    db.session.remove()  # PostgreSQL: pg_restore must not wait on this session's locks
+
+    restored = runner.invoke(args=["restore", str(backup), "--yes"])
+
+    assert restored.exit_code == 0, restored.output
+    assert db.session.scalar(select(func.count()).select_from(Appointment)) == 1
+    assert db.session.scalar(select(Slot.booked)) == 1
+
+
+def test_restore_asks_before_replacing_the_database(app, runner, tmp_path):
+    runner.invoke(args=["backup", str(tmp_path / "b")])
+    answered_no = runner.invoke(args=["restore", str(tmp_path / "b")], input="n\n")
+    assert answered_no.exit_code == 1
+    assert "Aborted" in answered_no.output
+
+
+def test_a_damaged_backup_is_refused(app, runner, tmp_path):
+    from tests import databases
+
+    if databases.on_postgres():
+        damaged = tmp_path / "damaged.dump"
+        damaged.write_bytes(b"PGDMP" + b"\0" * 100)
+        refused = runner.invoke(args=["restore", str(damaged), "--yes"])
+        assert refused.exit_code == 1
+        assert "pg_restore failed" in refused.output
+        return
+    damaged = tmp_path / "damaged.sqlite3"
+    damaged.write_bytes(b"not a database at all" * 100)
+    refused = runner.invoke(args=["restore", str(damaged), "--yes"])
+    assert refused.exit_code == 1
+    assert "not a usable SQLite database" in refused.output
     assert db.session.scalar(select(func.count()).select_from(StaffUser)) == 0

@@ -1,5 +1,6 @@
-"""Races against real servers: gunicorn with 4 sync workers (on PostgreSQL, two gunicorns, as
-two app servers would be), real HTTP from many threads at once, the production configuration.
+"""Races, crashes, a database restart and a backup, against real servers: gunicorn with 4 sync
+workers (on PostgreSQL, two gunicorns, as two app servers would be), real HTTP from many
+threads at once, the production configuration.
 
 Every trial checks the same invariants in the database: no slot holds more bookings than
 seats, each slot's seat counter equals its active appointments, every appointment has its
@@ -11,6 +12,9 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -18,13 +22,15 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.security import generate_password_hash
 
 from tests import databases
 from tests.live import (
+    ROOT,
     Browser,
     Server,
+    bookable_pairs,
     bookable_slots,
     confirmation_code,
     hidden_value,
@@ -288,3 +294,139 @@ def test_killing_workers_mid_booking_leaves_nothing_half_written(servers, fresh)
         assert counts["booked"] == counts["youth"] == len(booked)
         tally.update(final.values())
     print(f"\ncrash: {kills} workers killed, outcomes {dict(tally)}")
+
+
+def _local_cluster(url: str) -> tuple[str, str] | None:
+    """(version, name) of the PostgreSQL cluster behind ``url``, if this machine runs it and
+    this test may restart it (Debian's pg_ctlcluster, as root)."""
+    parts = make_url(url)
+    if parts.host not in ("127.0.0.1", "localhost") or os.geteuid() != 0:
+        return None
+    if shutil.which("pg_lsclusters") is None:
+        return None
+    listing = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True).stdout
+    for line in listing.splitlines():
+        version, name, port, status, *_ = line.split()
+        if int(port) == (parts.port or 5432) and status == "online":
+            return version, name
+    return None
+
+
+def test_the_app_rides_out_a_database_restart(servers, fresh):
+    """PostgreSQL restarts under load; the same workers serve again once it is back
+    (pool pre-ping), and meanwhile people get a 'back in a moment' page, never an error."""
+    if not databases.on_postgres():
+        pytest.skip("restarting the database server is a PostgreSQL test")
+    cluster = _local_cluster(databases.POSTGRES_URL)
+    if cluster is None:
+        pytest.skip("cannot restart this PostgreSQL server from here (needs root, Debian tools)")
+    workers_before = [sorted(server.worker_pids()) for server in servers]
+    day, starts = bookable_slots(servers[0])
+    youth = [
+        open_intake(servers[n % len(servers)], day, starts[n % len(starts)], n) for n in range(40)
+    ]
+
+    def restart():
+        time.sleep(0.1)
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart"], check=True
+        )
+
+    def attempt(y):
+        response = y.submit()
+        if response.status == 503 and "back in a moment" in response.body:
+            return "unavailable"
+        return outcome(response)
+
+    try:
+        during = all_at_once([restart] + [partial(attempt, y) for y in youth])[1:]
+    finally:
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "start"])
+    assert set(during) <= {"booked", "full", "unavailable"}, Counter(during)
+
+    # Back up: everyone turned away tries again, on the same workers, and gets an answer.
+    retried = [attempt(y) if r == "unavailable" else r for y, r in zip(youth, during, strict=True)]
+    assert set(retried) <= {"booked", "full"}, Counter(retried)
+    assert [sorted(server.worker_pids()) for server in servers] == workers_before
+    counts = invariants(fresh)
+    assert counts["booked"] == retried.count("booked")
+    print(f"\ndatabase restart: during {Counter(during)}, after retry {Counter(retried)}")
+
+
+def _flask(command: list[str], database_url: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "CLINIC_ENV": "production",
+        "SECRET_KEY": "backup-test-secret",
+        "DATABASE_URL": database_url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_a_backup_taken_under_load_restores_whole(servers, fresh, tmp_path):
+    """`flask backup` while bookings keep coming, then `flask restore` into an empty database:
+    a consistent instant, between the bookings before and after it, every invariant intact."""
+    day_slots = bookable_pairs(servers[0])
+    stop = threading.Event()
+    made = Counter()
+
+    def keep_booking(worker: int):
+        n = 1000 * (worker + 1)
+        while not stop.is_set():
+            day, start = day_slots[n % len(day_slots)]
+            made[outcome(open_intake(servers[n % len(servers)], day, start, n).submit())] += 1
+            n += 1
+
+    def booked_now() -> int:
+        return invariants(fresh)["booked"]
+
+    backup = tmp_path / "clinic.backup"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        loaders = [pool.submit(keep_booking, worker) for worker in range(4)]
+        while booked_now() < 20:
+            time.sleep(0.05)
+        before = booked_now()
+        _flask(["backup", str(backup)], fresh)
+        after = booked_now()
+        time.sleep(0.5)
+        stop.set()
+        for loader in loaders:
+            loader.result()
+    assert set(made) <= {"booked", "full"}, made
+
+    restored = databases.new_database("restored", tmp_path)
+    try:
+        if not databases.on_postgres():  # a new SQLite database is a new file
+            databases.migrate(restored)
+        _flask(["restore", str(backup), "--yes"], restored)
+        counts = invariants(restored)
+        assert before <= counts["booked"] <= after, (before, counts["booked"], after)
+        assert counts["youth"] == counts["booked"]
+        engine = create_engine(restored)
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+            version = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+            assert version.scalar() == head_revision()
+        engine.dispose()
+    finally:
+        databases.drop_database(restored)
+    print(f"\nbackup under load: {before} booked before, {after} after, {made} in all")
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+    from flask_migrate import Config
+
+    config = Config(str(ROOT / "migrations" / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    return ScriptDirectory.from_config(config).get_current_head()
