@@ -1,0 +1,137 @@
+"""Each page runs a small, fixed number of SQL statements, whether its day holds 10 bookings or
+300. Relationships are eager-loaded; in tests a lazy load raises (see conftest), so a template
+that reaches for an unloaded relationship fails here instead of becoming one query per row."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import insert
+
+from clinic import scheduling
+from clinic.booking import current_rules
+from clinic.extensions import db
+from clinic.models import Appointment, Intake, Slot, StaffRole, Youth
+from tests.conftest import NEXT_DAY
+from tests.querycount import count_statements
+
+SEATS = 25  # 12 slots of 25 seats: 300 bookings on one clinic day
+
+# The most statements each page may run. The staff day: the signed-in user, the date's
+# schedule change, the slots, their appointments, youth and intakes, and the nearby days.
+BUDGETS = {
+    "/book": 2,
+    f"/book/{NEXT_DAY}": 2,
+    f"/book/{NEXT_DAY}/16:00": 2,
+    "/api/availability": 2,
+    f"/staff/day/{NEXT_DAY}": 7,
+}
+
+
+def fill_day(day: date, bookings: int) -> None:
+    """``bookings`` appointments spread over the day's slots, written in a few bulk inserts."""
+    plan = scheduling.plan_days(day, day, current_rules().day, [])[0]
+    slots = scheduling.day_slots(plan)
+    per_slot = [bookings // len(slots) + (i < bookings % len(slots)) for i in range(len(slots))]
+    slot_ids = []
+    for slot_plan, taken in zip(slots, per_slot, strict=True):
+        slot_ids += [
+            db.session.execute(
+                insert(Slot).returning(Slot.id),
+                [
+                    {
+                        "day": day,
+                        "start_time": slot_plan.start,
+                        "end_time": slot_plan.end,
+                        "capacity": SEATS,
+                        "booked": taken,
+                    }
+                ],
+            ).scalar_one()
+        ] * taken
+    people = [
+        {
+            "identity_key": Youth.make_identity_key("Page", f"Load {n}", date(2006, 1, 1)),
+            "first_name": "Page",
+            "last_name": f"Load {n}",
+            "date_of_birth": date(2006, 1, 1) + timedelta(days=n % 300),
+            "language": "en",
+        }
+        for n in range(bookings)
+    ]
+    youth_ids = db.session.scalars(insert(Youth).returning(Youth.id), people).all()
+    appointment_ids = db.session.scalars(
+        insert(Appointment).returning(Appointment.id),
+        [
+            {"code": f"Q{n:05d}", "youth_id": youth_id, "slot_id": slot_id, "status": "booked"}
+            for n, (youth_id, slot_id) in enumerate(zip(youth_ids, slot_ids, strict=True))
+        ],
+    ).all()
+    db.session.execute(
+        insert(Intake),
+        [
+            {
+                "appointment_id": appointment_id,
+                "language": "en",
+                "guardian_name": None,
+                "tattoo_count": 1,
+                "tattoo_locations": ["arms"],
+                "tattoo_size": "small",
+                "tattoo_colors": "black",
+                "tattoo_kind": "amateur",
+                "screening": [],
+                "referral_source": "self",
+            }
+            for appointment_id in appointment_ids
+        ],
+    )
+    db.session.commit()
+
+
+def statements_per_page(staff_client, public_client) -> dict[str, int]:
+    counted = {}
+    for url in BUDGETS:
+        client = staff_client if url.startswith("/staff") else public_client
+        with count_statements() as statements:
+            response = client.get(url)
+        assert response.status_code == 200, url
+        counted[url] = len(statements)
+    return counted
+
+
+@pytest.fixture
+def staff_client(app, client, make_staff, login, clock):
+    app.config["SEATS_PER_SLOT"] = SEATS
+    # Early on the day itself: the day is bookable, and staff see the whole sheet.
+    clock.set(datetime.combine(NEXT_DAY - timedelta(days=1), time(9), clock.now.tzinfo))
+    login(make_staff(StaffRole.FRONT_DESK))
+    return client
+
+
+def test_pages_stay_within_budget_from_10_to_300_bookings(app, staff_client):
+    youth_client = app.test_client()
+    fill_day(NEXT_DAY, 10)
+    with_ten = statements_per_page(staff_client, youth_client)
+    for table in (Intake, Appointment, Youth, Slot):
+        db.session.execute(table.__table__.delete())
+    db.session.commit()
+    fill_day(NEXT_DAY, 300)
+    with_three_hundred = statements_per_page(staff_client, youth_client)
+
+    print("\nstatements per page (10 and 300 bookings):", with_three_hundred)
+    assert with_ten == with_three_hundred
+    for url, budget in BUDGETS.items():
+        assert with_three_hundred[url] <= budget, with_three_hundred
+    page = staff_client.get(f"/staff/day/{NEXT_DAY}").get_data(as_text=True)
+    assert page.count("<code>Q") == 300  # every booking is on the sheet
+
+
+def test_a_lazy_load_in_a_page_would_fail_the_tests(app):
+    """The guard itself: touching an unloaded relationship raises in tests."""
+    from sqlalchemy import select
+
+    fill_day(NEXT_DAY, 1)
+    appointment = db.session.scalars(select(Appointment)).one()
+    with pytest.raises(Exception, match="lazy='raise'"):
+        _ = appointment.youth
