@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := CLINIC_ENV=development $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format translations translations-update setup clean
+.PHONY: run test lint format translations translations-update setup clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,3 +60,8 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+
+# Not a test: several minutes of load on this machine (see bench/README.md); writes
+# bench/RESULTS.md.
+bench: setup
+	$(BIN)/python bench/run.py
