@@ -101,11 +101,28 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error):
-        # The database is restarting or unreachable: nothing was written, and the pool will
-        # reconnect by itself (pre-ping), so ask the person to try again in a moment.
         db.session.rollback()
-        app.logger.warning("database unavailable: %s", type(error.orig).__name__)
+        # The first line names the problem without the row's values (see hide_parameters).
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "unknown"
+        if not _is_transient(error):
+            # A missing table or column is a bug or a missed migration, not a hiccup.
+            app.logger.error("database error: %s: %s", type(error.orig).__name__, reason)
+            return render_template("errors/500.html"), 500
+        # Restarting, unreachable, busy: the pool reconnects by itself (pre-ping).
+        app.logger.warning("database unavailable: %s: %s", type(error.orig).__name__, reason)
         return render_template("errors/503.html"), 503, {"Retry-After": "30"}
+
+
+def _is_transient(error: OperationalError) -> bool:
+    """Whether trying again in a moment can succeed. On PostgreSQL an OperationalError is a
+    lost connection, a shutdown, a deadlock or resource trouble; on SQLite it may also be a
+    missing table, so only a busy or locked database counts there."""
+    if error.connection_invalidated:
+        return True
+    if type(error.orig).__module__.startswith("sqlite3"):
+        message = str(error.orig).lower()
+        return "locked" in message or "busy" in message
+    return True
 
 
 def register_commands(app: Flask) -> None:

@@ -3,22 +3,27 @@ taken while the clinic keeps booking, and the way back from one.
 
 SQLite: the online backup API copies every page inside one read transaction, so the copy is
 the database as of one instant, while WAL lets writers go on. PostgreSQL: ``pg_dump`` reads
-from one snapshot too; ``pg_restore`` puts it back in one transaction.
+from one snapshot too; the restore replaces the schema and data in one transaction.
+
+Restore refuses anything that is not a clinic backup, and first backs up what it replaces.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import click
+from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import URL, make_url
 
-from clinic.extensions import db
+from clinic.extensions import db, migrate
 
 
 def init_app(app: Flask) -> None:
@@ -35,7 +40,7 @@ def backup_command(path: Path) -> None:
     if url.get_backend_name() == "sqlite":
         backup_sqlite(_sqlite_path(url), path)
     else:
-        _run(["pg_dump", "--format=custom", "--no-owner", f"--file={path}"], url)
+        backup_postgres(url, path)
     click.echo(f"Backup written to {path} ({path.stat().st_size:,} bytes).")
 
 
@@ -52,15 +57,82 @@ def restore_command(path: Path, yes: bool) -> None:
             abort=True,
         )
     db.engine.dispose()
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     if url.get_backend_name() == "sqlite":
-        restore_sqlite(path, _sqlite_path(url))
+        target = _sqlite_path(url)
+        _require_clinic_tables(_sqlite_tables(path), path)
+        if target.exists() and _sqlite_tables(target):
+            # Whatever is replaced stays recoverable: the wrong file restored is undone by
+            # restoring this one.
+            keep = target.with_name(f"{target.name}.pre-restore-{stamp}")
+            backup_sqlite(target, keep)
+            click.echo(f"The database as it was is kept in {keep}.")
+        restore_sqlite(path, target)
     else:
-        _run(
-            ["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction"],
-            url,
-            path,
-        )
+        listing = _run(["pg_restore", "--list"], None, path)
+        _require_clinic_tables(set(re.findall(r"TABLE public (\w+)", listing)), path)
+        keep = path.with_name(f"pre-restore-{url.database}-{stamp}.dump")
+        backup_postgres(url, keep)
+        click.echo(f"The database as it was is kept in {keep}.")
+        restore_postgres(path, url)
     click.echo(f"Restored from {path}.")
+    restored, head = _schema_revision(), _head_revision()
+    if restored != head:
+        click.echo(
+            f"The backup's schema is revision {restored}; this code expects {head}. "
+            "Run `flask db upgrade` before starting the app."
+        )
+
+
+# A clinic backup has these tables; anything else (an empty file, another app's database) is
+# refused before it can replace the clinic's data.
+CLINIC_TABLES = {"alembic_version", "slot", "youth", "appointment", "intake", "staff_user"}
+
+
+def _require_clinic_tables(tables: set[str], path: Path) -> None:
+    missing = CLINIC_TABLES - tables
+    if missing:
+        raise click.ClickException(
+            f"{path} is not a backup of this clinic's database (no {', '.join(sorted(missing))})"
+        )
+
+
+def _sqlite_tables(path: Path) -> set[str]:
+    with _connect(path) as connection:
+        _check(connection, path)
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {name for (name,) in rows}
+
+
+def _schema_revision() -> str | None:
+    with db.engine.connect() as connection:
+        revision = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    db.engine.dispose()
+    return revision
+
+
+def _head_revision() -> str | None:
+    return ScriptDirectory.from_config(migrate.get_config()).get_current_head()
+
+
+def restore_postgres(backup: Path, url: URL) -> None:
+    """Replace the database's tables with the backup's, in one transaction: the old schema is
+    dropped first, so a backup from before a migration restores too, and any failure leaves
+    the database as it was."""
+    script = _run(["pg_restore", "--no-owner", "--file=-"], None, backup)
+    _run(
+        ["psql", "--quiet", "--no-psqlrc", "--single-transaction", "-v", "ON_ERROR_STOP=1"],
+        url,
+        stdin="DROP SCHEMA public CASCADE;\nCREATE SCHEMA public;\n" + script,
+    )
+
+
+def backup_postgres(url: URL, target: Path) -> None:
+    """pg_dump to a side file, check that pg_restore can read it, then put it in place."""
+    partial = target.with_name(target.name + ".partial")
+    _run(["pg_dump", "--format=custom", "--no-owner", f"--file={partial}"], url)
+    _run(["pg_restore", "--list"], None, partial)
+    partial.replace(target)  # last night's good backup is replaced only by a good one
 
 
 def backup_sqlite(source: Path, target: Path) -> None:
@@ -110,16 +182,25 @@ def _sqlite_path(url: URL) -> Path:
     return Path(url.database)
 
 
-def _run(command: list[str], url: URL, *arguments: Path) -> None:
-    """Run a PostgreSQL client tool against ``url``; the password goes by environment, so it
-    never shows in the process list."""
+def _run(command: list[str], url: URL | None, *arguments: Path, stdin: str | None = None) -> str:
+    """Run a PostgreSQL client tool (against ``url``, if given) and return what it printed.
+    The password goes by environment, so it never shows in the process list."""
     if shutil.which(command[0]) is None:
         raise click.ClickException(f"{command[0]} not found: install the PostgreSQL client tools")
     env = dict(os.environ)
-    if url.password:
-        env["PGPASSWORD"] = str(url.password)
-    target = make_url(url).set(drivername="postgresql", password=None)
-    dbname = f"--dbname={target.render_as_string(hide_password=False)}"
-    done = subprocess.run([*command, dbname, *map(str, arguments)], env=env, capture_output=True)
+    dbname = []
+    if url is not None:
+        if url.password:
+            env["PGPASSWORD"] = str(url.password)
+        target = make_url(url).set(drivername="postgresql", password=None)
+        dbname = [f"--dbname={target.render_as_string(hide_password=False)}"]
+    done = subprocess.run(
+        [*command, *dbname, *map(str, arguments)],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
-        raise click.ClickException(f"{command[0]} failed: {done.stderr.decode(errors='replace')}")
+        raise click.ClickException(f"{command[0]} failed: {done.stderr}")
+    return done.stdout

@@ -253,6 +253,10 @@ class SubmissionReused(BookingError):
     """The form's key already booked someone else (a shared phone, the Back button)."""
 
 
+class SubmissionCancelled(BookingError):
+    """The form's key made a booking that has been cancelled since."""
+
+
 @dataclass
 class BookingRequest:
     """Everything the intake form collects, already checked for shape by the form."""
@@ -356,11 +360,14 @@ def book(request: BookingRequest, rules: ClinicRules, now: datetime) -> Appointm
 def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Appointment:
     earlier = find_by_submission(request.submission_key)
     if earlier is not None:
-        if is_repeat_of(
+        if not is_repeat_of(
             earlier, request.first_name, request.last_name, request.date_of_birth, request.day
         ):
-            return earlier
-        raise SubmissionReused()
+            raise SubmissionReused()
+        if earlier.status != AppointmentStatus.BOOKED:
+            # Its booking was cancelled since: never show it as booked; a fresh form books anew.
+            raise SubmissionCancelled()
+        return earlier
 
     slot_plan = _bookable_slot(request.day, request.start, rules, now)
     check_youth(request.date_of_birth, request.day, request.has_guardian, rules)
@@ -534,9 +541,9 @@ def cancel(appointment_id: int, staff_id: int | None, now: datetime) -> Cancella
 
 
 def confirmed_appointment(appointment_id: int) -> Appointment | None:
-    """An appointment with its slot and youth, for the confirmation page."""
+    """A booked (not cancelled) appointment with its slot and youth, for the confirmation."""
     return db.session.scalar(
         select(Appointment)
-        .where(Appointment.id == appointment_id)
+        .where(Appointment.id == appointment_id, Appointment.status == AppointmentStatus.BOOKED)
         .options(selectinload(Appointment.slot), selectinload(Appointment.youth))
     )

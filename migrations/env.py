@@ -92,6 +92,10 @@ def run_migrations_online():
             # foreign keys would refuse; SQLite's documented procedure turns them off around
             # the change (outside any transaction) and checks them before committing.
             connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        if sqlite:
+            # One transaction for the whole upgrade (SQLite can roll back DDL), so the foreign
+            # key check below runs before anything is committed.
+            conf_args.setdefault("transactional_ddl", True)
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

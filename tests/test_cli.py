@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from itertools import pairwise
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -161,6 +162,52 @@ def test_backup_then_restore_brings_a_booking_back(app, runner, tmp_path):
     assert restored.exit_code == 0, restored.output
     assert db.session.scalar(select(func.count()).select_from(Appointment)) == 1
     assert db.session.scalar(select(Slot.booked)) == 1
+    assert "The database as it was is kept in" in restored.output
+    assert "flask db upgrade" not in restored.output  # same schema revision
+    kept = restored.output.split("kept in ", 1)[1].split()[0].rstrip(".")
+    assert Path(kept).stat().st_size > 0
+
+
+def test_an_empty_or_foreign_file_never_replaces_the_database(app, runner, tmp_path):
+    from tests import databases
+
+    empty = tmp_path / ("empty.dump" if databases.on_postgres() else "empty.sqlite3")
+    if databases.on_postgres():
+        other = databases.new_database("empty", tmp_path)
+        try:
+            subprocess_dump(other, empty)
+        finally:
+            databases.drop_database(other)
+    else:
+        empty.touch()  # SQLite opens an empty file as an empty, healthy database
+    refused = runner.invoke(args=["restore", str(empty), "--yes"])
+    assert refused.exit_code == 1
+    assert "is not a backup of this clinic's database" in refused.output
+    assert "alembic_version" in refused.output
+
+
+def subprocess_dump(url: str, path) -> None:
+    import subprocess
+
+    from sqlalchemy import make_url
+
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    subprocess.run(["pg_dump", "--format=custom", f"--file={path}", plain], check=True)
+
+
+def test_restoring_an_older_backup_says_to_upgrade(app, runner, tmp_path):
+    import flask_migrate
+
+    db.session.remove()
+    flask_migrate.downgrade(revision="308d53186a6a")
+    backup = tmp_path / "old.backup"
+    assert runner.invoke(args=["backup", str(backup)]).exit_code == 0
+    flask_migrate.upgrade()
+    restored = runner.invoke(args=["restore", str(backup), "--yes"])
+    assert restored.exit_code == 0, restored.output
+    assert "revision 308d53186a6a" in restored.output
+    assert "Run `flask db upgrade`" in restored.output
+    flask_migrate.upgrade()
 
 
 def test_restore_asks_before_replacing_the_database(app, runner, tmp_path):

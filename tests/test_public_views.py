@@ -691,3 +691,39 @@ def test_a_database_outage_is_a_translated_503_not_a_crash(client, monkeypatch):
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"
     assert "Ya volvemos" in response.get_data(as_text=True)
+
+
+def test_a_cancelled_booking_is_never_shown_as_booked(client):
+    english(client)
+    assert book(client).status_code == 303
+    appointment = db.session.scalars(select(Appointment)).one()
+    booking.cancel(appointment.id, None, booking.clinic_now(booking.current_rules()))
+
+    # The confirmation in the session no longer confirms anything.
+    assert client.get("/book/confirmed").headers["Location"] == "/book"
+    # The same form sent again (a reload, the Back button) explains and offers a fresh form.
+    again = book(client)
+    assert again.status_code == 422
+    page = again.get_data(as_text=True)
+    assert "The booking made with this form was cancelled" in page
+    new_key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', page).group(1)
+    assert new_key != "k" * 32
+    assert count(Appointment) == 1
+
+    assert book(client, submission_key=new_key).status_code == 303
+    assert db.session.scalar(select(func.count()).where(Appointment.status == "booked")) == 1
+
+
+def test_a_missing_table_is_an_error_not_a_pause(client, monkeypatch, caplog):
+    """On SQLite a missed migration is an OperationalError too: it must not hide behind 503."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    def broken(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("no such table: slot"))
+
+    monkeypatch.setattr(booking, "upcoming_days", broken)
+    response = client.get("/book")
+    assert response.status_code == 500
+    assert "no such table: slot" in caplog.text

@@ -24,6 +24,7 @@ from flask_babel import lazy_gettext as _l
 from clinic import booking, scheduling
 from clinic.extensions import csrf
 from clinic.i18n import clock, long_day
+from clinic.models import AppointmentStatus
 from clinic.public import bp
 from clinic.public.forms import IntakeForm, normalize_phone, options
 from clinic.scheduling import Eligibility
@@ -100,7 +101,11 @@ def intake(day: date, start: time):
 
     # A repeated submission (double tap, reload) goes to the booking it already made.
     earlier = booking.find_by_submission(form.submission_key.data or "")
-    if earlier is not None and _repeats(form, earlier, day):
+    if (
+        earlier is not None
+        and earlier.status == AppointmentStatus.BOOKED
+        and _repeats(form, earlier, day)
+    ):
         return _confirmed(earlier)
 
     valid = form.validate()
@@ -188,6 +193,14 @@ def _explain(form: IntakeForm, error: booking.BookingError, day: date, rules) ->
             field = getattr(form, name)
             if not form.text(name) and not field.errors:
                 field.errors = [*field.errors, message]
+    elif isinstance(error, booking.SubmissionCancelled):
+        form.submission_key.data = secrets.token_urlsafe(24)
+        form.form_errors.append(
+            _(
+                "The booking made with this form was cancelled. To book again, check the "
+                "time and press Book."
+            )
+        )
     elif isinstance(error, booking.SubmissionReused):
         form.submission_key.data = secrets.token_urlsafe(24)
         form.form_errors.append(
