@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, render_template
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from clinic.urls import ClockConverter, IsoDateConverter
 from config import CONFIGS
@@ -84,8 +86,23 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(staff_bp, url_prefix="/staff")
 
 
+class _NoRowValues(logging.Filter):
+    """PostgreSQL explains a failed constraint with the row's values ("DETAIL: Failing row
+    contains (..., 'Ana', ...)"), which ends up in an error's traceback. Keep it out of logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], DBAPIError):
+            text = "".join(traceback.format_exception(*record.exc_info))
+            record.exc_text = "\n".join(
+                line for line in text.rstrip().splitlines() if "DETAIL:" not in line
+            )
+        return True
+
+
 def register_errorhandlers(app: Flask) -> None:
     from clinic.extensions import db
+
+    app.logger.addFilter(_NoRowValues())
 
     def render_error(error):
         code = getattr(error, "code", 500) or 500

@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, insert, select
 
 from clinic import booking, scheduling
+from clinic.database import write_transaction
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
@@ -52,13 +53,13 @@ def create_staff(email: str, name: str, role: str, password: str) -> None:
     if len(password) < 10:
         raise click.BadParameter("use at least 10 characters", param_hint="password")
     email = email.strip().lower()
-    user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
-    if user is None:
-        user = StaffUser(email=email)
-        db.session.add(user)
-    user.name, user.role, user.active = name, role, True
-    user.set_password(password)
-    db.session.commit()
+    with write_transaction():  # the app may be serving: take SQLite's write lock first
+        user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
+        if user is None:
+            user = StaffUser(email=email)
+            db.session.add(user)
+        user.name, user.role, user.active = name, role, True
+        user.set_password(password)
     click.echo(f"Staff account ready: {email} ({role}).")
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Connection, Engine, event
+from sqlalchemy.orm import Session
 
 from clinic.extensions import db
 
@@ -51,6 +52,21 @@ def _make_sqlite_concurrent(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
+_FLUSHED = "clinic_flushed_uncommitted"
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_flush(session: Session, _context: Any) -> None:
+    # Flushed rows are no longer in session.new/dirty, but a rollback would still lose them.
+    session.info[_FLUSHED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_flush(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_FLUSHED, None)
+
+
 def begin_write() -> None:
     """Start the session's transaction as a writer (``BEGIN IMMEDIATE`` on SQLite).
 
@@ -58,7 +74,7 @@ def begin_write() -> None:
     (to draw the form) is ended first, so the use case reads current data under its lock.
     """
     session = db.session()  # the request's own Session, not the scoped proxy
-    if session.new or session.dirty or session.deleted:
+    if session.new or session.dirty or session.deleted or session.info.get(_FLUSHED):
         raise RuntimeError("begin_write() with unsaved changes: they belong to another use case")
     if session.in_transaction():
         session.rollback()

@@ -178,3 +178,15 @@ def test_a_cancelled_youth_may_book_again(app):
     again = booking.book(request(1, submission_key="another-form-key-xxxxxxxxxxx"), rules, NOW)
     assert again.id != appointment.id
     assert rows(Youth) == 1
+
+
+def test_a_use_case_cannot_silently_drop_flushed_changes(app):
+    """begin_write() ends the view's read transaction; it must refuse to end one with writes."""
+    from clinic.database import begin_write
+
+    db.session.add(ClinicDay(day=date(2026, 12, 1), extra=True))
+    db.session.flush()  # no longer "new", but not committed either
+    with pytest.raises(RuntimeError, match="unsaved changes"):
+        begin_write()
+    db.session.rollback()
+    begin_write()  # after the rollback there is nothing to lose

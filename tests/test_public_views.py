@@ -727,3 +727,25 @@ def test_a_missing_table_is_an_error_not_a_pause(client, monkeypatch, caplog):
     response = client.get("/book")
     assert response.status_code == 500
     assert "no such table: slot" in caplog.text
+
+
+def test_a_database_error_never_logs_the_row_it_refused(app, client, monkeypatch, caplog):
+    from sqlalchemy.exc import IntegrityError
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # log and answer 500, as in production
+
+    class NotNullViolation(Exception):
+        def __str__(self):
+            return (
+                'null value in column "tattoo_kind" violates not-null constraint\n'
+                "DETAIL:  Failing row contains (7, Ana, Flores, 2007-05-01, +14155550134)."
+            )
+
+    def refuse(*args, **kwargs):
+        raise IntegrityError("INSERT INTO intake ...", {}, NotNullViolation())
+
+    monkeypatch.setattr(booking, "book", refuse)
+    response = book(client)
+    assert response.status_code == 500
+    assert "violates not-null constraint" in caplog.text  # the problem is logged...
+    assert "Flores" not in caplog.text and "4155550134" not in caplog.text  # ...the youth not
