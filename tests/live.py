@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, text
 
-from clinic.extensions import db
+from tests.conftest import intake_data
 
 ROOT = Path(__file__).resolve().parent.parent
 # Shared by every server of a test, as app servers behind one load balancer share theirs.
@@ -116,12 +116,6 @@ class Server:
             self.process.kill()
             self.process.wait()
 
-    def __enter__(self) -> Server:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
 
 @dataclass
 class Response:
@@ -202,23 +196,16 @@ def open_intake(server: Server, day: str, start: str, n: int) -> Youth:
     path = f"/book/{day}/{start}"
     page = browser.get(path)
     assert page.status == 200, (page.status, page.body[:500])
-    form = {
-        "csrf_token": hidden_value(page.body, "csrf_token"),
-        "submission_key": hidden_value(page.body, "submission_key"),
-        "slot_time": start,
-        "first_name": f"Racer{n}",
-        "last_name": "Live",
-        "date_of_birth": f"{2004 + n % 4}-0{1 + n % 9}-1{n % 10}",
-        "phone": f"415555{n % 10000:04d}",
-        "language": "en",
-        "tattoo_count": "1",
-        "tattoo_locations": ["arms"],
-        "tattoo_size": "small",
-        "tattoo_colors": "black",
-        "tattoo_kind": "amateur",
-        "referral_source": "self",
-        "consent": "y",
-    }
+    form = intake_data(
+        csrf_token=hidden_value(page.body, "csrf_token"),
+        submission_key=hidden_value(page.body, "submission_key"),
+        slot_time=start,
+        first_name=f"Racer{n}",
+        last_name="Live",
+        date_of_birth=f"{2004 + n % 4}-0{1 + n % 9}-1{n % 10}",
+        phone=f"415555{n % 10000:04d}",
+        language="en",
+    )
     return Youth(browser, path, form)
 
 
@@ -273,7 +260,3 @@ def wipe_bookings(database_url: str) -> None:
         for table in ("intake", "appointment", "youth", "slot"):
             connection.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
-
-
-def table_names() -> list[str]:
-    return [table.name for table in db.metadata.sorted_tables]
