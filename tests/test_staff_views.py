@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 import pytest
+from sqlalchemy import select
 
 from clinic.extensions import db
-from clinic.models import ClinicDay, StaffRole
+from clinic.models import Appointment, ClinicDay, Slot, StaffRole
 from tests.conftest import LA, NEXT_DAY, intake_data, intake_url
 
 STAFF_PAGES = ["/staff/", f"/staff/day/{NEXT_DAY}", "/staff/day?day=2026-12-22"]
@@ -185,23 +186,16 @@ def test_day_view_outside_sensible_years_is_404(client, make_staff, login, url):
     assert client.get("/staff/day?day=0001-01-05").headers["Location"] == "/staff/"
 
 
-def booked_code(client) -> str:
-    from sqlalchemy import select
-
-    from clinic.models import Appointment
-
+def book_one(client) -> Appointment:
+    """A youth books the first slot of the next clinic day online, in English."""
     client.post("/language", data={"lang": "en", "next": "/"})
     assert client.post(intake_url(), data=intake_data()).status_code == 303
-    return db.session.scalar(select(Appointment.code))
+    return db.session.scalars(select(Appointment)).one()
 
 
 def test_front_desk_cancels_a_booking_and_the_seat_opens(client, make_staff, login):
-    from sqlalchemy import select
-
-    from clinic.models import Appointment, Slot
-
-    code = booked_code(client)
-    appointment_id = db.session.scalar(select(Appointment.id))
+    booked = book_one(client)
+    code, appointment_id = booked.code, booked.id
     login(make_staff(StaffRole.FRONT_DESK))
     page = client.get(f"/staff/day/{NEXT_DAY}").get_data(as_text=True)
     assert f"/staff/appointments/{appointment_id}/cancel" in page
@@ -220,12 +214,7 @@ def test_front_desk_cancels_a_booking_and_the_seat_opens(client, make_staff, log
 
 
 def test_cancelling_again_explains_instead_of_failing(client, make_staff, login):
-    from sqlalchemy import select
-
-    from clinic.models import Appointment
-
-    booked_code(client)
-    appointment_id = db.session.scalar(select(Appointment.id))
+    appointment_id = book_one(client).id
     login(make_staff())
     url = f"/staff/appointments/{appointment_id}/cancel"
     client.post(url, data={"day": NEXT_DAY.isoformat()})
@@ -237,7 +226,7 @@ def test_cancelling_again_explains_instead_of_failing(client, make_staff, login)
 
 
 def test_past_days_offer_no_cancel_button(client, make_staff, login, clock):
-    booked_code(client)
+    book_one(client)
     login(make_staff())
     clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=LA))
     page = client.get(f"/staff/day/{NEXT_DAY}").get_data(as_text=True)
