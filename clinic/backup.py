@@ -15,6 +15,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -61,11 +62,11 @@ def restore_command(path: Path, yes: bool) -> None:
     if url.get_backend_name() == "sqlite":
         target = _sqlite_path(url)
         _require_clinic_tables(_sqlite_tables(path), path)
-        if target.exists() and _sqlite_tables(target):
+        if target.exists() and target.stat().st_size:
             # Whatever is replaced stays recoverable: the wrong file restored is undone by
             # restoring this one.
             keep = target.with_name(f"{target.name}.pre-restore-{stamp}")
-            backup_sqlite(target, keep)
+            _keep_as_is(target, keep)
             click.echo(f"The database as it was is kept in {keep}.")
         restore_sqlite(path, target)
     else:
@@ -98,10 +99,12 @@ def _require_clinic_tables(tables: set[str], path: Path) -> None:
 
 
 def _sqlite_tables(path: Path) -> set[str]:
-    with _connect(path) as connection:
-        _check(connection, path)
-        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        return {name for (name,) in rows}
+    with closing(sqlite3.connect(path)) as connection:
+        try:
+            rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            return {name for (name,) in rows}
+        except sqlite3.DatabaseError as error:
+            raise click.ClickException(f"{path} is not a usable SQLite database: {error}") from None
 
 
 def _schema_revision() -> str | None:
@@ -135,36 +138,41 @@ def backup_postgres(url: URL, target: Path) -> None:
     partial.replace(target)  # last night's good backup is replaced only by a good one
 
 
-def backup_sqlite(source: Path, target: Path) -> None:
+def backup_sqlite(source: Path, target: Path, check: bool = True) -> None:
     """Copy a live SQLite database to ``target`` as one self-contained, checked file."""
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
-    with _connect(source) as live, _connect(partial) as copy:
+    with closing(sqlite3.connect(source)) as live, closing(sqlite3.connect(partial)) as copy:
         live.backup(copy)  # all pages in one step: one snapshot, however busy the clinic is
         copy.execute("PRAGMA journal_mode = DELETE")  # no -wal file to carry alongside
-        _check(copy, partial)
+        if check:
+            _check(copy, partial)
     partial.replace(target)  # a reader of ``target`` never sees half a backup
 
 
 def restore_sqlite(backup: Path, target: Path) -> None:
-    """Write a backup's pages over the database at ``target`` (itself checked first)."""
-    with _connect(backup) as copy:
-        _check(copy, backup)
-        with _connect(target) as live:
-            live.execute("PRAGMA busy_timeout = 10000")
-            copy.backup(live)
-            _check(live, target)
+    """Put a backup in place of the database at ``target`` (the app servers stopped).
+
+    The backup is copied to a side file and checked there, then renamed over the old
+    database, which is never opened: restoring is what one does when it is damaged.
+    """
+    for leftover in ("-wal", "-shm"):
+        # The old database's write-ahead log would be replayed into the restored file.
+        target.with_name(target.name + leftover).unlink(missing_ok=True)
+    backup_sqlite(backup, target)
 
 
-class _Closing(sqlite3.Connection):
-    def __exit__(self, *exc):  # sqlite3's own __exit__ commits but does not close
-        super().__exit__(*exc)
-        self.close()
-        return False
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(path, factory=_Closing)
+def _keep_as_is(database: Path, keep: Path) -> None:
+    """Save a database before it is replaced: through SQLite while it can still be read
+    (that includes its write-ahead log), else byte for byte, damage and all."""
+    try:
+        backup_sqlite(database, keep, check=False)
+    except sqlite3.DatabaseError:
+        keep.with_name(keep.name + ".partial").unlink(missing_ok=True)
+        for suffix in ("", "-wal"):
+            source = database.with_name(database.name + suffix)
+            if source.exists():
+                shutil.copyfile(source, keep.with_name(keep.name + suffix))
 
 
 def _check(connection: sqlite3.Connection, path: Path) -> None:

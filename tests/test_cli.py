@@ -6,6 +6,7 @@ from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -327,3 +328,33 @@ def test_seed_demo_large_refuses_to_run_in_production(app, runner):
     result = runner.invoke(args=["seed-demo", "--scale", "large"])
     assert result.exit_code != 0 and "development" in result.output
     assert count(Youth) == 0
+
+
+@pytest.mark.parametrize("damage", ["torn pages", "not a database any more"])
+def test_restore_brings_back_a_damaged_sqlite_database(app, runner, tmp_path, damage):
+    """Restoring is what one does when the database is damaged: it must not need to read it."""
+    from tests import databases
+
+    if databases.on_postgres():
+        pytest.skip("SQLite files; PostgreSQL guards its own pages")
+    from tests.conftest import intake_data, intake_url
+
+    assert app.test_client().post(intake_url(), data=intake_data()).status_code == 303
+    backup = tmp_path / "clinic.backup"
+    assert runner.invoke(args=["backup", str(backup)]).exit_code == 0
+    db.session.remove()
+    db.engine.dispose()
+    live = Path(db.engine.url.database)
+    with live.open("r+b") as file:
+        if damage == "torn pages":
+            file.seek(4096 * 2)
+            file.write(b"\xff" * 8192)
+        else:
+            file.write(b"garbage" * 100)
+
+    restored = runner.invoke(args=["restore", str(backup), "--yes"])
+
+    assert restored.exit_code == 0, restored.output
+    assert db.session.scalar(select(func.count()).select_from(Appointment)) == 1
+    kept = next(live.parent.glob(f"{live.name}.pre-restore-*"))
+    assert kept.stat().st_size > 0  # the damaged file is kept too, for whoever investigates
