@@ -167,10 +167,17 @@ class StaffDay:
     plan: DayPlan | None  # None: no clinic that day (closed or not a clinic day)
     slots: list[StaffSlot]
     closed_note: str | None = None
+    previous_day: date | None = None  # the clinic days before and after, for navigation
+    following_day: date | None = None
 
     @property
     def appointment_count(self) -> int:
         return sum(len(s.appointments) for s in self.slots)
+
+
+# How far the day view looks for the previous and next clinic day (two months covers any
+# ordinary gap; a longer closure shows the date picker instead).
+NEARBY = timedelta(days=62)
 
 
 def staff_day(day: date, rules: ClinicRules) -> StaffDay:
@@ -179,10 +186,18 @@ def staff_day(day: date, rules: ClinicRules) -> StaffDay:
     Slots that exist in the database but no longer in the plan (hours changed after booking)
     are listed too, so no booking is ever hidden from staff.
     """
-    # One read of the date's staff change serves both the plan and a closed day's note.
-    change = db.session.scalar(select(ClinicDay).where(ClinicDay.day == day))
-    plans = scheduling.plan_days(day, day, rules.day, [change.as_exception()] if change else [])
-    plan = plans[0] if plans else None
+    # One read of the staff changes around the date serves the plan, a closed day's note and
+    # the neighbouring clinic days.
+    changes = {
+        row.day: row
+        for row in db.session.scalars(
+            select(ClinicDay).where(ClinicDay.day.between(day - NEARBY, day + NEARBY))
+        )
+    }
+    nearby = scheduling.plan_days(
+        day - NEARBY, day + NEARBY, rules.day, [row.as_exception() for row in changes.values()]
+    )
+    plan = next((p for p in nearby if p.day == day), None)
     rows = db.session.scalars(
         select(Slot)
         .where(Slot.day == day)
@@ -212,8 +227,15 @@ def staff_day(day: date, rules: ClinicRules) -> StaffDay:
                 appointments=active,
             )
         )
-    closed_note = change.note if change is not None and plan is None else None
-    return StaffDay(day, plan, slots, closed_note)
+    change = changes.get(day)
+    return StaffDay(
+        day,
+        plan,
+        slots,
+        closed_note=change.note if change is not None and plan is None else None,
+        previous_day=next((p.day for p in reversed(nearby) if p.day < day), None),
+        following_day=next((p.day for p in nearby if p.day > day), None),
+    )
 
 
 def next_clinic_day(rules: ClinicRules, today: date) -> date | None:

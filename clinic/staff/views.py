@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import date
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -32,15 +32,10 @@ def day_picker():
 def day(day: date):
     rules = booking.current_rules()
     sheet = booking.staff_day(day, rules)
-    nearby = booking.day_plans(day - timedelta(days=62), day + timedelta(days=62), rules)
-    previous_day = next((p.day for p in reversed(nearby) if p.day < day), None)
-    following_day = next((p.day for p in nearby if p.day > day), None)
     return render_template(
         "staff/day.html",
         sheet=sheet,
         today=booking.clinic_now(rules).date(),
-        previous_day=previous_day,
-        following_day=following_day,
         age_on=scheduling.age_on,
         needs_guardian=lambda youth: scheduling.needs_guardian(
             youth.date_of_birth, day, rules.ages
