@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import traceback
 from collections.abc import Mapping
 from typing import Any
@@ -136,7 +137,7 @@ def _is_transient(error: OperationalError) -> bool:
     missing table, so only a busy or locked database counts there."""
     if error.connection_invalidated:
         return True
-    if type(error.orig).__module__.startswith("sqlite3"):
+    if isinstance(error.orig, sqlite3.Error):
         message = str(error.orig).lower()
         return "locked" in message or "busy" in message
     return True

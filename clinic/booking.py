@@ -530,9 +530,10 @@ class Cancellation:
 def cancel(appointment_id: int, staff_id: int | None, now: datetime) -> Cancellation:
     """Cancel an upcoming appointment and give its seat back.
 
-    Both changes are conditional UPDATEs in one transaction: two people cancelling the same
-    appointment at once free one seat, and a booking racing for that seat sees it only once
-    the cancel has committed.
+    One transaction: the appointment's status changes only if it is still booked and
+    upcoming, and the seat is given back only if it did, so two people cancelling the same
+    appointment at once free one seat; a booking racing for that seat sees it only once the
+    cancel has committed.
     """
     with write_transaction():
         cancelled = db.session.execute(

@@ -11,7 +11,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, insert, select
 
-from clinic import booking, scheduling
+from clinic import booking, scheduling, vocab
 from clinic.database import write_transaction
 from clinic.extensions import db
 from clinic.models import (
@@ -26,6 +26,8 @@ from clinic.models import (
 )
 
 DEMO_PASSWORD = "demo-clinic-2026"
+# The form's tattoo places, bar "somewhere else", which would need a note.
+DEMO_LOCATIONS = [code for code, _label in vocab.TATTOO_LOCATIONS if code != "other"]
 DEMO_STAFF = [
     ("admin@clinic.example", "Alex Admin", StaffRole.ADMIN),
     ("frontdesk@clinic.example", "Frankie Front Desk", StaffRole.FRONT_DESK),
@@ -222,7 +224,7 @@ def _demo_appointment(rng: random.Random, youth: Youth, slot: Slot, code: str) -
     )
     appointment.intake = Intake(
         tattoo_count=rng.randint(1, 3),
-        tattoo_locations=rng.sample(["face_neck", "hands", "arms", "chest_back", "legs"], 2),
+        tattoo_locations=rng.sample(DEMO_LOCATIONS, 2),
         tattoo_size=rng.choice(["small", "medium", "large"]),
         tattoo_colors=rng.choice(["black", "some_color", "color"]),
         tattoo_kind=rng.choice(["amateur", "professional", "unsure"]),
@@ -247,7 +249,6 @@ WEEKS_APART = (6, 8)  # ...6 to 8 weeks apart, so the skin heals between them
 DROP_OUT = 0.08  # chance, after each session, that a youth does not come back
 LOST_AFTER = timedelta(days=120)  # overdue this long: no longer expected back
 CANCELLED_PER_SLOT = 0.05  # a slot that also holds a cancelled booking
-TATTOO_LOCATIONS = ["face_neck", "hands", "arms", "chest_back", "legs"]
 
 
 @dataclass
@@ -465,7 +466,7 @@ def _intake_row(
         "guardian_relationship": "parent" if minor else None,
         "guardian_phone": f"+1415556{n % 10000:04d}" if minor else None,
         "tattoo_count": rng.randint(1, 3),
-        "tattoo_locations": rng.sample(TATTOO_LOCATIONS, 2),
+        "tattoo_locations": rng.sample(DEMO_LOCATIONS, 2),
         "tattoo_size": rng.choice(["small", "medium", "large"]),
         "tattoo_colors": rng.choice(["black", "some_color", "color"]),
         "tattoo_kind": rng.choice(["amateur", "professional", "unsure"]),
