@@ -55,6 +55,29 @@ class Config:
     MAX_AGE = _int("MAX_AGE", 25)
     GUARDIAN_AGE = _int("GUARDIAN_AGE", 18)
 
+    # The clinic day
+    # Treatment stations (lasers with a clinician), by the names staff use.
+    STATIONS = tuple(
+        name.strip() for name in os.environ.get("STATIONS", "Laser 1,Laser 2").split(",")
+        if name.strip()
+    )
+    # Booked youth not here this long after their slot starts are offered as no-shows.
+    NO_SHOW_GRACE_MINUTES = _int("NO_SHOW_GRACE_MINUTES", 15)
+    # The skin heals between sessions: the next one no sooner than this after the last.
+    FOLLOW_UP_MIN_WEEKS = _int("FOLLOW_UP_MIN_WEEKS", 6)
+    # How often open staff screens fetch the queue (seconds).
+    QUEUE_REFRESH_SECONDS = _int("QUEUE_REFRESH_SECONDS", 5)
+
+    # Staff sessions: signed out after this long without a request.
+    STAFF_IDLE_MINUTES = _int("STAFF_IDLE_MINUTES", 30)
+    # Sign-in attempts (Flask-Limiter syntax), per address and per account.
+    LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20 per 15 minutes")
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    # Where the limits are counted: memory:// is per process; several workers or app servers
+    # must share redis://host:6379.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = False
+
     LANGUAGES = ("en", "es")
     BABEL_DEFAULT_LOCALE = "en"
 

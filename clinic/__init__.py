@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, render_template
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from clinic.urls import ClockConverter, IsoDateConverter
@@ -47,7 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from clinic import database, i18n, models
-    from clinic.extensions import babel, csrf, db, login_manager, migrate
+    from clinic.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     database.init_app(app)
@@ -59,14 +60,19 @@ def register_extensions(app: Flask) -> None:
         default_timezone=app.config["CLINIC_TZ"],
     )
     i18n.init_app(app)
+    limiter.init_app(app)
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> models.StaffUser | None:
-        return db.session.get(models.StaffUser, int(user_id))
+    def load_user(session_token: str) -> models.StaffUser | None:
+        # The session holds the account's current token, not its id: a token drawn anew at
+        # sign-out or deactivation makes every old copy of the cookie worthless.
+        return db.session.scalar(
+            select(models.StaffUser).where(models.StaffUser.session_token == session_token)
+        )
 
     @app.after_request
     def privacy_headers(response):
@@ -109,7 +115,7 @@ def register_errorhandlers(app: Flask) -> None:
         code = getattr(error, "code", 500) or 500
         return render_template(f"errors/{code}.html"), code
 
-    for code in (400, 404, 405):
+    for code in (400, 403, 404, 405, 429):
         app.register_error_handler(code, render_error)
 
     @app.errorhandler(500)

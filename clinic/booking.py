@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from clinic import scheduling
-from clinic.database import write_transaction
+from clinic.database import lock_day, write_transaction
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
@@ -129,7 +129,9 @@ def _availability(
             capacity = slot_plan.seats  # the plan, with staff changes, is the truth
             booked = row.booked if row else 0
             starts_at = scheduling.slot_start(plan.day, slot_plan.start, rules.zone)
-            state = scheduling.slot_state(starts_at, capacity - booked, now, rules.window)
+            state = scheduling.slot_state(
+                starts_at, capacity - booked, now, rules.window, blocked=bool(row and row.blocked)
+            )
             slots.append(SlotAvailability(slot_plan, capacity, booked, state))
         days.append(DayAvailability(plan, slots))
     return days
@@ -279,6 +281,14 @@ class SubmissionCancelled(BookingError):
     """The form's key made a booking that has been cancelled since."""
 
 
+class TooSoon(BookingError):
+    """A follow-up session before the minimum interval since the last treatment."""
+
+    def __init__(self, earliest: date) -> None:
+        super().__init__(earliest.isoformat())
+        self.earliest = earliest
+
+
 @dataclass
 class BookingRequest:
     """Everything the intake form collects, already checked for shape by the form."""
@@ -306,6 +316,9 @@ class BookingRequest:
     tattoo_notes: str | None = None
     screening: list[str] = field(default_factory=list)
     referral_source: str = "self"
+    # A follow-up session booked by staff: not before the skin has healed (see
+    # scheduling.earliest_follow_up). None for online bookings.
+    earliest_day: date | None = None
 
     @property
     def contact(self) -> dict[str, str | None]:
@@ -391,19 +404,15 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
             raise SubmissionCancelled()
         return earlier
 
+    # Read the day's plan only once a schedule change to it can no longer be half way.
+    lock_day(request.day, exclusive=False)
     slot_plan = _bookable_slot(request.day, request.start, rules, now)
     check_youth(request.date_of_birth, request.day, request.has_guardian, rules)
+    if request.earliest_day is not None and request.day < request.earliest_day:
+        raise TooSoon(request.earliest_day)
 
     youth = _upsert_youth(request)
-    upcoming = db.session.scalars(
-        select(Appointment)
-        .join(Appointment.slot)
-        .where(
-            Appointment.youth_id == youth.id,
-            Appointment.status == AppointmentStatus.BOOKED,
-            Slot.day >= now.date(),
-        )
-    ).first()
+    upcoming = upcoming_appointment(youth.id, now.date())
     if upcoming is not None:
         if upcoming.submission_key == request.submission_key:
             return upcoming
@@ -435,6 +444,24 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
     return appointment
 
 
+# An appointment still ahead of the youth: booked, or under way on the day itself.
+UPCOMING = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_TREATMENT)
+
+
+def upcoming_appointment(youth_id: int, today: date) -> Appointment | None:
+    """The youth's appointment from ``today`` on that is not over, if any (at most one)."""
+    return db.session.scalars(
+        select(Appointment)
+        .join(Appointment.slot)
+        .where(
+            Appointment.youth_id == youth_id,
+            Appointment.status.in_(UPCOMING),
+            Slot.day >= today,
+        )
+        .options(joinedload(Appointment.slot))
+    ).first()
+
+
 def is_repeat_of(
     appointment: Appointment, first_name: str, last_name: str, date_of_birth: date, day: date
 ) -> bool:
@@ -450,7 +477,7 @@ def _bookable_slot(day: date, start: time, rules: ClinicRules, now: datetime) ->
     slot = next((s for s in availability.slots if s.plan.start == start), None)
     if slot is None:
         raise SlotUnavailable("not_offered")
-    if slot.state in (SlotState.CLOSED, SlotState.TOO_FAR_AHEAD):
+    if slot.state in (SlotState.CLOSED, SlotState.TOO_FAR_AHEAD, SlotState.BLOCKED):
         raise SlotUnavailable(slot.state.value)
     # A slot that looks full here is still tried: the counter decides, atomically.
     return slot.plan
@@ -460,7 +487,8 @@ def _upsert_youth(request: BookingRequest) -> Youth:
     """Find the youth by name and date of birth, or add them with the details just given.
 
     The UPDATE takes the youth's row lock, so two bookings for the same youth run one after
-    the other and the second sees the first's appointment.
+    the other and the second sees the first's appointment. A record an admin merged into
+    another stands for that other record.
     """
     key = Youth.make_identity_key(request.first_name, request.last_name, request.date_of_birth)
     _insert_ignoring_conflict(
@@ -471,17 +499,27 @@ def _upsert_youth(request: BookingRequest) -> Youth:
             "last_name": request.last_name,
             "date_of_birth": request.date_of_birth,
             "preferred_name": request.preferred_name,
+            "search_name": Youth.make_search_name(
+                request.first_name, request.last_name, request.preferred_name
+            ),
             **request.contact,
         },
     )
+    youth = _lock_youth(Youth.identity_key == key)
+    if youth.merged_into_id is not None:
+        youth = _lock_youth(Youth.id == youth.merged_into_id)
+    return youth
+
+
+def _lock_youth(where) -> Youth:
     db.session.execute(
         update(Youth)
-        .where(Youth.identity_key == key)
+        .where(where)
         .values(updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     return db.session.scalars(
-        select(Youth).where(Youth.identity_key == key).execution_options(populate_existing=True)
+        select(Youth).where(where).execution_options(populate_existing=True)
     ).one()
 
 
@@ -507,6 +545,7 @@ def _take_seat(slot_plan: SlotPlan) -> int:
             Slot.day == slot_plan.day,
             Slot.start_time == slot_plan.start,
             Slot.booked < slot_plan.seats,
+            Slot.blocked.is_(False),
         )
         .values(booked=Slot.booked + 1, capacity=slot_plan.seats)
         .returning(Slot.id)

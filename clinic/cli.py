@@ -198,6 +198,7 @@ def _demo_youth(rng: random.Random, n: int, day: date, rules) -> Youth:
         identity_key=Youth.make_identity_key(first, f"{last} {n}", birth),
         first_name=first,
         last_name=f"{last} {n}",  # numbered, so demo names are unique and obviously fake
+        search_name=Youth.make_search_name(first, f"{last} {n}", None),
         date_of_birth=birth,
         phone=f"+1415555{n % 10000:04d}",
         language=rng.choice(["en", "es"]),
@@ -432,6 +433,7 @@ def _youth_row(person: _Person) -> dict:
         "first_name": person.first,
         "last_name": f"{person.last} {n}",
         "preferred_name": None,
+        "search_name": Youth.make_search_name(person.first, f"{person.last} {n}", None),
         "date_of_birth": person.birth,
         "phone": f"+1415555{n % 10000:04d}",
         "email": person.email,

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session
 
 from clinic.extensions import db
@@ -92,3 +93,26 @@ def write_transaction() -> Iterator[None]:
     except BaseException:
         db.session.rollback()
         raise
+
+
+# Advisory lock keys: a namespace for "clinic day" locks, then the date's ordinal.
+_DAY_LOCK_NAMESPACE = 0x7A77
+
+
+def lock_day(day: date, *, exclusive: bool) -> None:
+    """Serialise schedule changes to ``day`` against seats being taken on it.
+
+    Bookings and walk-ins take the lock shared (they do not wait for each other); closing the
+    day, changing its hours or seats and blocking a slot take it exclusively, so they wait for
+    bookings under way and bookings that start after them see the change. PostgreSQL holds
+    the lock until the transaction ends. On SQLite every write transaction already holds the
+    one write lock (BEGIN IMMEDIATE), so there is nothing more to take.
+    """
+    session = db.session()
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    session.execute(
+        text(f"SELECT {function}(:namespace, :day)"),
+        {"namespace": _DAY_LOCK_NAMESPACE, "day": day.toordinal()},
+    )

@@ -1,6 +1,8 @@
 """Flask extensions, created unbound and attached to the app in ``create_app``."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +29,6 @@ migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
+# No default limits: each limited route names its own (see the auth blueprint). Storage comes
+# from RATELIMIT_STORAGE_URI.
+limiter = Limiter(key_func=get_remote_address)

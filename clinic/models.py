@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import secrets
 import unicodedata
 from datetime import UTC, date, datetime, time
 
@@ -24,12 +25,15 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from clinic import scheduling
 from clinic.extensions import db
+from clinic.permissions import Action, Role, can
+from clinic.scheduling import VisitStatus
 
 
 def utcnow() -> datetime:
@@ -37,10 +41,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class StaffRole(enum.StrEnum):
-    ADMIN = "admin"
-    FRONT_DESK = "front_desk"
-    CLINICIAN = "clinician"
+# The roles and what each may do live in ``clinic.permissions``.
+StaffRole = Role
 
 
 class StaffUser(UserMixin, db.Model):
@@ -53,12 +55,28 @@ class StaffUser(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # What the session cookie carries instead of the id. A new one is drawn at sign-out, on a
+    # password reset and on deactivation, so every copy of an old cookie stops working.
+    session_token: Mapped[str] = mapped_column(
+        String(64), unique=True, default=lambda: secrets.token_urlsafe(32)
+    )
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (CheckConstraint("role IN ('admin', 'front_desk', 'clinician')", name="role"),)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
+
+    def get_id(self) -> str:  # Flask-Login keeps this in the session
+        return self.session_token
+
+    def end_sessions(self) -> None:
+        """Invalidate every session of this account (sign-out everywhere)."""
+        self.session_token = secrets.token_urlsafe(32)
+
+    def can(self, action: Action) -> bool:
+        return can(self.role, action)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -119,6 +137,8 @@ class Slot(db.Model):
     end_time: Mapped[time] = mapped_column(Time)
     capacity: Mapped[int]
     booked: Mapped[int] = mapped_column(default=0)
+    # Blocked by the admin: no new booking or walk-in takes a seat here.
+    blocked: Mapped[bool] = mapped_column(default=False)
 
     appointments: Mapped[list[Appointment]] = relationship(
         back_populates="slot", order_by="Appointment.id"
@@ -159,15 +179,29 @@ class Youth(ContactDetails, db.Model):
     last_name: Mapped[str] = mapped_column(String(60))
     preferred_name: Mapped[str | None] = mapped_column(String(60))
     date_of_birth: Mapped[date] = mapped_column(Date)
+    # The names folded as ``normalize_name`` does ("jose nunez ..."), for staff search.
+    search_name: Mapped[str] = mapped_column(String(200), default="", index=True)
+    # Set when an admin merged this record into another: bookings under this identity go
+    # to that record, and searches no longer list this one.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("youth.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     appointments: Mapped[list[Appointment]] = relationship(back_populates="youth")
+    treatments: Mapped[list[Treatment]] = relationship(
+        back_populates="youth", order_by="Treatment.day"
+    )
+
+    __table_args__ = (Index("ix_youth_phone", "phone"), Index("ix_youth_dob", "date_of_birth"))
 
     @property
     def display_name(self) -> str:
         first = self.preferred_name or self.first_name
         return f"{first} {self.last_name}"
+
+    @staticmethod
+    def make_search_name(first_name: str, last_name: str, preferred_name: str | None) -> str:
+        return " ".join(normalize_name(n) for n in (first_name, last_name, preferred_name) if n)
 
     @staticmethod
     def make_identity_key(first_name: str, last_name: str, date_of_birth: date) -> str:
@@ -184,9 +218,15 @@ def normalize_name(name: str) -> str:
     return " ".join(bare.replace("-", " ").split())
 
 
-class AppointmentStatus(enum.StrEnum):
-    BOOKED = "booked"
-    CANCELLED = "cancelled"
+AppointmentStatus = VisitStatus  # the statuses and their moves are rules: see scheduling
+
+
+class Consent(enum.StrEnum):
+    """A minor's guardian consent, as the front desk recorded it at check-in."""
+
+    CONFIRMED = "confirmed"  # signed form, guardian present, or confirmed by phone
+    EXEMPT = "exempt"  # emancipated, or Family Code 6922: a staff decision
+    MISSING = "missing"  # flagged: not confirmed yet; the youth cannot be treated
 
 
 class Appointment(db.Model):
@@ -205,14 +245,50 @@ class Appointment(db.Model):
     # Who cancelled: a staff account, or nobody (the youth, once self-service exists).
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
 
+    # The clinic day itself. Times are UTC; the ticket is the number the waiting room sees.
+    walk_in: Mapped[bool] = mapped_column(default=False)
+    ticket: Mapped[int | None]
+    arrived_at: Mapped[datetime | None] = mapped_column(DateTime)
+    called_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Where the youth is treated, and on which date: one youth per station at a time.
+    station: Mapped[str | None] = mapped_column(String(40))
+    station_day: Mapped[date | None] = mapped_column(Date)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Guardian consent for a minor, recorded before treatment (see Consent).
+    consent: Mapped[str | None] = mapped_column(String(12))
+    consent_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    consent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
     youth: Mapped[Youth] = relationship(back_populates="appointments")
     slot: Mapped[Slot] = relationship(back_populates="appointments")
     intake: Mapped[Intake | None] = relationship(back_populates="appointment", uselist=False)
+    treatment: Mapped[Treatment | None] = relationship(
+        back_populates="appointment", uselist=False
+    )
+    changes: Mapped[list[StatusChange]] = relationship(
+        back_populates="appointment", order_by="StatusChange.id"
+    )
 
     __table_args__ = (
-        CheckConstraint("status IN ('booked', 'cancelled')", name="status"),
+        CheckConstraint(
+            "status IN ('booked', 'checked_in', 'in_treatment', 'completed', 'no_show', "
+            "'cancelled')",
+            name="status",
+        ),
+        CheckConstraint(
+            "consent IS NULL OR consent IN ('confirmed', 'exempt', 'missing')", name="consent"
+        ),
         Index("ix_appointment_youth_status", "youth_id", "status"),
         Index("ix_appointment_slot_id", "slot_id"),
+        # Two clinicians can never put two youth on one station at once.
+        Index(
+            "uq_appointment_station_in_treatment",
+            "station_day",
+            "station",
+            unique=True,
+            sqlite_where=text("status = 'in_treatment'"),
+            postgresql_where=text("status = 'in_treatment'"),
+        ),
     )
 
 
@@ -241,3 +317,65 @@ class Intake(ContactDetails, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     appointment: Mapped[Appointment] = relationship(back_populates="intake")
+
+
+class StatusChange(db.Model):
+    """One move of an appointment on the clinic day, by whom and when: the queue's history,
+    and what "undo" reverts."""
+
+    __tablename__ = "status_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime)
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+
+    appointment: Mapped[Appointment] = relationship(back_populates="changes")
+    staff: Mapped[StaffUser] = relationship(foreign_keys=[staff_id])
+
+    __table_args__ = (Index("ix_status_change_appointment_id", "appointment_id", "id"),)
+
+
+class Treatment(db.Model):
+    """A laser session given: what the clinician recorded when completing the visit.
+
+    ``notes`` and the laser settings are clinical: only clinicians see them.
+    """
+
+    __tablename__ = "treatment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), unique=True)
+    youth_id: Mapped[int] = mapped_column(ForeignKey("youth.id"))
+    day: Mapped[date] = mapped_column(Date)
+    session_number: Mapped[int]
+    areas: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skin_type: Mapped[str | None] = mapped_column(String(4))  # Fitzpatrick I-VI
+    settings: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    station: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    appointment: Mapped[Appointment] = relationship(back_populates="treatment")
+    youth: Mapped[Youth] = relationship(back_populates="treatments")
+    clinician: Mapped[StaffUser] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("session_number >= 1", name="session_number"),
+        Index("ix_treatment_youth_day", "youth_id", "day"),
+    )
+
+
+class TicketCounter(db.Model):
+    """The last ticket number handed out on a clinic day (one atomic upsert per check-in)."""
+
+    __tablename__ = "ticket_counter"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_ticket: Mapped[int] = mapped_column(default=0)

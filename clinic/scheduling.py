@@ -176,16 +176,22 @@ class SlotState(enum.Enum):
     OPEN = "open"
     TOO_FAR_AHEAD = "too_far_ahead"
     CLOSED = "closed"  # past the cut-off, or already over
+    BLOCKED = "blocked"  # staff took this time out of the schedule
     FULL = "full"
 
 
 def slot_state(
-    starts_at: datetime, seats_left: int, now: datetime, window: BookingWindow
+    starts_at: datetime,
+    seats_left: int,
+    now: datetime,
+    window: BookingWindow,
+    blocked: bool = False,
 ) -> SlotState:
     """Return whether a slot starting at ``starts_at`` (aware) can be booked at ``now`` (aware).
 
     Rule: booking opens ``horizon_days`` ahead (by the clinic's calendar date) and closes
-    ``cutoff`` before the slot starts; a slot with no seat left is full.
+    ``cutoff`` before the slot starts; a slot staff blocked takes no booking; a slot with no
+    seat left is full.
     """
     if starts_at.tzinfo is None or now.tzinfo is None:
         raise ValueError("slot_state needs time-zone-aware datetimes")
@@ -194,6 +200,8 @@ def slot_state(
         return SlotState.TOO_FAR_AHEAD
     if now.astimezone(UTC) > starts_at.astimezone(UTC) - window.cutoff:
         return SlotState.CLOSED
+    if blocked:
+        return SlotState.BLOCKED
     if seats_left <= 0:
         return SlotState.FULL
     return SlotState.OPEN
@@ -279,3 +287,182 @@ class ClinicRules:
     day: DayDefaults = DayDefaults()
     window: BookingWindow = BookingWindow()
     ages: AgeLimits = AgeLimits()
+
+
+# --- A visit on the clinic day -----------------------------------------------------------
+
+
+class VisitStatus(enum.StrEnum):
+    """Where an appointment stands. Stored as these strings."""
+
+    BOOKED = "booked"
+    CHECKED_IN = "checked_in"  # arrived, waiting to be called
+    IN_TREATMENT = "in_treatment"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class VisitAction(enum.StrEnum):
+    """What staff do to an appointment on the day."""
+
+    CHECK_IN = "check_in"
+    CALL = "call"
+    COMPLETE = "complete"
+    NO_SHOW = "no_show"
+    CANCEL = "cancel"
+
+
+# The only moves a visit can make. Anything else (completing a no-show, checking in a
+# cancelled appointment, calling someone already in treatment) is refused.
+TRANSITIONS: dict[tuple[VisitStatus, VisitAction], VisitStatus] = {
+    (VisitStatus.BOOKED, VisitAction.CHECK_IN): VisitStatus.CHECKED_IN,
+    (VisitStatus.BOOKED, VisitAction.NO_SHOW): VisitStatus.NO_SHOW,
+    (VisitStatus.BOOKED, VisitAction.CANCEL): VisitStatus.CANCELLED,
+    (VisitStatus.CHECKED_IN, VisitAction.CALL): VisitStatus.IN_TREATMENT,
+    # A youth who arrived but leaves before being seen.
+    (VisitStatus.CHECKED_IN, VisitAction.CANCEL): VisitStatus.CANCELLED,
+    (VisitStatus.IN_TREATMENT, VisitAction.COMPLETE): VisitStatus.COMPLETED,
+}
+
+# Statuses that occupy a seat of their slot: the slot's counter equals the number of these.
+SEAT_HOLDING = frozenset(
+    {
+        VisitStatus.BOOKED,
+        VisitStatus.CHECKED_IN,
+        VisitStatus.IN_TREATMENT,
+        VisitStatus.COMPLETED,
+    }
+)
+
+
+class InvalidTransition(ValueError):
+    """A visit cannot make this move from where it stands."""
+
+    def __init__(self, status: VisitStatus, action: VisitAction) -> None:
+        super().__init__(f"{action.value} is not possible from {status.value}")
+        self.status = status
+        self.action = action
+
+
+def next_status(status: VisitStatus, action: VisitAction) -> VisitStatus:
+    """Return the status a visit moves to when staff take ``action``.
+
+    Rule: only the moves in ``TRANSITIONS``; anything else raises ``InvalidTransition``.
+    """
+    try:
+        return TRANSITIONS[(status, action)]
+    except KeyError:
+        raise InvalidTransition(status, action) from None
+
+
+def sources_of(action: VisitAction) -> frozenset[VisitStatus]:
+    """The statuses from which ``action`` is allowed (for conditional updates)."""
+    return frozenset(source for source, act in TRANSITIONS if act is action)
+
+
+def seat_change(old: VisitStatus, new: VisitStatus) -> int:
+    """How a move changes its slot's seat counter: -1 frees a seat, +1 takes one back.
+
+    Rule: booked, checked in, in treatment and completed visits hold a seat; a no-show or a
+    cancellation gives it back (so a walk-in can fill it), and undoing one takes it again.
+    """
+    return int(new in SEAT_HOLDING) - int(old in SEAT_HOLDING)
+
+
+def is_late(starts_at: datetime, now: datetime, grace: timedelta) -> bool:
+    """Return whether a booked youth who has not arrived may be marked a no-show.
+
+    Rule: once ``grace`` has passed since the slot's start (aware datetimes), staff are
+    offered the no-show; it is never applied on its own.
+    """
+    return now.astimezone(UTC) > starts_at.astimezone(UTC) + grace
+
+
+@dataclass(frozen=True, order=True)
+class QueuePlace:
+    """What orders the waiting list: appointment time, then arrival, then ticket."""
+
+    slot_start: time
+    arrived_at: datetime
+    ticket: int
+
+
+def queue_order(places: Iterable[QueuePlace]) -> list[QueuePlace]:
+    """Return the waiting youth in the order they are called.
+
+    Rule: by appointment time, then by arrival time; a walk-in's appointment time is that of
+    the free seat they took, so booked youth keep their place ahead of later walk-ins.
+    """
+    return sorted(places)
+
+
+def walk_in_slot(slots: Iterable[SlotPlan], booked: dict[time, int], now: time) -> SlotPlan | None:
+    """Return the slot a walk-in takes: the earliest not yet over with a free seat.
+
+    Rule: walk-ins fill free seats from the current slot on; ``booked`` maps a slot's start
+    to the seats already taken.
+    """
+    for slot in sorted(slots, key=lambda s: s.start):
+        if slot.end > now and booked.get(slot.start, 0) < slot.seats:
+            return slot
+    return None
+
+
+# --- Treatment over many visits ----------------------------------------------------------
+
+
+def next_session_number(previous_sessions: int) -> int:
+    """Return the number of the session about to be given: one more than those before."""
+    if previous_sessions < 0:
+        raise ValueError("previous_sessions must not be negative")
+    return previous_sessions + 1
+
+
+def earliest_follow_up(last_treatment: date | None, interval: timedelta) -> date | None:
+    """Return the first date a next session may be booked, or None before any treatment.
+
+    Rule: the skin needs ``interval`` (six weeks by default) to heal between sessions, so the
+    next session is no sooner than the last treatment plus that interval.
+    """
+    if last_treatment is None:
+        return None
+    return last_treatment + interval
+
+
+# --- Changing a day that has bookings ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stranded:
+    """Bookings a schedule change would leave without a seat: ``count`` of the slot at
+    ``start`` (all of them when the slot goes, the surplus when its seats shrink)."""
+
+    start: time
+    count: int
+
+
+def stranded_bookings(
+    booked: dict[time, int],
+    new_plan: DayPlan | None,
+    blocked: Iterable[time] = (),
+) -> list[Stranded]:
+    """Return the booked seats a new plan for a day would strand.
+
+    Rule: a booking is stranded when its slot is no longer in the plan (the day closed, the
+    hours or slot length changed), when its slot is blocked, or, for the bookings beyond
+    the new number of seats, when the seats shrink. A change is never applied silently
+    while this is not empty: staff choose what happens to these bookings.
+    """
+    offered = {slot.start: slot.seats for slot in (day_slots(new_plan) if new_plan else [])}
+    shut = set(blocked)
+    result = []
+    for start in sorted(booked):
+        taken = booked[start]
+        if taken <= 0:
+            continue
+        if start not in offered or start in shut:
+            result.append(Stranded(start, taken))
+        elif taken > offered[start]:
+            result.append(Stranded(start, taken - offered[start]))
+    return result

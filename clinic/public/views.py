@@ -37,6 +37,7 @@ SLOT_MESSAGES = {
     "closed": _l("Booking for this time has closed. Please choose a later time."),
     "too_far_ahead": _l("This time is not open for booking yet."),
     "not_offered": _l("Please choose one of the times listed."),
+    "blocked": _l("This time is no longer offered. Please choose another time."),
 }
 
 

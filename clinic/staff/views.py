@@ -5,11 +5,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from clinic import booking, scheduling
-from clinic.staff import bp
+from clinic.permissions import Action
+from clinic.staff import bp, requires
 from clinic.urls import parse_day
 
 
 @bp.route("/")
+@requires(Action.VIEW_DAY)
 def index():
     """Today's clinic day, or the next one."""
     rules = booking.current_rules()
@@ -19,6 +21,7 @@ def index():
 
 
 @bp.route("/day")
+@requires(Action.VIEW_DAY)
 def day_picker():
     """The date picker's GET target: ?day=YYYY-MM-DD."""
     try:
@@ -29,6 +32,7 @@ def day_picker():
 
 
 @bp.route("/day/<isodate:day>")
+@requires(Action.VIEW_DAY)
 def day(day: date):
     rules = booking.current_rules()
     sheet = booking.staff_day(day, rules)
@@ -44,6 +48,7 @@ def day(day: date):
 
 
 @bp.post("/appointments/<int:appointment_id>/cancel")
+@requires(Action.CANCEL)
 def cancel_appointment(appointment_id: int):
     """Cancel a booking (the youth called to say they cannot come); the seat opens at once."""
     rules = booking.current_rules()

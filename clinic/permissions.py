@@ -1,0 +1,101 @@
+"""Who may do what: one table for every staff role, read by the staff blueprint's single guard
+and by the service layer, and walked by the role-matrix test.
+
+Roles (DOMAIN.md): the admin shapes the schedule and manages accounts and settings; the front
+desk checks youth in, adds walk-ins and keeps contact details; clinicians run the treatment
+queue and are the only ones who see screening answers and clinical notes. Pure: no Flask.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    FRONT_DESK = "front_desk"
+    CLINICIAN = "clinician"
+
+
+class Action(enum.StrEnum):
+    # Seeing
+    VIEW_DAY = "view_day"  # day sheet, queue, counts: names and ages, no contact, no health
+    VIEW_RECORDS = "view_records"  # search youth and open a record (fields filtered below)
+    SEE_CONTACT = "see_contact"  # phone, email, guardian's details
+    SEE_CLINICAL = "see_clinical"  # screening answers, treatment notes, laser settings
+    # The clinic day
+    CHECK_IN = "check_in"  # also: confirm guardian consent, add a walk-in
+    MARK_NO_SHOW = "mark_no_show"
+    CANCEL = "cancel"
+    TREAT = "treat"  # call a youth to a station, record the treatment
+    # Records
+    BOOK_FOLLOW_UP = "book_follow_up"
+    EDIT_CONTACT = "edit_contact"
+    MERGE_YOUTH = "merge_youth"
+    # Running the clinic
+    MANAGE_SCHEDULE = "manage_schedule"
+    MANAGE_STAFF = "manage_staff"
+    VIEW_SETTINGS = "view_settings"
+    # Every signed-in account
+    OWN_ACCOUNT = "own_account"
+
+
+_EVERYONE = frozenset(Role)
+_DESK = frozenset({Role.FRONT_DESK, Role.ADMIN})
+
+ALLOWED: dict[Action, frozenset[Role]] = {
+    Action.VIEW_DAY: _EVERYONE,
+    Action.VIEW_RECORDS: _EVERYONE,
+    Action.SEE_CONTACT: _DESK,
+    Action.SEE_CLINICAL: frozenset({Role.CLINICIAN}),
+    Action.CHECK_IN: _DESK,
+    Action.MARK_NO_SHOW: _DESK,
+    Action.CANCEL: _DESK,
+    Action.TREAT: frozenset({Role.CLINICIAN}),
+    Action.BOOK_FOLLOW_UP: _EVERYONE,
+    Action.EDIT_CONTACT: _DESK,
+    Action.MERGE_YOUTH: frozenset({Role.ADMIN}),
+    Action.MANAGE_SCHEDULE: frozenset({Role.ADMIN}),
+    Action.MANAGE_STAFF: frozenset({Role.ADMIN}),
+    Action.VIEW_SETTINGS: frozenset({Role.ADMIN}),
+    Action.OWN_ACCOUNT: _EVERYONE,
+}
+
+
+def can(role: str | None, action: Action) -> bool:
+    """Return whether a staff member with ``role`` may take ``action``.
+
+    Rule: the table above, and nothing for an unknown role or action (fail closed).
+    """
+    if role is None:
+        return False
+    try:
+        return Role(role) in ALLOWED.get(action, frozenset())
+    except ValueError:
+        return False
+
+
+# Which action undoes require: undoing a move needs the right to make it.
+UNDO_ACTION = {
+    "check_in": Action.CHECK_IN,
+    "no_show": Action.MARK_NO_SHOW,
+    "cancel": Action.CANCEL,
+    "call": Action.TREAT,
+    "complete": Action.TREAT,
+}
+
+
+class NotAllowed(Exception):
+    """The acting staff member's role does not allow this action."""
+
+    def __init__(self, action: Action) -> None:
+        super().__init__(action.value)
+        self.action = action
+
+
+def require(role: str | None, action: Action) -> None:
+    """Raise ``NotAllowed`` unless ``role`` may take ``action`` (for the service layer, which
+    checks again what the blueprint's guard checked, since use cases are called from the
+    command line and tests too)."""
+    if not can(role, action):
+        raise NotAllowed(action)
