@@ -151,95 +151,6 @@ def day_availability(day: date, rules: ClinicRules, now: datetime) -> DayAvailab
     return found[0] if found else None
 
 
-@dataclass(frozen=True)
-class StaffSlot:
-    plan: SlotPlan
-    capacity: int
-    booked: int
-    appointments: list[Appointment]
-
-    @property
-    def seats_free(self) -> int:
-        return max(self.capacity - self.booked, 0)
-
-
-@dataclass(frozen=True)
-class StaffDay:
-    day: date
-    plan: DayPlan | None  # None: no clinic that day (closed or not a clinic day)
-    slots: list[StaffSlot]
-    closed_note: str | None = None
-    previous_day: date | None = None  # the clinic days before and after, for navigation
-    following_day: date | None = None
-
-    @property
-    def appointment_count(self) -> int:
-        return sum(len(s.appointments) for s in self.slots)
-
-
-# How far the day view looks for the previous and next clinic day (two months covers any
-# ordinary gap; a longer closure shows the date picker instead).
-NEARBY = timedelta(days=62)
-
-
-def staff_day(day: date, rules: ClinicRules) -> StaffDay:
-    """A clinic day for staff: every slot, with its booked youth loaded in the same queries.
-
-    Slots that exist in the database but no longer in the plan (hours changed after booking)
-    are listed too, so no booking is ever hidden from staff.
-    """
-    # One read of the staff changes around the date serves the plan, a closed day's note and
-    # the neighbouring clinic days.
-    changes = {
-        row.day: row
-        for row in db.session.scalars(
-            select(ClinicDay).where(ClinicDay.day.between(day - NEARBY, day + NEARBY))
-        )
-    }
-    nearby = scheduling.plan_days(
-        day - NEARBY, day + NEARBY, rules.day, [row.as_exception() for row in changes.values()]
-    )
-    plan = next((p for p in nearby if p.day == day), None)
-    rows = db.session.scalars(
-        select(Slot)
-        .where(Slot.day == day)
-        .options(
-            selectinload(Slot.appointments).options(
-                selectinload(Appointment.youth), selectinload(Appointment.intake)
-            )
-        )
-        .order_by(Slot.start_time)
-    ).all()
-    by_start = {row.start_time: row for row in rows}
-    slot_plans = {p.start: p for p in (scheduling.day_slots(plan) if plan else [])}
-    for row in rows:
-        slot_plans.setdefault(row.start_time, SlotPlan(day, row.start_time, row.end_time, 0))
-    slots = []
-    for start in sorted(slot_plans):
-        slot_plan = slot_plans[start]
-        row = by_start.get(start)
-        active = (
-            [a for a in row.appointments if a.status == AppointmentStatus.BOOKED] if row else []
-        )
-        slots.append(
-            StaffSlot(
-                plan=slot_plan,
-                capacity=slot_plan.seats,
-                booked=row.booked if row else 0,
-                appointments=active,
-            )
-        )
-    change = changes.get(day)
-    return StaffDay(
-        day,
-        plan,
-        slots,
-        closed_note=change.note if change is not None and plan is None else None,
-        previous_day=next((p.day for p in reversed(nearby) if p.day < day), None),
-        following_day=next((p.day for p in nearby if p.day > day), None),
-    )
-
-
 def next_clinic_day(rules: ClinicRules, today: date) -> date | None:
     """Today if the clinic opens today, else the next clinic day within a year."""
     plans = day_plans(today, today + timedelta(days=366), rules)
@@ -399,7 +310,7 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
             earlier, request.first_name, request.last_name, request.date_of_birth, request.day
         ):
             raise SubmissionReused()
-        if earlier.status != AppointmentStatus.BOOKED:
+        if earlier.status in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW):
             # Its booking was cancelled since: never show it as booked; a fresh form books anew.
             raise SubmissionCancelled()
         return earlier
@@ -426,19 +337,7 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
         status=AppointmentStatus.BOOKED,
         submission_key=request.submission_key,
     )
-    appointment.intake = Intake(
-        **request.contact,
-        tattoo_count=request.tattoo_count,
-        tattoo_locations=list(request.tattoo_locations),
-        tattoo_size=request.tattoo_size,
-        tattoo_colors=request.tattoo_colors,
-        tattoo_kind=request.tattoo_kind,
-        tattoo_age_years=request.tattoo_age_years,
-        previous_removal=request.previous_removal,
-        tattoo_notes=request.tattoo_notes,
-        screening=list(request.screening),
-        referral_source=request.referral_source,
-    )
+    appointment.intake = intake_from(request)
     db.session.add(appointment)
     db.session.flush()
     return appointment
@@ -460,6 +359,23 @@ def upcoming_appointment(youth_id: int, today: date) -> Appointment | None:
         )
         .options(joinedload(Appointment.slot))
     ).first()
+
+
+def intake_from(request: BookingRequest) -> Intake:
+    """The intake row recording what a booking's form said."""
+    return Intake(
+        **request.contact,
+        tattoo_count=request.tattoo_count,
+        tattoo_locations=list(request.tattoo_locations),
+        tattoo_size=request.tattoo_size,
+        tattoo_colors=request.tattoo_colors,
+        tattoo_kind=request.tattoo_kind,
+        tattoo_age_years=request.tattoo_age_years,
+        previous_removal=request.previous_removal,
+        tattoo_notes=request.tattoo_notes,
+        screening=list(request.screening),
+        referral_source=request.referral_source,
+    )
 
 
 def is_repeat_of(

@@ -11,8 +11,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, insert, select
 
-from clinic import booking, scheduling, vocab
-from clinic.database import write_transaction
+from clinic import booking, scheduling, staff_accounts, vocab
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
@@ -52,17 +51,27 @@ def init_app(app: Flask) -> None:
 @click.password_option(help="Prompted for, hidden, when not given.")
 def create_staff(email: str, name: str, role: str, password: str) -> None:
     """Add a staff account (or reset the password and role of an existing one)."""
-    if len(password) < 10:
-        raise click.BadParameter("use at least 10 characters", param_hint="password")
-    email = email.strip().lower()
-    with write_transaction():  # the app may be serving: take SQLite's write lock first
-        user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
-        if user is None:
-            user = StaffUser(email=email)
-            db.session.add(user)
-        user.name, user.role, user.active = name, role, True
-        user.set_password(password)
-    click.echo(f"Staff account ready: {email} ({role}).")
+    # The same use case the admin's pages are built on, with no acting user: whoever runs
+    # this already holds the server. It takes the write lock, as the app may be serving.
+    try:
+        created = staff_accounts.create_or_reset_from_cli(
+            email=email, name=name, role=role, password=password
+        )
+    except staff_accounts.PasswordTooShort:
+        raise click.BadParameter(
+            f"use at least {staff_accounts.MIN_PASSWORD_LENGTH} characters",
+            param_hint="password",
+        ) from None
+    except staff_accounts.InvalidEmail:
+        raise click.BadParameter("not an email address", param_hint="email") from None
+    except staff_accounts.InvalidName:
+        raise click.BadParameter("give a name of up to 100 characters", param_hint="name") from None
+    except staff_accounts.LastAdmin:
+        raise click.ClickException(
+            "this is the last active admin: make another account admin first"
+        ) from None
+    done = "created" if created else "updated, and signed out everywhere"
+    click.echo(f"Staff account {done}: {staff_accounts.normalize_email(email)} ({role}).")
 
 
 # Deterministic demo people: a fixed seed, names from a short list, no real person.

@@ -1,6 +1,7 @@
 """Language choice and the date/time formats every page uses."""
 
-from datetime import date, time
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
 from flask import current_app, request, session
@@ -31,6 +32,16 @@ def clock(value: time) -> str:
     return format_time(value, "short", rebase=False)
 
 
+def clock_at(moment: datetime | None) -> str:
+    """A stored instant (naive UTC) as the clinic's wall-clock time: '4:37 PM'."""
+    if moment is None:
+        return ""
+    zone = ZoneInfo(current_app.config["CLINIC_TZ"])
+    return clock(moment.replace(tzinfo=UTC).astimezone(zone).time())
+
+
 def init_app(app) -> None:
-    app.jinja_env.filters.update(long_day=long_day, short_day=short_day, clock=clock)
+    app.jinja_env.filters.update(
+        long_day=long_day, short_day=short_day, clock=clock, clock_at=clock_at
+    )
     app.jinja_env.globals.update(current_locale=lambda: str(get_locale()))

@@ -262,9 +262,7 @@ class Appointment(db.Model):
     youth: Mapped[Youth] = relationship(back_populates="appointments")
     slot: Mapped[Slot] = relationship(back_populates="appointments")
     intake: Mapped[Intake | None] = relationship(back_populates="appointment", uselist=False)
-    treatment: Mapped[Treatment | None] = relationship(
-        back_populates="appointment", uselist=False
-    )
+    treatment: Mapped[Treatment | None] = relationship(back_populates="appointment", uselist=False)
     changes: Mapped[list[StatusChange]] = relationship(
         back_populates="appointment", order_by="StatusChange.id"
     )

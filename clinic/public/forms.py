@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -32,7 +32,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from clinic import vocab
+from clinic import booking, vocab
 
 REQUIRED = _l("Please fill this in.")
 CHOOSE = _l("Please choose one.")
@@ -273,3 +273,32 @@ class IntakeForm(FlaskForm):
         """A text answer stripped of surrounding space, or None if left empty."""
         value = (getattr(self, name).data or "").strip()
         return value or None
+
+    def booking_request(self, day: date, start: time) -> booking.BookingRequest:
+        """The answers, cleaned, as the booking use case takes them."""
+        text = self.text
+        return booking.BookingRequest(
+            day=day,
+            start=start,
+            submission_key=self.submission_key.data,
+            first_name=text("first_name"),
+            last_name=text("last_name"),
+            preferred_name=text("preferred_name"),
+            date_of_birth=self.date_of_birth.parsed,
+            phone=normalize_phone(self.phone.data),
+            email=text("email"),
+            language=self.language.data,
+            guardian_name=text("guardian_name"),
+            guardian_relationship=text("guardian_relationship"),
+            guardian_phone=normalize_phone(self.guardian_phone.data),
+            tattoo_count=self.tattoo_count.data,
+            tattoo_locations=self.tattoo_locations.data,
+            tattoo_size=self.tattoo_size.data,
+            tattoo_colors=self.tattoo_colors.data,
+            tattoo_kind=self.tattoo_kind.data,
+            tattoo_age_years=self.tattoo_age_years.data,
+            previous_removal=self.previous_removal.data,
+            tattoo_notes=text("tattoo_notes"),
+            screening=self.screening.data or [],
+            referral_source=self.referral_source.data,
+        )

@@ -17,16 +17,16 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from clinic import booking, scheduling
+from clinic import booking, scheduling, visits
 from clinic.extensions import csrf
 from clinic.i18n import clock, long_day
 from clinic.models import AppointmentStatus
 from clinic.public import bp
-from clinic.public.forms import IntakeForm, normalize_phone, options
+from clinic.public.forms import IntakeForm, options
 from clinic.scheduling import Eligibility
 from clinic.urls import safe_path
 
@@ -117,9 +117,11 @@ def intake(day: date, start: time):
         _check_age_and_guardian(form, day, rules)
     if valid and not _has_errors(form):
         try:
-            appointment = booking.book(_booking_request(form, day), rules, now)
+            appointment = booking.book(
+                form.booking_request(day, time.fromisoformat(form.slot_time.data)), rules, now
+            )
         except booking.BookingError as error:
-            _explain(form, error, day, rules)
+            explain_refusal(form, error, day, rules)
         else:
             return _confirmed(appointment)
     return _private(render_template("public/intake.html", form=form, day=day), 422)
@@ -172,10 +174,10 @@ def _check_age_and_guardian(form: IntakeForm, day: date, rules: scheduling.Clini
     try:
         booking.check_youth(birth, day, has_guardian, rules)
     except booking.BookingError as error:
-        _explain(form, error, day, rules)
+        explain_refusal(form, error, day, rules)
 
 
-def _explain(form: IntakeForm, error: booking.BookingError, day: date, rules) -> None:
+def explain_refusal(form: IntakeForm, error: booking.BookingError, day: date, rules) -> None:
     """Put a refused booking's reason next to the field it concerns."""
     if isinstance(error, booking.SlotUnavailable):
         form.slot_time.errors = [*form.slot_time.errors, SLOT_MESSAGES[error.reason]]
@@ -243,35 +245,6 @@ def _age_message(form: IntakeForm, error: booking.NotEligible, day: date, rules)
     )
 
 
-def _booking_request(form: IntakeForm, day: date) -> booking.BookingRequest:
-    text = form.text
-    return booking.BookingRequest(
-        day=day,
-        start=time.fromisoformat(form.slot_time.data),
-        submission_key=form.submission_key.data,
-        first_name=text("first_name"),
-        last_name=text("last_name"),
-        preferred_name=text("preferred_name"),
-        date_of_birth=form.date_of_birth.parsed,
-        phone=normalize_phone(form.phone.data),
-        email=text("email"),
-        language=form.language.data,
-        guardian_name=text("guardian_name"),
-        guardian_relationship=text("guardian_relationship"),
-        guardian_phone=normalize_phone(form.guardian_phone.data),
-        tattoo_count=form.tattoo_count.data,
-        tattoo_locations=form.tattoo_locations.data,
-        tattoo_size=form.tattoo_size.data,
-        tattoo_colors=form.tattoo_colors.data,
-        tattoo_kind=form.tattoo_kind.data,
-        tattoo_age_years=form.tattoo_age_years.data,
-        previous_removal=form.previous_removal.data,
-        tattoo_notes=text("tattoo_notes"),
-        screening=form.screening.data or [],
-        referral_source=form.referral_source.data,
-    )
-
-
 # On a shared phone the next person must not find the previous youth's booking.
 CONFIRMATION_SHOWN_FOR = 30 * 60  # seconds
 
@@ -295,6 +268,37 @@ def confirmed():
         appointment.youth.date_of_birth, appointment.slot.day, rules.ages
     )
     return _private(render_template("public/confirmed.html", appointment=appointment, minor=minor))
+
+
+# --- The waiting room's screen ---------------------------------------------------------------
+
+
+def _board_context() -> dict:
+    rules = booking.current_rules()
+    serving = visits.now_serving(booking.clinic_now(rules).date())
+    # A waiting room holds both languages at once: every label is shown in each.
+    labels = {}
+    for lang in current_app.config["LANGUAGES"]:
+        with force_locale(lang):
+            labels[lang] = {
+                "title": _("Now serving"),
+                "free": _("Free"),
+                "next": _("Next"),
+                "none": _("Nobody waiting"),
+            }
+    return {"serving": serving, "labels": labels}
+
+
+@bp.route("/now-serving")
+def now_serving():
+    """The waiting room's screen: ticket numbers at each station and the next ones. Only
+    numbers, never names, so it can hang on a wall (and needs no sign-in)."""
+    return render_template("public/now_serving.html", **_board_context())
+
+
+@bp.route("/now-serving/board")
+def now_serving_board():
+    return render_template("public/_board.html", **_board_context())
 
 
 @bp.route("/api/availability")

@@ -1,22 +1,135 @@
+"""The clinic day: the day sheet, the live queue and every move staff make on it.
+
+Each POST calls one use case in ``clinic.visits`` and redirects back to the day (303), so a
+reload never repeats a move; refusals come back as a flashed, translated explanation.
+"""
+
+from __future__ import annotations
+
+import secrets
 from datetime import date
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
-from clinic import booking, scheduling
-from clinic.permissions import Action
+from clinic import booking, scheduling, visits, vocab
+from clinic.extensions import db
+from clinic.models import Appointment, Consent
+from clinic.permissions import Action, NotAllowed
+from clinic.public.forms import normalize_phone
+from clinic.public.views import explain_refusal
+from clinic.scheduling import VisitStatus
 from clinic.staff import bp, requires
+from clinic.staff.forms import TreatmentForm, WalkInForm
 from clinic.urls import parse_day
+
+STATUS_LABELS = {
+    VisitStatus.BOOKED: _l("Booked"),
+    VisitStatus.CHECKED_IN: _l("Waiting"),
+    VisitStatus.IN_TREATMENT: _l("In treatment"),
+    VisitStatus.COMPLETED: _l("Done"),
+    VisitStatus.NO_SHOW: _l("No-show"),
+    VisitStatus.CANCELLED: _l("Cancelled"),
+}
+
+ACTION_LABELS = {
+    "check_in": _l("check-in"),
+    "call": _l("call"),
+    "complete": _l("completion"),
+    "no_show": _l("no-show"),
+    "cancel": _l("cancellation"),
+    "walk_in": _l("walk-in"),
+}
+
+
+def _explain(error: Exception) -> str:
+    """A refused move, in words the front desk and clinicians use."""
+    if isinstance(error, visits.Refused):
+        return _(
+            "Not possible: this appointment is now “%(status)s”.",
+            status=STATUS_LABELS[error.status],
+        )
+    messages = {
+        visits.NotFound: _l("That appointment does not exist."),
+        visits.WrongDay: _l("This can only be done on the day of the appointment."),
+        visits.NotYet: _l("Too early: a no-show can be marked once the appointment time has come."),
+        visits.ChangedMeanwhile: _l(
+            "Someone else changed this appointment a moment ago. Here is the queue as it is now."
+        ),
+        visits.ConsentNeeded: _l(
+            "This youth is a minor: confirm a parent or guardian's consent before treatment."
+        ),
+        visits.UnknownStation: _l("Please choose one of the stations."),
+        visits.NobodyWaiting: _l("Nobody in the queue can be called right now."),
+        visits.SeatTaken: _l(
+            "Its seat has been given to someone else since. Add the youth as a walk-in if a "
+            "seat is free."
+        ),
+        visits.NothingToUndo: _l("There is nothing here to undo."),
+        visits.NoFreeSeat: _l(
+            "Every seat left today is taken. A no-show or a cancellation frees one."
+        ),
+        visits.NoClinicToday: _l("There is no clinic today."),
+    }
+    if isinstance(error, visits.StationBusy):
+        return _("%(station)s is busy: complete its treatment first.", station=error.station)
+    return str(messages.get(type(error), _l("That did not work. Please try again.")))
+
+
+def _rules_and_now():
+    rules = booking.current_rules()
+    return rules, booking.clinic_now(rules)
+
+
+def _now():
+    return booking.clinic_now(booking.current_rules())
+
+
+def _back_to_day(day: date | None = None):
+    if day is None:
+        try:
+            day = parse_day(request.form.get("day", ""))
+        except ValueError:
+            return redirect(url_for("staff.index"), code=303)
+    return redirect(url_for("staff.day", day=day) + "#live", code=303)
+
+
+def _do(move, success, day_hint: date | None = None):
+    """Run one move, flash its outcome, and go back to the day."""
+    try:
+        moved = move()
+    except NotAllowed:
+        abort(403)
+    except visits.VisitError as error:
+        flash(_explain(error), "error")
+        return _back_to_day(day_hint)
+    flash(success(moved), "success")
+    return _back_to_day(moved.day)
+
+
+# --- Pages -------------------------------------------------------------------------------
 
 
 @bp.route("/")
 @requires(Action.VIEW_DAY)
 def index():
     """Today's clinic day, or the next one."""
-    rules = booking.current_rules()
-    today = booking.clinic_now(rules).date()
-    day = booking.next_clinic_day(rules, today) or today
+    rules, now = _rules_and_now()
+    day = booking.next_clinic_day(rules, now.date()) or now.date()
     return redirect(url_for("staff.day", day=day))
 
 
@@ -31,39 +144,270 @@ def day_picker():
     return redirect(url_for("staff.day", day=chosen))
 
 
+def _sheet_context(day: date) -> dict:
+    rules, now = _rules_and_now()
+    sheet = visits.day_sheet(day, rules, now)
+    today = now.date()
+    return {
+        "sheet": sheet,
+        "today": today,
+        "now": now,
+        "is_today": day == today,
+        "stations": visits.stations(),
+        "status_labels": STATUS_LABELS,
+        "action_labels": ACTION_LABELS,
+        "undoable": lambda change: visits.undoable(change, current_user.role, today, rules),
+        "walk_in_seats": visits.walk_in_seats(rules, now) if day == today else None,
+        "clinical": current_user.can(Action.SEE_CLINICAL),
+        "flag_labels": dict(vocab.SCREENING_FLAGS),
+        "refresh_seconds": current_app.config["QUEUE_REFRESH_SECONDS"],
+        "grace_minutes": current_app.config["NO_SHOW_GRACE_MINUTES"],
+    }
+
+
 @bp.route("/day/<isodate:day>")
 @requires(Action.VIEW_DAY)
 def day(day: date):
-    rules = booking.current_rules()
-    sheet = booking.staff_day(day, rules)
-    return render_template(
-        "staff/day.html",
-        sheet=sheet,
-        today=booking.clinic_now(rules).date(),
-        age_on=scheduling.age_on,
-        needs_guardian=lambda youth: scheduling.needs_guardian(
-            youth.date_of_birth, day, rules.ages
-        ),
+    return render_template("staff/day.html", **_sheet_context(day))
+
+
+@bp.route("/day/<isodate:day>/live")
+@requires(Action.VIEW_DAY)
+def queue_fragment(day: date):
+    """The live part of the day page alone: what open screens fetch every few seconds."""
+    return render_template("staff/_live.html", **_sheet_context(day))
+
+
+# --- Moves -------------------------------------------------------------------------------
+
+
+def _consent_choice() -> Consent | None:
+    try:
+        return Consent(request.form.get("consent", ""))
+    except ValueError:
+        return None
+
+
+@bp.post("/appointments/<int:appointment_id>/check-in")
+@requires(Action.CHECK_IN)
+def check_in(appointment_id: int):
+    rules, now = _rules_and_now()
+    return _do(
+        lambda: visits.check_in(appointment_id, current_user, now, rules, _consent_choice()),
+        lambda moved: _("Checked in: %(code)s.", code=moved.code),
     )
+
+
+@bp.post("/appointments/<int:appointment_id>/consent")
+@requires(Action.CHECK_IN)
+def record_consent(appointment_id: int):
+    now = _now()
+    consent = _consent_choice()
+    if consent is None:
+        flash(_("Please choose what the guardian said."), "error")
+        return _back_to_day()
+    return _do(
+        lambda: visits.record_consent(appointment_id, current_user, now, consent),
+        lambda moved: _("Consent recorded for %(code)s.", code=moved.code),
+    )
+
+
+@bp.post("/appointments/<int:appointment_id>/call")
+@requires(Action.TREAT)
+def call(appointment_id: int):
+    rules, now = _rules_and_now()
+    station = request.form.get("station", "")
+    session["station"] = station
+    return _do(
+        lambda: visits.call(appointment_id, current_user, station, now, rules),
+        lambda moved: _("%(code)s called to %(station)s.", code=moved.code, station=station),
+    )
+
+
+@bp.post("/day/<isodate:day>/call-next")
+@requires(Action.TREAT)
+def call_next(day: date):
+    rules, now = _rules_and_now()
+    station = request.form.get("station", "")
+    session["station"] = station
+    return _do(
+        lambda: visits.call_next(day, current_user, station, now, rules),
+        lambda moved: _("%(code)s called to %(station)s.", code=moved.code, station=station),
+        day_hint=day,
+    )
+
+
+@bp.post("/appointments/<int:appointment_id>/no-show")
+@requires(Action.MARK_NO_SHOW)
+def no_show(appointment_id: int):
+    rules, now = _rules_and_now()
+    return _do(
+        lambda: visits.mark_no_show(appointment_id, current_user, now, rules),
+        lambda moved: _("%(code)s marked as a no-show. The seat is free.", code=moved.code),
+    )
+
+
+@bp.post("/day/<isodate:day>/no-shows")
+@requires(Action.MARK_NO_SHOW)
+def no_shows(day: date):
+    """The grace-period offer: mark every late youth listed on the screen at once."""
+    rules, now = _rules_and_now()
+    ids = [int(value) for value in request.form.getlist("appointment_id") if value.isdigit()]
+    done = visits.mark_no_shows(ids, current_user, now, rules)
+    flash(
+        ngettext("%(num)d marked as a no-show.", "%(num)d marked as no-shows.", len(done)),
+        "success",
+    )
+    return _back_to_day(day)
 
 
 @bp.post("/appointments/<int:appointment_id>/cancel")
 @requires(Action.CANCEL)
 def cancel_appointment(appointment_id: int):
-    """Cancel a booking (the youth called to say they cannot come); the seat opens at once."""
-    rules = booking.current_rules()
-    try:
-        done = booking.cancel(appointment_id, current_user.id, booking.clinic_now(rules))
-    except booking.NotCancellable:
-        flash(_("That appointment was already cancelled or is in the past."), "error")
-        return redirect(_back_to_day())
+    """Cancel a booking (the youth called to say they cannot come) or a youth who left the
+    queue; the seat opens at once."""
+    now = _now()
     # The code, never the name: flashed messages travel in the (signed, not secret) cookie.
-    flash(_("Appointment %(code)s cancelled. Its seat is free again.", code=done.code), "success")
-    return redirect(url_for("staff.day", day=done.day))
+    return _do(
+        lambda: visits.cancel(appointment_id, current_user, now),
+        lambda moved: _("Appointment %(code)s cancelled. Its seat is free again.", code=moved.code),
+    )
 
 
-def _back_to_day() -> str:
+@bp.post("/appointments/<int:appointment_id>/undo")
+@requires(Action.VIEW_DAY)  # the use case checks the right to undo this particular move
+def undo(appointment_id: int):
+    rules, now = _rules_and_now()
+    return _do(
+        lambda: visits.undo(appointment_id, current_user, now, rules),
+        lambda moved: _(
+            "Undone: %(code)s is “%(status)s” again.",
+            code=moved.code,
+            status=STATUS_LABELS[moved.new],
+        ),
+    )
+
+
+@bp.route("/appointments/<int:appointment_id>/complete", methods=["GET", "POST"])
+@requires(Action.TREAT)
+def complete(appointment_id: int):
+    """Record the treatment just given; the station is free again."""
+    appointment = db.session.scalar(
+        select(Appointment)
+        .where(Appointment.id == appointment_id)
+        .options(
+            selectinload(Appointment.youth),
+            selectinload(Appointment.intake),
+            selectinload(Appointment.slot),
+        )
+    )
+    if appointment is None:
+        abort(404)
+    now = _now()
+    previous = visits.sessions_before(appointment.youth_id, appointment.slot.day)
+    form = TreatmentForm()
+    if request.method == "GET":
+        form.session_number.data = previous + 1
+        form.areas.data = list(appointment.intake.tattoo_locations) if appointment.intake else []
+    elif form.validate():
+        record = visits.TreatmentRecord(
+            areas=form.areas.data,
+            session_number=form.session_number.data,
+            skin_type=form.skin_type.data or None,
+            settings=form.text("settings"),
+            notes=form.text("notes"),
+        )
+        return _do(
+            lambda: visits.complete(appointment_id, current_user, record, now),
+            lambda moved: _("Treatment recorded for %(code)s.", code=moved.code),
+            day_hint=appointment.slot.day,
+        )
+    status = 200 if request.method == "GET" else 422
+    return (
+        render_template(
+            "staff/complete.html",
+            form=form,
+            appointment=appointment,
+            age=scheduling.age_on(appointment.youth.date_of_birth, appointment.slot.day),
+            status_labels=STATUS_LABELS,
+            flag_choices=vocab.SCREENING_FLAGS,
+        ),
+        status,
+    )
+
+
+# --- Walk-ins ----------------------------------------------------------------------------
+
+
+@bp.route("/walk-in", methods=["GET", "POST"])
+@requires(Action.CHECK_IN)
+def walk_in():
+    """A youth at the desk without an appointment: the intake, then straight into the queue."""
+    rules, now = _rules_and_now()
+    today = now.date()
+    seats = visits.walk_in_seats(rules, now)
+    form = WalkInForm()
+    if request.method == "GET":
+        form.submission_key.data = secrets.token_urlsafe(24)
+        return render_template("staff/walk_in.html", form=form, seats=seats, today=today)
+
+    from clinic import records  # the records module's duplicate search
+
+    valid = form.validate()
+    duplicates = []
+    birth = form.date_of_birth.parsed
+    if form.text("first_name") and form.text("last_name") and birth:
+        duplicates = records.possible_duplicates(
+            form.text("first_name"),
+            form.text("last_name"),
+            birth,
+            phone=normalize_phone(form.phone.data),
+        )
+    if valid and seats is not None:
+        _check_walk_in_age(form, today, rules)
+    if seats is None:
+        form.form_errors.append(_("There is no clinic today."))
+    elif valid and not any(f.errors for f in form) and not form.form_errors:
+        try:
+            appointment = visits.walk_in(
+                form.booking_request(today), current_user, now, rules, form.consent_choice()
+            )
+        except NotAllowed:
+            abort(403)
+        except booking.AlreadyBooked:
+            form.form_errors.append(
+                _(
+                    "This youth already has an upcoming appointment: find them on the day "
+                    "sheet (or their record) and check them in there."
+                )
+            )
+        except booking.BookingError as error:
+            _explain_booking(form, error, today, rules)
+        except visits.VisitError as error:
+            form.form_errors.append(_explain(error))
+        else:
+            flash(
+                _("Walk-in added: ticket %(ticket)d.", ticket=appointment.ticket or 0),
+                "success",
+            )
+            return _back_to_day(today)
+    return (
+        render_template(
+            "staff/walk_in.html", form=form, seats=seats, today=today, duplicates=duplicates
+        ),
+        422,
+    )
+
+
+def _check_walk_in_age(form: WalkInForm, today: date, rules) -> None:
+    birth = form.date_of_birth.parsed
+    has_guardian = all(form.text(name) for name in WalkInForm.GUARDIAN_FIELDS)
     try:
-        return url_for("staff.day", day=parse_day(request.form.get("day", "")))
-    except ValueError:
-        return url_for("staff.index")
+        booking.check_youth(birth, today, has_guardian, rules)
+    except booking.BookingError as error:
+        _explain_booking(form, error, today, rules)
+
+
+def _explain_booking(form: WalkInForm, error: booking.BookingError, today: date, rules) -> None:
+    # The same words as online intake: the youth is standing at the desk and may read them.
+    explain_refusal(form, error, today, rules)
