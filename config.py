@@ -58,7 +58,8 @@ class Config:
     # The clinic day
     # Treatment stations (lasers with a clinician), by the names staff use.
     STATIONS = tuple(
-        name.strip() for name in os.environ.get("STATIONS", "Laser 1,Laser 2").split(",")
+        name.strip()
+        for name in os.environ.get("STATIONS", "Laser 1,Laser 2").split(",")
         if name.strip()
     )
     # Booked youth not here this long after their slot starts are offered as no-shows.
@@ -77,6 +78,11 @@ class Config:
     # must share redis://host:6379.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = False
+    # A moving window: no burst of twice the limit across a window's edge.
+    RATELIMIT_STRATEGY = "moving-window"
+    # Behind a TLS proxy every request comes from the proxy: trust this many proxies'
+    # X-Forwarded-For, so the per-address sign-in limit counts real addresses (0: none).
+    PROXY_FIX_X_FOR = _int("PROXY_FIX_X_FOR", 0)
 
     LANGUAGES = ("en", "es")
     BABEL_DEFAULT_LOCALE = "en"

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, render_template
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clinic.urls import ClockConverter, IsoDateConverter
 from config import CONFIGS
@@ -29,6 +30,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set outside development and tests")
     os.makedirs(app.instance_path, exist_ok=True)
+
+    if app.config["PROXY_FIX_X_FOR"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])
 
     app.url_map.converters["isodate"] = IsoDateConverter
     app.url_map.converters["clock"] = ClockConverter

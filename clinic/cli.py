@@ -21,6 +21,7 @@ from clinic.models import (
     Slot,
     StaffRole,
     StaffUser,
+    Treatment,
     Youth,
 )
 
@@ -160,6 +161,11 @@ def seed_demo(force: bool, scale: str) -> None:
     youth_count = 0
     codes: set[str] = set()
     returning: list[Youth] = []  # treated before, free to come back
+    sessions: dict[int, int] = {}  # sessions given so far, per demo youth
+    last_seen: dict[int, date] = {}
+    clinician = db.session.scalar(
+        select(StaffUser).where(StaffUser.email == "clinician@clinic.example")
+    )
     for plan in plans:
         fill = 0.9 if plan.day < today else rng.uniform(0.2, 0.6)
         for slot_plan in scheduling.day_slots(plan):
@@ -175,22 +181,28 @@ def seed_demo(force: bool, scale: str) -> None:
             )
             db.session.add(slot)
             for _ in range(taken):
+                # A returning youth comes back once the skin has healed (six weeks).
                 eligible = [
                     y
                     for y in returning
                     if scheduling.eligibility(y.date_of_birth, plan.day, rules.ages)
                     is scheduling.Eligibility.ELIGIBLE
+                    and last_seen[id(y)] + timedelta(weeks=6) <= plan.day
                 ]
-                if plan.day >= today and eligible and rng.random() < 0.4:
+                if eligible and rng.random() < 0.4:
                     youth = eligible[0]
                     returning.remove(youth)
                 else:
                     youth_count += 1
                     youth = _demo_youth(rng, youth_count, plan.day, rules)
                     db.session.add(youth)
-                    if plan.day < today - timedelta(days=35):
-                        returning.append(youth)
-                db.session.add(_demo_appointment(rng, youth, slot, _demo_code(rng, codes)))
+                last_seen[id(youth)] = plan.day
+                if plan.day < today:
+                    returning.append(youth)  # due back for the next session
+                appointment = _demo_appointment(rng, youth, slot, _demo_code(rng, codes))
+                db.session.add(appointment)
+                if plan.day < today:
+                    _demo_visit_happened(rng, appointment, sessions, clinician)
     db.session.commit()
     click.echo(
         f"Demo clinic loaded: {youth_count} youth, {len(plans)} clinic days. "
@@ -214,6 +226,37 @@ def _demo_youth(rng: random.Random, n: int, day: date, rules) -> Youth:
         guardian_name=f"{rng.choice(_FIRST)} {last}" if minor else None,
         guardian_relationship="parent" if minor else None,
         guardian_phone=f"+1415556{n % 10000:04d}" if minor else None,
+    )
+
+
+def _demo_visit_happened(
+    rng: random.Random, appointment: Appointment, sessions: dict[int, int], clinician: StaffUser
+) -> None:
+    """A past visit: most were treated (a session of their course), a few did not come."""
+    slot = appointment.slot
+    if rng.random() < 0.1:
+        appointment.status = AppointmentStatus.NO_SHOW
+        slot.booked -= 1  # a no-show gives its seat back
+        return
+    number = sessions.get(id(appointment.youth), 0) + 1
+    sessions[id(appointment.youth)] = number
+    arrived = datetime.combine(slot.day, slot.start_time) + timedelta(hours=8)  # UTC
+    appointment.status = AppointmentStatus.COMPLETED
+    appointment.arrived_at = arrived
+    appointment.called_at = arrived + timedelta(minutes=5)
+    appointment.completed_at = arrived + timedelta(minutes=20)
+    appointment.station = "Laser 1"
+    appointment.station_day = slot.day
+    appointment.treatment = Treatment(
+        youth=appointment.youth,
+        day=slot.day,
+        session_number=number,
+        areas=list(appointment.intake.tattoo_locations),
+        skin_type=rng.choice(["II", "III", "IV", "V"]),
+        settings="1064 nm, 3.5 J/cm², 4 mm",
+        notes="Demo note: mild frosting, aftercare explained.",
+        clinician=clinician,
+        station="Laser 1",
     )
 
 

@@ -728,6 +728,16 @@ class DaySheet:
     def visits(self) -> list[Visit]:
         return [visit for slot in self.slots for visit in slot.visits]
 
+    def walk_in_seats(self, now: datetime) -> int | None:
+        """Free seats a walk-in could still take, or None unless the clinic is open today."""
+        if self.plan is None or self.day != now.date():
+            return None
+        return sum(
+            slot.seats_free
+            for slot in self.slots
+            if slot.plan.end > now.time() and slot.plan.seats > 0
+        )
+
     @property
     def appointment_count(self) -> int:
         return len(self.visits)

@@ -17,11 +17,19 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
+from html import unescape
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
+from werkzeug.security import generate_password_hash
 
+from clinic import booking, create_app, visits
+from clinic.extensions import db
+from clinic.models import ClinicDay, Consent, StaffUser
 from tests.conftest import intake_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -253,10 +261,256 @@ def bookable_pairs(server: Server) -> list[tuple[str, str]]:
     return [(d["date"], s["start"]) for d in days for s in d["slots"] if s["bookable"]]
 
 
-def wipe_bookings(database_url: str) -> None:
-    """Remove every booking (not staff, not the schema) between trials."""
-    engine = create_engine(database_url)
-    with engine.begin() as connection:
-        for table in ("intake", "appointment", "youth", "slot"):
+# Children before parents: the clinic day's history and treatments point at appointments.
+BOOKING_TABLES = (
+    "status_change",
+    "treatment",
+    "intake",
+    "appointment",
+    "youth",
+    "slot",
+    "ticket_counter",
+)
+
+
+@contextlib.contextmanager
+def connect(database: str | Engine, *, begin: bool = False):
+    """A connection to a database given by URL (a short-lived engine) or by its engine."""
+    engine = create_engine(database) if isinstance(database, str) else database
+    try:
+        with engine.begin() if begin else engine.connect() as connection:
+            yield connection
+    finally:
+        if isinstance(database, str):
+            engine.dispose()
+
+
+def wipe_bookings(database: str | Engine) -> None:
+    """Remove every booking and what the clinic day recorded about it (not staff, not the
+    schedule, not the schema) between trials."""
+    with connect(database, begin=True) as connection:
+        for table in BOOKING_TABLES:
             connection.execute(text(f"DELETE FROM {table}"))
-    engine.dispose()
+
+
+# --- Staff in a browser ----------------------------------------------------------------------
+
+STAFF_PASSWORD = "live-staff-password-2026"
+
+
+def sign_in(server: Server, email: str, password: str = STAFF_PASSWORD) -> Browser:
+    """A staff member's browser, signed in through the real form (CSRF and all)."""
+    browser = Browser(server)
+    page = browser.get("/auth/login")
+    signed_in = browser.post(
+        "/auth/login",
+        {"csrf_token": hidden_value(page.body, "csrf_token"), "email": email, "password": password},
+    )
+    assert signed_in.status == 303, (signed_in.status, signed_in.body[:500])
+    return browser
+
+
+def follow(browser: Browser, response: Response, hops: int = 5) -> Response:
+    """Follow redirects the way a browser does (the fragment stays in the browser)."""
+    for _ in range(hops):
+        if response.status not in (301, 302, 303, 307, 308):
+            return response
+        parts = urlsplit(response.location)
+        response = browser.get(parts.path + (f"?{parts.query}" if parts.query else ""))
+    raise AssertionError(f"more than {hops} redirects")
+
+
+def flashes(page: str) -> list[tuple[str, str]]:
+    """The flashed messages on a page: (category, text)."""
+    return [
+        (category, unescape(message))
+        for category, message in re.findall(
+            r'<p class="flash flash-(\w+)" role="status">(.*?)</p>', page, re.S
+        )
+    ]
+
+
+# --- Today's clinic day, seeded in this process ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Booked:
+    id: int
+    code: str
+    name: str
+    start: clock_time
+
+
+class ClinicToday:
+    """The app in the test's own process, on the servers' database, for what happened before
+    the test looks: today made a clinic day, staff accounts, bookings, earlier check-ins.
+
+    The servers use the real clock, so the clinic day is today (the clinic's date). Bookings
+    go through the booking use case with yesterday as its clock (a youth books ahead); moves
+    go through the clinic-day use cases with the real clock, as a staff member's would.
+    """
+
+    def __init__(self, database_url: str, **config: object):
+        self.app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, **config})
+        self.count = 0
+        self._password_hashes: dict[str, str] = {}
+
+    @property
+    def engine(self) -> Engine:
+        """This process's engine on the database, for the tests' own checks."""
+        with self.app.app_context():
+            return db.engine
+
+    def close(self) -> None:
+        with self.app.app_context():
+            db.engine.dispose()
+
+    def now(self) -> datetime:
+        """The clinic's wall clock, real, as the servers read it."""
+        return datetime.now(ZoneInfo(self.app.config["CLINIC_TZ"]))
+
+    def today(self) -> date:
+        return self.now().date()
+
+    def open_today(
+        self,
+        start: clock_time = clock_time(0, 0),
+        end: clock_time = clock_time(23, 40),
+        seats: int = 2,
+        slot_minutes: int = 20,
+    ) -> date:
+        """Make today an extra clinic day (or replace today's hours), whatever the weekday."""
+        with self.app.app_context():
+            today = self.today()
+            db.session.execute(text("DELETE FROM clinic_day WHERE day = :day"), {"day": today})
+            db.session.add(
+                ClinicDay(
+                    day=today,
+                    extra=True,
+                    start_time=start,
+                    end_time=end,
+                    seats=seats,
+                    slot_minutes=slot_minutes,
+                    note="live test",
+                )
+            )
+            db.session.commit()
+        return today
+
+    def add_staff(self, email: str, role: str, name: str, password: str = STAFF_PASSWORD) -> int:
+        if password not in self._password_hashes:  # hashing is slow on purpose: once is enough
+            self._password_hashes[password] = generate_password_hash(password)
+        with self.app.app_context():
+            user = StaffUser(email=email, name=name, role=role)
+            user.password_hash = self._password_hashes[password]
+            db.session.add(user)
+            db.session.commit()
+            return user.id
+
+    def current_slot(
+        self, slot_minutes: int = 20, last: clock_time = clock_time(23, 20)
+    ) -> clock_time:
+        """The start of the slot running now (or the day's last one, late at night)."""
+        now = self.now()
+        minutes = (now.hour * 60 + now.minute) // slot_minutes * slot_minutes
+        return min(clock_time(minutes // 60, minutes % 60), last)
+
+    def book(
+        self, start: clock_time, first_name: str, last_name: str = "Live", *, minor: bool = False
+    ) -> Booked:
+        """A youth booked online for ``start`` today (adult, or a minor with a guardian)."""
+        self.count += 1
+        today = self.today()
+        years = 15 if minor else 20
+        guardian = (
+            {
+                "guardian_name": "Rosa Guardian",
+                "guardian_relationship": "parent",
+                "guardian_phone": "4155550199",
+            }
+            if minor
+            else {}
+        )
+        request = booking.BookingRequest(
+            day=today,
+            start=start,
+            submission_key=f"live-{os.getpid()}-{time.monotonic_ns()}-{self.count}",
+            first_name=first_name,
+            last_name=last_name,
+            date_of_birth=date(today.year - years, 1, 15),
+            phone=f"415555{self.count % 10000:04d}",
+            tattoo_locations=["arms"],
+            screening=["tan"],
+            **guardian,
+        )
+        with self.app.app_context():
+            rules = booking.current_rules()
+            yesterday = booking.clinic_now(rules) - timedelta(days=1)
+            appointment = booking.book(request, rules, yesterday)
+            return Booked(appointment.id, appointment.code, f"{first_name} {last_name}", start)
+
+    def _staff(self, email: str) -> StaffUser:
+        return db.session.scalars(select(StaffUser).where(StaffUser.email == email)).one()
+
+    def check_in(self, appointment_id: int, by: str, consent: str | None = None) -> None:
+        with self.app.app_context():
+            rules = booking.current_rules()
+            visits.check_in(
+                appointment_id,
+                self._staff(by),
+                self.now(),
+                rules,
+                Consent(consent) if consent else None,
+            )
+
+    def cancel(self, appointment_id: int, by: str) -> None:
+        with self.app.app_context():
+            visits.cancel(appointment_id, self._staff(by), self.now())
+
+
+def queue_invariants(database: str | Engine) -> None:
+    """What must hold after any mix of clinic-day moves, however they raced: every slot's
+    counter equals its seat-holding appointments, a station treats one youth at a time, and
+    no two youth hold the same ticket on a day."""
+    with connect(database) as connection:
+        drifted = connection.execute(
+            text(
+                "SELECT s.id, s.booked, s.capacity, "
+                "(SELECT count(*) FROM appointment a WHERE a.slot_id = s.id AND a.status IN "
+                "('booked', 'checked_in', 'in_treatment', 'completed')) AS holding "
+                "FROM slot s"
+            )
+        ).all()
+        doubled_stations = connection.execute(
+            text(
+                "SELECT station_day, station, count(*) FROM appointment "
+                "WHERE status = 'in_treatment' GROUP BY station_day, station "
+                "HAVING count(*) > 1"
+            )
+        ).all()
+        stray_stations = connection.execute(
+            text(
+                "SELECT count(*) FROM appointment WHERE status = 'in_treatment' "
+                "AND (station IS NULL OR station_day IS NULL)"
+            )
+        ).scalar()
+        doubled_tickets = connection.execute(
+            text(
+                "SELECT s.day, a.ticket, count(*) FROM appointment a "
+                "JOIN slot s ON s.id = a.slot_id WHERE a.ticket IS NOT NULL "
+                "GROUP BY s.day, a.ticket HAVING count(*) > 1"
+            )
+        ).all()
+    for slot_id, booked, capacity, holding in drifted:
+        assert booked == holding, f"slot {slot_id}: counter {booked}, seat holders {holding}"
+        assert 0 <= booked <= capacity, f"slot {slot_id}: {booked} booked of {capacity}"
+    assert not doubled_stations, f"two youth on one station: {doubled_stations}"
+    assert stray_stations == 0, "a youth in treatment at no station"
+    assert not doubled_tickets, f"one ticket handed out twice: {doubled_tickets}"
+
+
+def assert_clean_log(server: Server) -> None:
+    """Errors nobody saw as a 5xx still must not happen: a lock timeout, a swallowed trace."""
+    log = server.log_path.read_text(errors="replace")
+    assert "database is locked" not in log, server.log()
+    assert "Traceback" not in log, server.log()

@@ -12,7 +12,8 @@ from sqlalchemy.orm import selectinload
 
 from clinic import cli, scheduling
 from clinic.extensions import db
-from clinic.models import Appointment, AppointmentStatus, Intake, Slot, StaffUser, Youth
+from clinic.models import Appointment, AppointmentStatus, Intake, Slot, StaffUser, Treatment, Youth
+from clinic.scheduling import SEAT_HOLDING
 from tests.conftest import NOW
 
 
@@ -105,11 +106,18 @@ def test_seed_demo_is_realistic_consistent_and_runs_once(runner):
     youth, codes = snapshot()
     assert len(youth) > 50 and len(codes) >= len(youth)  # some youth come back
     assert len(set(codes)) == len(codes)
-    # Every seat counter equals its booked appointments and stays within capacity.
+    # Every seat counter equals its seat-holding appointments and stays within capacity.
     for slot in db.session.scalars(select(Slot).options(selectinload(Slot.appointments))):
-        assert 0 < slot.booked <= slot.capacity
-        assert slot.booked == len(slot.appointments)
+        assert 0 <= slot.booked <= slot.capacity
+        assert slot.booked == sum(a.status in SEAT_HOLDING for a in slot.appointments)
     assert db.session.scalar(select(func.count()).select_from(StaffUser)) == 3
+    # Past visits happened: most were treated, sessions numbered along each youth's course.
+    by_status = select(Appointment.status, func.count()).group_by(Appointment.status)
+    statuses = {status: count for status, count in db.session.execute(by_status)}
+    assert statuses["completed"] > 5 * statuses["no_show"] > 0
+    assert statuses["booked"] > 0  # and the coming days are booked
+    assert db.session.scalar(select(func.count()).select_from(Treatment)) == statuses["completed"]
+    assert db.session.scalar(select(func.max(Treatment.session_number))) >= 2
 
     again = runner.invoke(args=["seed-demo"])
     assert "already has data" in again.output

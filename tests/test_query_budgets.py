@@ -12,20 +12,32 @@ from sqlalchemy import insert
 from clinic import scheduling
 from clinic.booking import current_rules
 from clinic.extensions import db
-from clinic.models import Appointment, Intake, Slot, StaffRole, Youth
+from clinic.models import (
+    Appointment,
+    Intake,
+    Slot,
+    StaffRole,
+    StaffUser,
+    StatusChange,
+    Treatment,
+    Youth,
+)
 from tests.conftest import NEXT_DAY
 from tests.querycount import count_statements
 
 SEATS = 25  # 12 slots of 25 seats: 300 bookings on one clinic day
 
 # The most statements each page may run. The staff day: the signed-in user, the staff
-# changes around the date, the slots, and their appointments, youth and intakes.
+# changes around the date, the slots, and their appointments, youth, intakes and treatments,
+# then the sessions each youth had before and each appointment's latest move (for undo).
 BUDGETS = {
     "/book": 2,
     f"/book/{NEXT_DAY}": 2,
     f"/book/{NEXT_DAY}/16:00": 2,
     "/api/availability": 2,
-    f"/staff/day/{NEXT_DAY}": 6,
+    f"/staff/day/{NEXT_DAY}": 9,
+    f"/staff/day/{NEXT_DAY}/live": 9,  # what open screens fetch every few seconds
+    "/now-serving/board": 1,
 }
 
 
@@ -61,13 +73,51 @@ def fill_day(day: date, bookings: int) -> None:
         for n in range(bookings)
     ]
     youth_ids = db.session.scalars(insert(Youth).returning(Youth.id), people).all()
+    # Every stage of the day at once: still expected, waiting, done, did not come.
+    statuses = ["booked", "checked_in", "completed", "no_show"]
+    arrived = datetime(2026, 11, 25, 0, 10)
+    appointments = [
+        {
+            "code": f"Q{n:05d}",
+            "youth_id": youth_id,
+            "slot_id": slot_id,
+            "status": statuses[n % 4],
+            "ticket": n + 1 if statuses[n % 4] in ("checked_in", "completed") else None,
+            "arrived_at": arrived if statuses[n % 4] in ("checked_in", "completed") else None,
+        }
+        for n, (youth_id, slot_id) in enumerate(zip(youth_ids, slot_ids, strict=True))
+    ]
     appointment_ids = db.session.scalars(
-        insert(Appointment).returning(Appointment.id),
-        [
-            {"code": f"Q{n:05d}", "youth_id": youth_id, "slot_id": slot_id, "status": "booked"}
-            for n, (youth_id, slot_id) in enumerate(zip(youth_ids, slot_ids, strict=True))
-        ],
+        insert(Appointment).returning(Appointment.id), appointments
     ).all()
+    clinician = db.session.scalar(insert(StaffUser).returning(StaffUser.id), [_clinician()])
+    changes = [
+        {
+            "appointment_id": appointment_id,
+            "action": "check_in",
+            "from_status": "booked",
+            "to_status": "checked_in",
+            "staff_id": clinician,
+            "at": arrived,
+        }
+        for appointment_id, row in zip(appointment_ids, appointments, strict=True)
+        if row["status"] != "booked"
+    ]
+    treatments = [
+        {
+            "appointment_id": appointment_id,
+            "youth_id": row["youth_id"],
+            "day": day,
+            "session_number": 1,
+            "areas": ["arms"],
+            "clinician_id": clinician,
+        }
+        for appointment_id, row in zip(appointment_ids, appointments, strict=True)
+        if row["status"] == "completed"
+    ]
+    for model, rows in ((StatusChange, changes), (Treatment, treatments)):
+        if rows:
+            db.session.execute(insert(model), rows)
     db.session.execute(
         insert(Intake),
         [
@@ -89,6 +139,19 @@ def fill_day(day: date, bookings: int) -> None:
     db.session.commit()
 
 
+def _clinician() -> dict:
+    import secrets
+
+    return {
+        "email": f"clinician-{secrets.token_hex(4)}@clinic.test",
+        "name": "Budget Clinician",
+        "role": "clinician",
+        "password_hash": "x",
+        "active": True,
+        "session_token": secrets.token_urlsafe(16),
+    }
+
+
 def statements_per_page(staff_client, public_client) -> dict[str, int]:
     counted = {}
     for url in BUDGETS:
@@ -103,9 +166,9 @@ def statements_per_page(staff_client, public_client) -> dict[str, int]:
 @pytest.fixture
 def staff_client(app, client, make_staff, login, clock):
     app.config["SEATS_PER_SLOT"] = SEATS
-    # Early on the day itself: the day is bookable, and staff see the whole sheet.
-    clock.set(datetime.combine(NEXT_DAY - timedelta(days=1), time(9), clock.now.tzinfo))
-    login(make_staff(StaffRole.FRONT_DESK))
+    # On the clinic day itself, mid-session: the queue, stations and walk-in seats all show.
+    clock.set(datetime.combine(NEXT_DAY, time(16, 30), clock.now.tzinfo))
+    login(make_staff(StaffRole.CLINICIAN))  # the fullest view: the flags column too
     return client
 
 
@@ -113,8 +176,9 @@ def test_pages_stay_within_budget_from_10_to_300_bookings(app, staff_client):
     youth_client = app.test_client()
     fill_day(NEXT_DAY, 10)
     with_ten = statements_per_page(staff_client, youth_client)
-    for table in (Intake, Appointment, Youth, Slot):
+    for table in (Treatment, StatusChange, Intake, Appointment, Youth, Slot):
         db.session.execute(table.__table__.delete())
+    db.session.execute(StaffUser.__table__.delete().where(StaffUser.name == "Budget Clinician"))
     db.session.commit()
     fill_day(NEXT_DAY, 300)
     with_three_hundred = statements_per_page(staff_client, youth_client)

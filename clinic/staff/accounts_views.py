@@ -1,3 +1,432 @@
-"""Staff pages: accounts (being built)."""
+"""Staff pages: the admin's staff accounts and the clinic's settings, and each person's own
+password. The rules live in ``clinic.staff_accounts``; these views parse, call and redirect."""
 
-from clinic.staff import bp  # noqa: F401
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import limits
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_login import current_user, login_user
+from sqlalchemy import make_url
+
+from clinic import i18n, staff_accounts
+from clinic.auth.forms import (
+    ROLE_LABELS,
+    NewAccountForm,
+    OwnPasswordForm,
+    ResetPasswordForm,
+    RoleForm,
+)
+from clinic.extensions import db
+from clinic.models import StaffUser
+from clinic.permissions import Action, NotAllowed
+from clinic.staff import bp, requires
+from clinic.staff_accounts import AccountError
+
+
+def _message(error: AccountError) -> str:
+    """The translated sentence for a refusal."""
+    if isinstance(error, staff_accounts.EmailTaken):
+        return _("There is already an account with this email.")
+    if isinstance(error, staff_accounts.InvalidEmail):
+        return _("Please check this email address.")
+    if isinstance(error, staff_accounts.InvalidName):
+        return _("Please fill this in.")
+    if isinstance(error, staff_accounts.UnknownRole):
+        return _("Please choose one.")
+    if isinstance(error, staff_accounts.PasswordTooShort):
+        return _("Please use at least %(min)d characters.", min=staff_accounts.MIN_PASSWORD_LENGTH)
+    if isinstance(error, staff_accounts.WrongPassword):
+        return _("That is not your current password.")
+    if isinstance(error, staff_accounts.NotOnYourself):
+        return _(
+            "You cannot do this to your own account. Another admin can, or change your "
+            "password under My password."
+        )
+    if isinstance(error, staff_accounts.LastAdmin):
+        return _("The clinic needs at least one active admin. Make someone else admin first.")
+    return _("That change could not be made.")
+
+
+# Each view also turns ``NotAllowed`` into 403: the use case re-checks the actor's role inside
+# its transaction, and another admin may have changed it since this request began.
+
+
+def _field_error(form, error: AccountError, field: str | None = None) -> None:
+    """Put a refusal next to its field, or above the form."""
+    target = getattr(form, field or error.field or "", None)
+    if target is not None:
+        target.errors = [*target.errors, _message(error)]
+    else:
+        form.form_errors.append(_message(error))
+
+
+# --- The list and a new account -----------------------------------------------------------
+
+
+@bp.route("/accounts")
+@requires(Action.MANAGE_STAFF)
+def accounts():
+    return render_template(
+        "staff/accounts/list.html",
+        accounts=staff_accounts.list_accounts(current_user),
+        role_labels=ROLE_LABELS,
+        when=_when,
+    )
+
+
+def _render_new(form: NewAccountForm, status: int = 200):
+    return render_template(
+        "staff/accounts/new.html", form=form, min_password=staff_accounts.MIN_PASSWORD_LENGTH
+    ), status
+
+
+@bp.route("/accounts/new")
+@requires(Action.MANAGE_STAFF)
+def new_account():
+    return _render_new(NewAccountForm())
+
+
+@bp.post("/accounts")
+@requires(Action.MANAGE_STAFF)
+def create_account():
+    form = NewAccountForm()
+    if form.validate_on_submit():
+        try:
+            user = staff_accounts.create_account(
+                current_user,
+                email=form.email.data,
+                name=form.name.data,
+                role=form.role.data,
+                password=form.password.data,
+            )
+        except NotAllowed:
+            abort(403)
+        except AccountError as error:
+            _field_error(form, error)
+        else:
+            # No name or e-mail in the flash: it travels in the (signed, readable) cookie.
+            flash(
+                _(
+                    "Account created. Give them the temporary password in person, and ask "
+                    "them to change it under My password."
+                ),
+                "success",
+            )
+            return redirect(url_for("staff.account", user_id=user.id), code=303)
+    return _render_new(form, 422)
+
+
+# --- One account --------------------------------------------------------------------------
+
+
+def _when(moment: datetime | None) -> str:
+    """A stored instant (naive UTC) as the clinic's date and wall-clock time."""
+    if moment is None:
+        return ""
+    local = moment.replace(tzinfo=UTC).astimezone(ZoneInfo(current_app.config["CLINIC_TZ"]))
+    return f"{i18n.short_day(local.date())}, {i18n.clock(local.time())}"
+
+
+def _account_or_404(user_id: int) -> StaffUser:
+    user = db.session.get(StaffUser, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _render_account(
+    user: StaffUser,
+    *,
+    role_form: RoleForm | None = None,
+    password_form: ResetPasswordForm | None = None,
+    refusal: str | None = None,
+    status: int = 200,
+):
+    if role_form is None:
+        role_form = RoleForm(formdata=None, role=user.role)
+    return (
+        render_template(
+            "staff/accounts/account.html",
+            account=user,
+            role_label=ROLE_LABELS.get(user.role, user.role),
+            when=_when,
+            itself=user.id == current_user.id,
+            role_form=role_form,
+            password_form=password_form or ResetPasswordForm(formdata=None),
+            refusal=refusal,
+        ),
+        status,
+    )
+
+
+@bp.route("/accounts/<int:user_id>")
+@requires(Action.MANAGE_STAFF)
+def account(user_id: int):
+    return _render_account(_account_or_404(user_id))
+
+
+def _set_active(user_id: int, active: bool):
+    user = _account_or_404(user_id)
+    try:
+        staff_accounts.set_active(current_user, user_id, active)
+    except NotAllowed:
+        abort(403)
+    except AccountError as error:
+        return _render_account(user, refusal=_message(error), status=422)
+    if active:
+        flash(_("The account is active again. Its old password still works."), "success")
+    else:
+        flash(_("The account is deactivated and signed out everywhere."), "success")
+    return redirect(url_for("staff.account", user_id=user_id), code=303)
+
+
+@bp.post("/accounts/<int:user_id>/deactivate")
+@requires(Action.MANAGE_STAFF)
+def deactivate_account(user_id: int):
+    return _set_active(user_id, False)
+
+
+@bp.post("/accounts/<int:user_id>/reactivate")
+@requires(Action.MANAGE_STAFF)
+def reactivate_account(user_id: int):
+    return _set_active(user_id, True)
+
+
+@bp.post("/accounts/<int:user_id>/role")
+@requires(Action.MANAGE_STAFF)
+def change_role(user_id: int):
+    user = _account_or_404(user_id)
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            staff_accounts.change_role(current_user, user_id, form.role.data)
+        except NotAllowed:
+            abort(403)
+        except AccountError as error:
+            if error.field is None:
+                return _render_account(user, refusal=_message(error), status=422)
+            _field_error(form, error, "role")
+        else:
+            flash(_("Role changed. It applies from their next page."), "success")
+            return redirect(url_for("staff.account", user_id=user_id), code=303)
+    return _render_account(user, role_form=form, status=422)
+
+
+@bp.post("/accounts/<int:user_id>/password")
+@requires(Action.MANAGE_STAFF)
+def reset_password(user_id: int):
+    user = _account_or_404(user_id)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            staff_accounts.reset_password(current_user, user_id, form.password.data)
+        except NotAllowed:
+            abort(403)
+        except AccountError as error:
+            if error.field is None:
+                return _render_account(user, refusal=_message(error), status=422)
+            _field_error(form, error, "password")
+        else:
+            flash(
+                _(
+                    "New temporary password set, and the account is signed out everywhere. "
+                    "Give them the password in person."
+                ),
+                "success",
+            )
+            return redirect(url_for("staff.account", user_id=user_id), code=303)
+    return _render_account(user, password_form=form, status=422)
+
+
+# --- One's own password -------------------------------------------------------------------
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@requires(Action.OWN_ACCOUNT)
+def own_password():
+    form = OwnPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = staff_accounts.change_own_password(
+                current_user, form.current_password.data, form.new_password.data
+            )
+        except NotAllowed:
+            abort(403)
+        except AccountError as error:
+            field = "new_password" if isinstance(error, staff_accounts.PasswordTooShort) else None
+            _field_error(form, error, field)
+        else:
+            # Every session of the account ended with the old token; this one carries on
+            # with the new token.
+            login_user(user)
+            flash(
+                _("Your password is changed. Any other device you used is signed out."), "success"
+            )
+            return redirect(url_for("staff.own_password"), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "staff/accounts/own_password.html",
+        form=form,
+        min_password=staff_accounts.MIN_PASSWORD_LENGTH,
+    ), status
+
+
+# --- Settings -----------------------------------------------------------------------------
+
+
+def _minutes(n: int) -> str:
+    return ngettext("%(num)d minute", "%(num)d minutes", n)
+
+
+def _clock(text: str) -> str:
+    return i18n.clock(time.fromisoformat(text))
+
+
+def _attempts(limit: str) -> str:
+    """ "5 per 15 minutes" (Flask-Limiter's syntax) in the reader's language."""
+    item = limits.parse(limit)
+    windows = {
+        "second": ngettext("%(num)d second", "%(num)d seconds", item.multiples),
+        "minute": _minutes(item.multiples),
+        "hour": ngettext("%(num)d hour", "%(num)d hours", item.multiples),
+        "day": ngettext("%(num)d day", "%(num)d days", item.multiples),
+    }
+    window = windows.get(item.GRANULARITY.name)
+    if window is None:
+        return limit
+    return _("%(count)d in %(window)s", count=item.amount, window=window)
+
+
+def _scheme(uri: str) -> str:
+    """Only the kind of store: a URI may hold a password, which no page shows."""
+    return urlsplit(uri).scheme or "—"
+
+
+def settings_rows() -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """The clinic's settings as this server runs with them, grouped: (group, [(label,
+    environment variable, value)])."""
+    c = current_app.config
+    return [
+        (
+            _("The clinic"),
+            [
+                (_("Name"), "CLINIC_NAME", c["CLINIC_NAME"]),
+                (_("Address"), "CLINIC_ADDRESS", c["CLINIC_ADDRESS"]),
+                (_("Phone"), "CLINIC_PHONE", c["CLINIC_PHONE"]),
+                (_("Time zone"), "CLINIC_TZ", c["CLINIC_TZ"]),
+            ],
+        ),
+        (
+            _("An ordinary clinic day"),
+            [
+                (_("Opens"), "CLINIC_DAY_START", _clock(c["CLINIC_DAY_START"])),
+                (_("Closes"), "CLINIC_DAY_END", _clock(c["CLINIC_DAY_END"])),
+                (_("Length of a time slot"), "SLOT_MINUTES", _minutes(c["SLOT_MINUTES"])),
+                (
+                    _("Seats per time slot"),
+                    "SEATS_PER_SLOT",
+                    str(c["SEATS_PER_SLOT"]),
+                ),
+                (_("Treatment stations"), "STATIONS", ", ".join(c["STATIONS"])),
+            ],
+        ),
+        (
+            _("Booking"),
+            [
+                (
+                    _("Booking opens this far ahead"),
+                    "BOOKING_HORIZON_DAYS",
+                    ngettext("%(num)d day", "%(num)d days", c["BOOKING_HORIZON_DAYS"]),
+                ),
+                (
+                    _("Booking closes this long before a time slot"),
+                    "BOOKING_CUTOFF_HOURS",
+                    ngettext("%(num)d hour", "%(num)d hours", c["BOOKING_CUTOFF_HOURS"]),
+                ),
+                (_("Youngest age"), "MIN_AGE", str(c["MIN_AGE"])),
+                (_("Oldest age"), "MAX_AGE", str(c["MAX_AGE"])),
+                (
+                    _("Under this age, a parent or guardian must consent"),
+                    "GUARDIAN_AGE",
+                    str(c["GUARDIAN_AGE"]),
+                ),
+            ],
+        ),
+        (
+            _("The clinic day"),
+            [
+                (
+                    _("A booked youth who has not arrived is offered as a no-show after"),
+                    "NO_SHOW_GRACE_MINUTES",
+                    _minutes(c["NO_SHOW_GRACE_MINUTES"]),
+                ),
+                (
+                    _("Shortest time between two treatments"),
+                    "FOLLOW_UP_MIN_WEEKS",
+                    ngettext("%(num)d week", "%(num)d weeks", c["FOLLOW_UP_MIN_WEEKS"]),
+                ),
+                (
+                    _("Queue screens refresh every"),
+                    "QUEUE_REFRESH_SECONDS",
+                    ngettext("%(num)d second", "%(num)d seconds", c["QUEUE_REFRESH_SECONDS"]),
+                ),
+            ],
+        ),
+        (
+            _("Staff sign-in"),
+            [
+                (
+                    _("Signed out after no activity for"),
+                    "STAFF_IDLE_MINUTES",
+                    _minutes(c["STAFF_IDLE_MINUTES"]),
+                ),
+                (
+                    _("Failed sign-ins allowed from one address"),
+                    "LOGIN_LIMIT_PER_ADDRESS",
+                    _attempts(c["LOGIN_LIMIT_PER_ADDRESS"]),
+                ),
+                (
+                    _("Failed sign-ins allowed for one account"),
+                    "LOGIN_LIMIT_PER_ACCOUNT",
+                    _attempts(c["LOGIN_LIMIT_PER_ACCOUNT"]),
+                ),
+            ],
+        ),
+        (
+            _("The server"),
+            [
+                (
+                    _("Where failed sign-ins are counted"),
+                    "RATELIMIT_STORAGE_URI",
+                    _scheme(c["RATELIMIT_STORAGE_URI"]),
+                ),
+                (
+                    _("Database"),
+                    "DATABASE_URL",
+                    make_url(c["SQLALCHEMY_DATABASE_URI"]).get_backend_name(),
+                ),
+            ],
+        ),
+    ]
+
+
+SETTINGS_NOTE = _l(
+    "These are set by whoever runs the server, through environment variables, and change "
+    "when the app restarts. Changes to one clinic date (closed, other hours or seats) are "
+    "made in Schedule."
+)
+
+
+@bp.route("/settings")
+@requires(Action.VIEW_SETTINGS)
+def settings():
+    return render_template(
+        "staff/accounts/settings.html", groups=settings_rows(), note=SETTINGS_NOTE
+    )

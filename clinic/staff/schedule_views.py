@@ -1,3 +1,454 @@
-"""Staff pages: schedule (being built)."""
+"""Staff pages: the schedule (admin). The coming clinic days with their seats, one date's
+editor (close, reopen, hours, slot length, seats, remove an extra day, block a time), and the
+call list of the youth a schedule change cancelled.
 
-from clinic.staff import bp  # noqa: F401
+A change that would strand bookings comes back (422) with the bookings it affects and the
+choices the service offers; the admin's choice is posted with the same change and the ids of
+the bookings they saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, time
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from clinic import booking, schedule, vocab
+from clinic.i18n import clock
+from clinic.permissions import Action
+from clinic.public.forms import TOO_LONG, without_control_characters
+from clinic.schedule import Resolution
+from clinic.staff import bp, requires
+from clinic.urls import parse_day
+
+REQUIRED = _l("Please fill this in.")
+
+
+# --- Forms -------------------------------------------------------------------------------
+
+
+class _ParsedField(StringField):
+    """Text read into a value; what was typed is kept when it cannot be read."""
+
+    message = _l("Please check this.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.parsed = None
+
+    def parse(self, text: str):
+        raise NotImplementedError
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        self.parsed = None
+        text = (self.data or "").strip()
+        if text:
+            try:
+                self.parsed = self.parse(text)
+            except ValueError:
+                self.parsed = None
+
+    def pre_validate(self, form):
+        if (self.data or "").strip() and self.parsed is None:
+            raise ValidationError(self.message)
+
+
+class DateText(_ParsedField):
+    message = _l("Please enter a date as year-month-day, like 2026-12-15.")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("render_kw", {"type": "date"})
+        super().__init__(*args, **kwargs)
+
+    def parse(self, text: str) -> date:
+        return parse_day(text)
+
+
+class ClockText(_ParsedField):
+    message = _l("Please enter a time like 16:00.")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("render_kw", {"type": "time"})
+        super().__init__(*args, **kwargs)
+
+    def parse(self, text: str) -> time:
+        return time.fromisoformat(text).replace(second=0, microsecond=0, tzinfo=None)
+
+
+class WholeNumber(_ParsedField):
+    message = _l("Please enter a whole number.")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("render_kw", {"type": "number", "inputmode": "numeric"})
+        super().__init__(*args, **kwargs)
+
+    def parse(self, text: str) -> int:
+        if not text.isdigit() or len(text) > 4:
+            raise ValueError(text)
+        return int(text)
+
+
+class HoursForm(FlaskForm):
+    start = ClockText(_l("Opens at"))
+    end = ClockText(_l("Closes at"))
+    slot_minutes = WholeNumber(_l("Slot length in minutes"))
+    seats = WholeNumber(_l("Seats per slot"))
+
+    def hours(self) -> schedule.Hours:
+        return schedule.Hours(
+            self.start.parsed, self.end.parsed, self.slot_minutes.parsed, self.seats.parsed
+        )
+
+
+class ExtraDayForm(HoursForm):
+    day = DateText(_l("Date"), validators=[DataRequired(REQUIRED)])
+
+
+class CloseForm(FlaskForm):
+    note = StringField(
+        _l("Why it is closed (staff see this note)"),
+        validators=[Optional(), Length(max=schedule.NOTE_LENGTH, message=TOO_LONG)],
+        filters=[without_control_characters, lambda v: v.strip() if v else v],
+    )
+
+
+HOURS_PROBLEMS = {
+    "end_before_start": _l("The closing time must be after the opening time."),
+    "slot_minutes": _l(
+        "Please enter a slot length from 1 to %(max)d minutes.", max=schedule.MAX_SLOT_MINUTES
+    ),
+    "seats": _l("Please enter from 0 to %(max)d seats.", max=schedule.MAX_SEATS),
+    "no_slots": _l("These hours are too short for one appointment."),
+}
+
+DAY_PROBLEMS = {
+    schedule.DayPassed: _l("This date has passed. Please choose today or a later date."),
+    schedule.AlreadyAClinicDay: _l("The clinic already opens on this date."),
+    schedule.ClosedDay: _l("This clinic day is closed. Open it from its page to reopen it."),
+    schedule.TooFarAhead: _l("Please choose a date within the next six months."),
+}
+
+# Refusals of a change to one date, shown at the top of its page.
+CHANGE_PROBLEMS = {
+    schedule.DayPassed: _l("This day has passed. It can no longer be changed."),
+    schedule.NotAClinicDay: _l(
+        "The clinic does not open on this day, so there is nothing to change."
+    ),
+    schedule.NotClosed: _l("This day is not closed."),
+    schedule.NotExtra: _l("Only an extra day can be removed. Close a regular day instead."),
+    schedule.ChangedMeanwhile: _l(
+        "A booking on this day changed a moment ago. Nothing was saved: please look again."
+    ),
+}
+
+
+# --- Pages -------------------------------------------------------------------------------
+
+
+@bp.route("/schedule", endpoint="schedule")
+@requires(Action.MANAGE_SCHEDULE)
+def schedule_overview():
+    """The coming clinic days, closed and extra ones among them, with seats booked and left."""
+    return _overview(ExtraDayForm(formdata=None))
+
+
+@bp.post("/schedule/extra")
+@requires(Action.MANAGE_SCHEDULE)
+def schedule_add_extra():
+    """Add an extra clinic day."""
+    form = ExtraDayForm()
+    if form.validate():
+        rules = booking.current_rules()
+        try:
+            done = schedule.add_extra_day(
+                form.day.parsed, form.hours(), current_user, booking.clinic_now(rules), rules
+            )
+        except schedule.InvalidHours as problem:
+            _field_error(form, problem)
+        except tuple(DAY_PROBLEMS) as problem:
+            form.day.errors = [*form.day.errors, DAY_PROBLEMS[type(problem)]]
+        else:
+            flash(_("Extra clinic day added."), "success")
+            return redirect(url_for("staff.schedule_day", day=done.day), code=303)
+    return _overview(form, 422)
+
+
+def _overview(form: ExtraDayForm, status: int = 200):
+    rules = booking.current_rules()
+    today = booking.clinic_now(rules).date()
+    return (
+        render_template(
+            "staff/schedule/index.html",
+            days=schedule.overview(rules, today),
+            form=form,
+            defaults=rules.day,
+            today=today,
+            until=schedule.horizon_end(today),
+        ),
+        status,
+    )
+
+
+@bp.route("/schedule/<isodate:day>", methods=["GET", "POST"])
+@requires(Action.MANAGE_SCHEDULE)
+def schedule_day(day: date):
+    """One date: close, reopen, change hours, slot length or seats, remove an extra day."""
+    rules = booking.current_rules()
+    editor = schedule.day_editor(day, rules)
+    if editor is None:
+        abort(404)
+    hours_form = _hours_form(editor)
+    close_form = CloseForm(formdata=None)
+    if request.method == "GET":
+        return _editor(editor, hours_form, close_form)
+
+    now = booking.clinic_now(rules)
+    change = request.form.get("change")
+    if change == "close":
+        close_form = CloseForm()
+        if not close_form.validate():
+            return _editor(editor, hours_form, close_form, status=422)
+        return _attempt(
+            editor,
+            hours_form,
+            close_form,
+            lambda resolution, seen: schedule.close_day(
+                day, close_form.note.data, current_user, now, rules, resolution, seen
+            ),
+            _("The day is closed."),
+        )
+    if change == "reopen":
+        return _attempt(
+            editor,
+            hours_form,
+            close_form,
+            lambda resolution, seen: schedule.reopen_day(day, current_user, now, rules),
+            _("The day is open again."),
+        )
+    if change == "hours":
+        hours_form = HoursForm()
+        if not hours_form.validate():
+            return _editor(editor, hours_form, close_form, status=422)
+        try:
+            schedule.check_hours(hours_form.hours(), rules.day)
+        except schedule.InvalidHours as problem:
+            _field_error(hours_form, problem)
+            return _editor(editor, hours_form, close_form, status=422)
+        return _attempt(
+            editor,
+            hours_form,
+            close_form,
+            lambda resolution, seen: schedule.change_hours(
+                day, hours_form.hours(), current_user, now, rules, resolution, seen
+            ),
+            _("The day's hours are saved."),
+        )
+    if change == "remove":
+        return _attempt(
+            editor,
+            hours_form,
+            close_form,
+            lambda resolution, seen: schedule.remove_extra_day(
+                day, current_user, now, rules, resolution, seen
+            ),
+            _("The extra day is removed."),
+            after=url_for("staff.schedule"),
+        )
+    abort(400)
+
+
+@bp.post("/schedule/<isodate:day>/slots/<clock:start>/block")
+@requires(Action.MANAGE_SCHEDULE)
+def schedule_block_slot(day: date, start: time):
+    """Take one time out of the day: no booking or walk-in takes it."""
+    rules = booking.current_rules()
+    editor = _editor_or_404(day, rules, start)
+    now = booking.clinic_now(rules)
+    return _attempt(
+        editor,
+        _hours_form(editor),
+        CloseForm(formdata=None),
+        lambda resolution, seen: schedule.block_slot(
+            day, start, current_user, now, rules, resolution, seen
+        ),
+        _("%(time)s is blocked: it takes no more bookings.", time=clock(start)),
+    )
+
+
+@bp.post("/schedule/<isodate:day>/slots/<clock:start>/unblock")
+@requires(Action.MANAGE_SCHEDULE)
+def schedule_unblock_slot(day: date, start: time):
+    """Offer a blocked time again."""
+    rules = booking.current_rules()
+    editor = _editor_or_404(day, rules, start)
+    now = booking.clinic_now(rules)
+    return _attempt(
+        editor,
+        _hours_form(editor),
+        CloseForm(formdata=None),
+        lambda resolution, seen: schedule.unblock_slot(day, start, current_user, now, rules),
+        _("%(time)s is open for booking again.", time=clock(start)),
+    )
+
+
+@bp.route("/schedule/<isodate:day>/cancelled")
+@requires(Action.MANAGE_SCHEDULE)
+def schedule_cancelled(day: date):
+    """The youth whose appointments a schedule change cancelled: the admin's call list."""
+    rules = booking.current_rules()
+    contacts = schedule.cancelled_by_schedule(day, rules)
+    see_contact = current_user.can(Action.SEE_CONTACT)
+    if not see_contact:
+        contacts = [_without_contact(c) for c in contacts]
+    return render_template(
+        "staff/schedule/cancelled.html",
+        day=day,
+        contacts=contacts,
+        see_contact=see_contact,
+        languages=dict(vocab.LANGUAGES),
+    )
+
+
+# --- Helpers -----------------------------------------------------------------------------
+
+
+def _editor_or_404(day: date, rules, start: time) -> schedule.DayEditor:
+    editor = schedule.day_editor(day, rules)
+    if editor is None or all(slot.start != start for slot in editor.slots):
+        abort(404)
+    return editor
+
+
+def _hours_form(editor: schedule.DayEditor) -> HoursForm:
+    form = HoursForm(formdata=None)
+    hours = editor.hours
+    form.start.data = hours.start.strftime("%H:%M") if hours.start else ""
+    form.end.data = hours.end.strftime("%H:%M") if hours.end else ""
+    form.slot_minutes.data = str(hours.slot_minutes) if hours.slot_minutes is not None else ""
+    form.seats.data = str(hours.seats) if hours.seats is not None else ""
+    return form
+
+
+def _field_error(form: HoursForm, problem: schedule.InvalidHours) -> None:
+    field = getattr(form, problem.field)
+    field.errors = [*field.errors, HOURS_PROBLEMS[problem.reason]]
+
+
+def _resolution() -> Resolution | None:
+    try:
+        return Resolution(request.form.get("resolution", ""))
+    except ValueError:
+        return None
+
+
+def _seen() -> list[int]:
+    return [int(value) for value in request.form.getlist("seen") if value.isdigit()]
+
+
+def _attempt(editor, hours_form, close_form, change, done_message: str, after: str | None = None):
+    """Run one change with the admin's choice (if any) and answer: redirect when it is done,
+    or the day's page again (422) with what stands in the way."""
+    try:
+        outcome = change(_resolution(), _seen())
+    except schedule.Stranding as stranding:
+        return _editor(editor, hours_form, close_form, stranding=stranding, status=422)
+    except tuple(CHANGE_PROBLEMS) as problem:
+        return _editor(
+            editor, hours_form, close_form, problem=CHANGE_PROBLEMS[type(problem)], status=422
+        )
+    except schedule.NoSuchSlot:
+        abort(404)
+    if outcome.cancelled:
+        flash(
+            ngettext(
+                "%(num)d appointment was cancelled. Please contact them: they are listed below.",
+                "%(num)d appointments were cancelled. Please contact them: they are listed below.",
+                len(outcome.cancelled),
+            ),
+            "success",
+        )
+        flash(done_message, "success")
+        return redirect(url_for("staff.schedule_cancelled", day=outcome.day), code=303)
+    flash(done_message, "success")
+    if outcome.moved:
+        # Codes and times only: flashed messages travel in the cookie.
+        moves = ", ".join(
+            _("%(code)s %(old)s → %(new)s", code=code, old=clock(old), new=clock(new))
+            for code, old, new in outcome.moved
+        )
+        flash(
+            ngettext(
+                "%(num)d appointment moved to a new time; please let them know: %(moves)s.",
+                "%(num)d appointments moved to new times; please let them know: %(moves)s.",
+                len(outcome.moved),
+                moves=moves,
+            ),
+            "success",
+        )
+    if outcome.kept:
+        flash(
+            ngettext(
+                "%(num)d booking stays at its time: the day sheet still lists it.",
+                "%(num)d bookings stay at their times: the day sheet still lists them.",
+                outcome.kept,
+            ),
+            "success",
+        )
+    return redirect(after or url_for("staff.schedule_day", day=outcome.day), code=303)
+
+
+def _editor(
+    editor: schedule.DayEditor,
+    hours_form: HoursForm,
+    close_form: CloseForm,
+    stranding: schedule.Stranding | None = None,
+    problem: str | None = None,
+    status: int = 200,
+):
+    rules = booking.current_rules()
+    today = booking.clinic_now(rules).date()
+    see_contact = current_user.can(Action.SEE_CONTACT)
+    affected = []
+    if stranding is not None:
+        affected = stranding.affected
+        if not see_contact:
+            affected = [_without_contact(a) for a in affected]
+    # The confirmation repeats the change as posted, with the admin's choice added to it.
+    repeat = [
+        (name, value)
+        for name, values in request.form.lists()
+        if name not in ("csrf_token", "resolution", "seen")
+        for value in values
+    ]
+    return (
+        render_template(
+            "staff/schedule/day.html",
+            editor=editor,
+            hours_form=hours_form,
+            close_form=close_form,
+            stranding=stranding,
+            move_refused=isinstance(stranding, schedule.CannotMove),
+            affected=affected,
+            repeat=repeat,
+            problem=problem,
+            defaults=rules.day,
+            past=editor.day < today,
+            see_contact=see_contact,
+            languages=dict(vocab.LANGUAGES),
+        ),
+        status,
+    )
+
+
+def _without_contact(item):
+    """The same row without phone, e-mail or guardian (for a role that may not see them)."""
+    return replace(item, phone=None, email=None, guardian_name=None, guardian_phone=None)

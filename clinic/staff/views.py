@@ -157,7 +157,7 @@ def _sheet_context(day: date) -> dict:
         "status_labels": STATUS_LABELS,
         "action_labels": ACTION_LABELS,
         "undoable": lambda change: visits.undoable(change, current_user.role, today, rules),
-        "walk_in_seats": visits.walk_in_seats(rules, now) if day == today else None,
+        "walk_in_seats": sheet.walk_in_seats(now),
         "clinical": current_user.can(Action.SEE_CLINICAL),
         "flag_labels": dict(vocab.SCREENING_FLAGS),
         "refresh_seconds": current_app.config["QUEUE_REFRESH_SECONDS"],

@@ -1,0 +1,86 @@
+"""Forms of the youth records pages. They check shape only; the rules live in
+``clinic.records`` and ``clinic.booking``."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.widgets import HiddenInput
+
+from clinic import vocab
+from clinic.public.forms import (
+    CHOOSE,
+    REQUIRED,
+    TOO_LONG,
+    options,
+    phone_number,
+    without_control_characters,
+)
+
+
+class SearchForm(FlaskForm):
+    q = StringField(
+        _l("Name, phone or date of birth"),
+        filters=[without_control_characters],
+        validators=[DataRequired(message=REQUIRED), Length(max=100, message=TOO_LONG)],
+        render_kw={"maxlength": 100, "autocomplete": "off", "spellcheck": "false"},
+    )
+
+
+class FollowUpForm(FlaskForm):
+    # "YYYY-MM-DDTHH:MM"; the choices, grouped by day, are set by the view.
+    slot = SelectField(
+        _l("Date and time"),
+        validators=[InputRequired(message=CHOOSE)],
+        invalid_choice_message=_l("Please choose one of the times listed."),
+    )
+    submission_key = HiddenField(
+        validators=[Regexp(r"^[A-Za-z0-9_-]{16,64}$", message=_l("Please reload the page."))]
+    )
+    # Only for a minor with no guardian on file, and only for staff who see contact details.
+    guardian_name = StringField(
+        _l("Parent or guardian's full name"),
+        filters=[without_control_characters],
+        validators=[Optional(), Length(max=120, message=TOO_LONG)],
+        render_kw={"maxlength": 120},
+    )
+    guardian_relationship = SelectField(
+        _l("Their relationship to the youth"),
+        choices=options(vocab.GUARDIAN_RELATIONSHIPS, blank=_l("Choose…")),
+        validators=[Optional()],
+    )
+    guardian_phone = StringField(
+        _l("Parent or guardian's phone"),
+        filters=[without_control_characters],
+        validators=[Optional(), Length(max=20, message=TOO_LONG), phone_number],
+        render_kw={"maxlength": 20, "type": "tel", "inputmode": "tel"},
+    )
+
+    GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
+
+    def guardian_given(self) -> bool:
+        return any(self.text(name) for name in self.GUARDIAN_FIELDS)
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # A guardian is one person: all three details, or none.
+        if self.guardian_given():
+            for name in self.GUARDIAN_FIELDS:
+                field = getattr(self, name)
+                if not self.text(name) and not field.errors:
+                    field.errors = [*field.errors, REQUIRED]
+                    valid = False
+        return valid
+
+    def text(self, name: str) -> str | None:
+        value = (getattr(self, name).data or "").strip()
+        return value or None
+
+
+class MergeForm(FlaskForm):
+    other_id = IntegerField(
+        validators=[InputRequired(message=REQUIRED)],
+        widget=HiddenInput(),
+    )
