@@ -52,7 +52,7 @@ test: setup
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict --follow-imports=silent clinic/scheduling.py
+	$(BIN)/mypy --strict --follow-imports=silent clinic/scheduling.py clinic/permissions.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

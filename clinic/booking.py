@@ -270,14 +270,14 @@ def find_by_submission(submission_key: str) -> Appointment | None:
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
-def _new_code() -> str:
+def new_code() -> str:
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
         if not db.session.scalar(select(exists().where(Appointment.code == code))):
             return code
 
 
-def _insert_ignoring_conflict(model: type[db.Model], values: dict[str, object]) -> None:
+def insert_ignoring_conflict(model: type[db.Model], values: dict[str, object]) -> None:
     """INSERT a row unless one with the same unique key exists (another request made it)."""
     dialect = db.session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
@@ -322,16 +322,16 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
     if request.earliest_day is not None and request.day < request.earliest_day:
         raise TooSoon(request.earliest_day)
 
-    youth = _upsert_youth(request)
+    youth = upsert_youth(request)
     upcoming = upcoming_appointment(youth.id, now.date())
     if upcoming is not None:
         if upcoming.submission_key == request.submission_key:
             return upcoming
         raise AlreadyBooked()
 
-    slot_id = _take_seat(slot_plan)
+    slot_id = take_seat(slot_plan)
     appointment = Appointment(
-        code=_new_code(),
+        code=new_code(),
         youth_id=youth.id,
         slot_id=slot_id,
         status=AppointmentStatus.BOOKED,
@@ -399,7 +399,7 @@ def _bookable_slot(day: date, start: time, rules: ClinicRules, now: datetime) ->
     return slot.plan
 
 
-def _upsert_youth(request: BookingRequest) -> Youth:
+def upsert_youth(request: BookingRequest) -> Youth:
     """Find the youth by name and date of birth, or add them with the details just given.
 
     The UPDATE takes the youth's row lock, so two bookings for the same youth run one after
@@ -407,7 +407,7 @@ def _upsert_youth(request: BookingRequest) -> Youth:
     another stands for that other record.
     """
     key = Youth.make_identity_key(request.first_name, request.last_name, request.date_of_birth)
-    _insert_ignoring_conflict(
+    insert_ignoring_conflict(
         Youth,
         {
             "identity_key": key,
@@ -439,13 +439,13 @@ def _lock_youth(where) -> Youth:
     ).one()
 
 
-def _take_seat(slot_plan: SlotPlan) -> int:
+def take_seat(slot_plan: SlotPlan) -> int:
     """Take one seat of the slot, or raise SlotUnavailable("full"). Returns the slot's id.
 
     The seats come from today's plan, so a change of seats for a date applies to slots booked
     before it too; lowering them below the seats taken keeps those bookings and takes no more.
     """
-    _insert_ignoring_conflict(
+    insert_ignoring_conflict(
         Slot,
         {
             "day": slot_plan.day,

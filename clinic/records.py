@@ -657,7 +657,7 @@ class _MergedMeanwhile(Exception):
 
 
 def _lock(ids: Sequence[int]) -> None:
-    """Take the youth rows' locks in id order (the UPDATE, as ``booking._upsert_youth`` does),
+    """Take the youth rows' locks in id order (the UPDATE, as ``booking.upsert_youth`` does),
     so two merges over the same records wait for each other instead of deadlocking."""
     for youth_id in sorted(set(ids)):
         db.session.execute(

@@ -849,32 +849,12 @@ def _move(
     old_slot = {a.id: slot.id for slot in current.slots for a in slot.appointments}
     moved = []
     for item, target in placements:
-        booking._insert_ignoring_conflict(
-            Slot,
-            {
-                "day": target.day,
-                "start_time": target.start,
-                "end_time": target.end,
-                "capacity": target.seats,
-                "booked": 0,
-            },
-        )
-        slot_id = db.session.execute(
-            update(Slot)
-            .where(
-                Slot.day == target.day,
-                Slot.start_time == target.start,
-                Slot.booked < target.seats,
-                Slot.blocked.is_(False),
-            )
-            .values(booked=Slot.booked + 1, capacity=target.seats)
-            .returning(Slot.id)
-            .execution_options(synchronize_session=False)
-        ).scalar_one_or_none()
-        if slot_id is None:
+        try:
+            slot_id = booking.take_seat(target)
+        except booking.SlotUnavailable:
             # Bookings and walk-ins wait for the day's lock; only a desk move that does not
             # take it (an undo) can have taken this seat. Look at the day again.
-            raise ChangedMeanwhile()
+            raise ChangedMeanwhile() from None
         changed = db.session.execute(
             update(Appointment)
             .where(
@@ -905,7 +885,7 @@ def _set_blocked(day: date, start: time, blocked: bool, plan: DayPlan | None) ->
     slot = scheduling.find_slot(plan, start) if plan else None
     if slot is not None:
         # Blocking a time nobody booked yet: its row is made here.
-        booking._insert_ignoring_conflict(
+        booking.insert_ignoring_conflict(
             Slot,
             {
                 "day": day,

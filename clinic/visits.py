@@ -598,7 +598,7 @@ def _walk_in_once(request, actor, now, rules, consent) -> Appointment:
     if not plans:
         raise NoClinicToday()
     booking.check_youth(request.date_of_birth, today, request.has_guardian, rules)
-    youth = booking._upsert_youth(request)
+    youth = booking.upsert_youth(request)
     if booking.upcoming_appointment(youth.id, today) is not None:
         raise booking.AlreadyBooked()
     taken = _seats_taken(today)
@@ -608,7 +608,7 @@ def _walk_in_once(request, actor, now, rules, consent) -> Appointment:
         if chosen is None:
             raise NoFreeSeat()
         try:
-            slot_id = booking._take_seat(chosen)
+            slot_id = booking.take_seat(chosen)
             break
         except booking.SlotUnavailable:
             taken[chosen.start] = chosen.seats  # filled meanwhile: try the next one
@@ -616,7 +616,7 @@ def _walk_in_once(request, actor, now, rules, consent) -> Appointment:
         raise NoFreeSeat()
     needs = scheduling.needs_guardian(request.date_of_birth, today, rules.ages)
     appointment = Appointment(
-        code=booking._new_code(),
+        code=booking.new_code(),
         youth_id=youth.id,
         slot_id=slot_id,
         status=VisitStatus.CHECKED_IN,
@@ -786,7 +786,12 @@ def day_sheet(day: date, rules: ClinicRules, now: datetime) -> DaySheet:
     by_start = {row.start_time: row for row in rows}
     slot_plans = {p.start: p for p in (scheduling.day_slots(plan) if plan else [])}
     for row in rows:
-        slot_plans.setdefault(row.start_time, SlotPlan(day, row.start_time, row.end_time, 0))
+        # A time outside the plan is listed only while it still holds someone: a booking made
+        # before the hours changed must never be hidden, an emptied row is just history.
+        if row.start_time not in slot_plans and any(
+            a.status != VisitStatus.CANCELLED for a in row.appointments
+        ):
+            slot_plans[row.start_time] = SlotPlan(day, row.start_time, row.end_time, 0)
     sheet = DaySheet(
         day,
         plan,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import os
 import random
+import secrets
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,7 @@ from tests.live import (
     hidden_value,
     open_intake,
     outcome,
+    sign_in,
     wipe_bookings,
 )
 
@@ -107,7 +109,8 @@ def invariants(url: str) -> dict[str, int]:
             text(
                 "SELECT s.id, s.booked, s.capacity, "
                 "(SELECT count(*) FROM appointment a "
-                " WHERE a.slot_id = s.id AND a.status = 'booked') AS active "
+                " WHERE a.slot_id = s.id AND a.status IN "
+                " ('booked', 'checked_in', 'in_treatment', 'completed')) AS active "
                 "FROM slot s"
             )
         ).all()
@@ -228,25 +231,17 @@ def _staff_browser(server: Server, url: str) -> Browser:
         connection.execute(text("DELETE FROM staff_user WHERE email = 'desk@race.test'"))
         connection.execute(
             text(
-                "INSERT INTO staff_user (email, name, role, password_hash, active, created_at) "
-                "VALUES ('desk@race.test', 'Desk', 'front_desk', :hash, true, "
-                "CURRENT_TIMESTAMP)"
+                "INSERT INTO staff_user (email, name, role, password_hash, active, created_at, "
+                "session_token) VALUES ('desk@race.test', 'Desk', 'front_desk', :hash, true, "
+                "CURRENT_TIMESTAMP, :token)"
             ),
-            {"hash": generate_password_hash("race-password-123")},
+            {
+                "hash": generate_password_hash("race-password-123"),
+                "token": secrets.token_urlsafe(32),
+            },
         )
     engine.dispose()
-    browser = Browser(server)
-    page = browser.get("/auth/login")
-    signed_in = browser.post(
-        "/auth/login",
-        {
-            "csrf_token": hidden_value(page.body, "csrf_token"),
-            "email": "desk@race.test",
-            "password": "race-password-123",
-        },
-    )
-    assert signed_in.status in (302, 303), signed_in.status
-    return browser
+    return sign_in(server, "desk@race.test", "race-password-123")
 
 
 def test_cancels_while_booking_never_lose_or_double_a_seat(servers, live_db):

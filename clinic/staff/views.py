@@ -53,6 +53,7 @@ ACTION_LABELS = {
     "no_show": _l("no-show"),
     "cancel": _l("cancellation"),
     "walk_in": _l("walk-in"),
+    "schedule_cancel": _l("cancellation by a schedule change"),
 }
 
 
