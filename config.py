@@ -71,9 +71,13 @@ class Config:
 
     # Staff sessions: signed out after this long without a request.
     STAFF_IDLE_MINUTES = _int("STAFF_IDLE_MINUTES", 30)
-    # Sign-in attempts (Flask-Limiter syntax), per address and per account.
+    # Failed sign-ins allowed (Flask-Limiter syntax): for one account from one address, from
+    # one address over all accounts, and for one account from anywhere.
+    LOGIN_LIMIT_PER_ACCOUNT_ADDRESS = os.environ.get(
+        "LOGIN_LIMIT_PER_ACCOUNT_ADDRESS", "5 per 15 minutes"
+    )
     LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20 per 15 minutes")
-    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "50 per hour")
     # Where the limits are counted: memory:// is per process; several workers or app servers
     # must share redis://host:6379.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
@@ -28,6 +28,7 @@ from clinic.models import (
     ClinicDay,
     Intake,
     Slot,
+    Treatment,
     Youth,
     utcnow,
 )
@@ -58,6 +59,7 @@ def current_rules() -> ClinicRules:
         ages=scheduling.AgeLimits(
             minimum=config["MIN_AGE"], maximum=config["MAX_AGE"], adult=config["GUARDIAN_AGE"]
         ),
+        follow_up=timedelta(weeks=config["FOLLOW_UP_MIN_WEEKS"]),
     )
 
 
@@ -319,8 +321,6 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
     lock_day(request.day, exclusive=False)
     slot_plan = _bookable_slot(request.day, request.start, rules, now)
     check_youth(request.date_of_birth, request.day, request.has_guardian, rules)
-    if request.earliest_day is not None and request.day < request.earliest_day:
-        raise TooSoon(request.earliest_day)
 
     youth = upsert_youth(request)
     upcoming = upcoming_appointment(youth.id, now.date())
@@ -328,6 +328,7 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
         if upcoming.submission_key == request.submission_key:
             return upcoming
         raise AlreadyBooked()
+    check_healed(youth.id, request.day, rules, request.earliest_day)
 
     slot_id = take_seat(slot_plan)
     appointment = Appointment(
@@ -347,7 +348,9 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
 UPCOMING = (AppointmentStatus.BOOKED, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_TREATMENT)
 
 
-def upcoming_appointment(youth_id: int, today: date) -> Appointment | None:
+def upcoming_appointment(
+    youth_id: int, today: date, exclude_id: int | None = None
+) -> Appointment | None:
     """The youth's appointment from ``today`` on that is not over, if any (at most one)."""
     return db.session.scalars(
         select(Appointment)
@@ -356,9 +359,23 @@ def upcoming_appointment(youth_id: int, today: date) -> Appointment | None:
             Appointment.youth_id == youth_id,
             Appointment.status.in_(UPCOMING),
             Slot.day >= today,
+            Appointment.id != (exclude_id or 0),
         )
         .options(joinedload(Appointment.slot))
     ).first()
+
+
+def check_healed(
+    youth_id: int, day: date, rules: ClinicRules, earliest: date | None = None
+) -> None:
+    """Refuse a session on ``day`` sooner than the minimum interval after the youth's last
+    treatment (``scheduling.earliest_follow_up``), however it is booked: online, by staff,
+    or as a walk-in."""
+    last = db.session.scalar(select(func.max(Treatment.day)).where(Treatment.youth_id == youth_id))
+    healed = scheduling.earliest_follow_up(last, rules.follow_up)
+    candidates = [d for d in (healed, earliest) if d is not None]
+    if candidates and day < max(candidates):
+        raise TooSoon(max(candidates))
 
 
 def intake_from(request: BookingRequest) -> Intake:

@@ -287,6 +287,7 @@ class ClinicRules:
     day: DayDefaults = DayDefaults()
     window: BookingWindow = BookingWindow()
     ages: AgeLimits = AgeLimits()
+    follow_up: timedelta = timedelta(weeks=6)  # the least time between two sessions
 
 
 # --- A visit on the clinic day -----------------------------------------------------------

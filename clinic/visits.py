@@ -95,6 +95,19 @@ class NothingToUndo(VisitError):
     pass
 
 
+class ScheduleChanged(VisitError):
+    """Undoing would put a visit back on a time the schedule no longer offers (the day was
+    closed, the hours changed, or the time was blocked)."""
+
+
+class OtherAppointment(VisitError):
+    """Undoing would give the youth a second upcoming appointment (they booked another)."""
+
+
+class FormReused(VisitError):
+    """The walk-in form already added someone else (the Back button)."""
+
+
 class NoFreeSeat(VisitError):
     """A walk-in, but every seat left today is taken."""
 
@@ -138,6 +151,7 @@ class _Current:
     code: str
     status: VisitStatus
     slot_id: int
+    youth_id: int
     day: date
     start: time
     date_of_birth: date
@@ -152,6 +166,7 @@ def _load(appointment_id: int) -> _Current:
             Appointment.code,
             Appointment.status,
             Appointment.slot_id,
+            Appointment.youth_id,
             Slot.day,
             Slot.start_time,
             Youth.date_of_birth,
@@ -169,6 +184,7 @@ def _load(appointment_id: int) -> _Current:
         row.code,
         VisitStatus(row.status),
         row.slot_id,
+        row.youth_id,
         row.day,
         row.start_time,
         row.date_of_birth,
@@ -212,6 +228,8 @@ def _move(
 
 
 def _adjust_seat(slot_id: int, delta: int) -> None:
+    """Give a seat back when a move leaves a seat-holding status (taking one back is
+    ``_retake_seat``, which is conditional like any booking)."""
     if delta < 0:
         db.session.execute(
             update(Slot)
@@ -220,15 +238,7 @@ def _adjust_seat(slot_id: int, delta: int) -> None:
             .execution_options(synchronize_session=False)
         )
     elif delta > 0:
-        # Taking a seat back is conditional, like any booking: a walk-in may have it now.
-        taken = db.session.execute(
-            update(Slot)
-            .where(Slot.id == slot_id, Slot.booked < Slot.capacity)
-            .values(booked=Slot.booked + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if taken != 1:
-            raise SeatTaken()
+        raise AssertionError("no forward move takes a seat")
 
 
 def _on_the_day(current: _Current, now: datetime) -> None:
@@ -290,12 +300,14 @@ def record_consent(appointment_id: int, actor: StaffUser, now: datetime, consent
         current = _load(appointment_id)
         if current.status not in (VisitStatus.BOOKED, VisitStatus.CHECKED_IN):
             raise Refused(current.status, VisitAction.CHECK_IN)
-        db.session.execute(
+        recorded = db.session.execute(
             update(Appointment)
             .where(Appointment.id == current.id, Appointment.status == current.status)
             .values(**_consent_values(consent, actor, now))
             .execution_options(synchronize_session=False)
-        )
+        ).rowcount
+        if recorded != 1:
+            raise ChangedMeanwhile()
     return Moved(current.id, current.code, current.day, current.status, current.status)
 
 
@@ -395,13 +407,14 @@ def complete(
     """The treatment is done: record it (session number, areas, clinician, notes) and free
     the station.
 
-    Rule: only a youth in treatment, on the day. The session number defaults to one more
-    than the treatments the youth had before.
+    Rule: only a youth in treatment. The session number defaults to one more than the
+    treatments the youth had before.
     """
     require(actor.role, Action.TREAT)
     with write_transaction():
+        # No same-day check: a treatment whose "done" was forgotten is recorded the next
+        # day rather than left in treatment for ever.
         current = _load(appointment_id)
-        _on_the_day(current, now)
         moved = _move(current, VisitAction.COMPLETE, actor, now, completed_at=_utc(now))
         youth_id = db.session.scalar(
             select(Appointment.youth_id).where(Appointment.id == current.id)
@@ -459,20 +472,26 @@ def mark_no_shows(
                 continue
             starts = scheduling.slot_start(current.day, current.start, rules.zone)
             late = scheduling.is_late(starts, now, no_show_grace())
-            if current.status is VisitStatus.BOOKED and late:
-                moved.append(_move(current, VisitAction.NO_SHOW, actor, now))
+            if current.status is not VisitStatus.BOOKED or not late:
+                continue
+            try:
+                with db.session.begin_nested():
+                    moved.append(_move(current, VisitAction.NO_SHOW, actor, now))
+            except ChangedMeanwhile:
+                continue  # checked in at this very moment: they came after all
     return moved
 
 
 def cancel(appointment_id: int, actor: StaffUser, now: datetime) -> Moved:
     """Cancel a booking (the youth called) or a waiting youth who left; the seat is freed.
 
-    Rule: a booked appointment from today on, or a checked-in youth today.
+    Rule: a booked appointment from today on (a past one is a no-show instead), or a youth
+    who checked in and left without being seen, whatever the day.
     """
     require(actor.role, Action.CANCEL)
     with write_transaction():
         current = _load(appointment_id)
-        if current.day < now.date():
+        if current.status is VisitStatus.BOOKED and current.day < now.date():
             raise WrongDay()
         return _move(
             current,
@@ -531,6 +550,8 @@ def undo(appointment_id: int, actor: StaffUser, now: datetime, rules: ClinicRule
         if current.status != change.to_status:
             raise ChangedMeanwhile()
         back = VisitStatus(change.from_status)
+        delta = scheduling.seat_change(current.status, back)
+        seats = _seats_to_return_to(current, now, rules) if delta > 0 else 0
         values = dict(_UNDO_CLEARS[change.action])
         if change.action == VisitAction.COMPLETE:
             db.session.execute(delete(Treatment).where(Treatment.appointment_id == current.id))
@@ -546,7 +567,10 @@ def undo(appointment_id: int, actor: StaffUser, now: datetime, rules: ClinicRule
             raise StationBusy(current.station or "") from None
         if changed != 1:
             raise ChangedMeanwhile()
-        _adjust_seat(current.slot_id, scheduling.seat_change(current.status, back))
+        if delta > 0:
+            _retake_seat(current.slot_id, seats)
+        else:
+            _adjust_seat(current.slot_id, delta)
         marked = db.session.execute(
             update(StatusChange)
             .where(StatusChange.id == change.id, StatusChange.undone_at.is_(None))
@@ -556,6 +580,41 @@ def undo(appointment_id: int, actor: StaffUser, now: datetime, rules: ClinicRule
         if marked != 1:
             raise ChangedMeanwhile()
     return Moved(current.id, current.code, current.day, current.status, back)
+
+
+def _seats_to_return_to(current: _Current, now: datetime, rules: ClinicRules) -> int:
+    """Check that a no-show or cancellation can be undone: its time is still offered and the
+    youth holds no other upcoming appointment. Returns the slot's seats under today's plan.
+
+    Taken under the day's lock (shared, as a booking), so a schedule change cannot pass in
+    between; the youth's row lock keeps a booking of theirs from slipping in meanwhile.
+    """
+    lock_day(current.day, exclusive=False)
+    plans = booking.day_plans(current.day, current.day, rules)
+    slot_plan = scheduling.find_slot(plans[0], current.start) if plans else None
+    if slot_plan is None:
+        raise ScheduleChanged()
+    db.session.execute(
+        update(Youth)
+        .where(Youth.id == current.youth_id)
+        .values(updated_at=_utc(now))
+        .execution_options(synchronize_session=False)
+    )
+    if booking.upcoming_appointment(current.youth_id, now.date(), exclude_id=current.id):
+        raise OtherAppointment()
+    return slot_plan.seats
+
+
+def _retake_seat(slot_id: int, seats: int) -> None:
+    """Take a seat back on the same terms as a booking: a free seat, the slot not blocked."""
+    taken = db.session.execute(
+        update(Slot)
+        .where(Slot.id == slot_id, Slot.booked < seats, Slot.blocked.is_(False))
+        .values(booked=Slot.booked + 1, capacity=seats)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        raise SeatTaken()
 
 
 # --- Walk-ins ----------------------------------------------------------------------------
@@ -591,6 +650,11 @@ def walk_in(
 def _walk_in_once(request, actor, now, rules, consent) -> Appointment:
     earlier = booking.find_by_submission(request.submission_key)
     if earlier is not None:
+        same = booking.is_repeat_of(
+            earlier, request.first_name, request.last_name, request.date_of_birth, now.date()
+        )
+        if not same:
+            raise FormReused()
         return earlier  # the same walk-in form sent twice
     today = now.date()
     lock_day(today, exclusive=False)
@@ -601,6 +665,7 @@ def _walk_in_once(request, actor, now, rules, consent) -> Appointment:
     youth = booking.upsert_youth(request)
     if booking.upcoming_appointment(youth.id, today) is not None:
         raise booking.AlreadyBooked()
+    booking.check_healed(youth.id, today, rules)
     taken = _seats_taken(today)
     slot_plans = scheduling.day_slots(plans[0])
     for _ in range(len(slot_plans)):

@@ -530,3 +530,114 @@ def test_the_service_refuses_roles_that_may_not_move(app, day):
         visits.call(day["adult"], desk, "Laser 1", at(16, 5), rules)
     with pytest.raises(NotAllowed):
         visits.check_in(day["adult"], day["staff"][StaffRole.CLINICIAN], at(16, 5), rules)
+
+
+# --- What undo, late completions and walk-ins may not do ----------------------------------
+
+
+def test_undo_cannot_bring_a_booking_back_onto_a_closed_day(client, day, as_role, clock):
+    from clinic.models import ClinicDay
+
+    as_role(StaffRole.FRONT_DESK, day)
+    post(client, f"/staff/appointments/{day['later']}/cancel")
+    db.session.add(ClinicDay(day=NEXT_DAY, closed=True, note="Laser broken"))
+    db.session.commit()
+    page = post(client, f"/staff/appointments/{day['later']}/undo")
+    assert "The schedule changed since" in page
+    assert status_of(day["later"]) == "cancelled"
+
+
+def test_undo_cannot_bring_a_no_show_back_into_a_blocked_time(client, day, as_role, clock):
+    clock.set(at(16, 30))
+    as_role(StaffRole.FRONT_DESK, day)
+    post(client, f"/staff/appointments/{day['adult']}/no-show")
+    db.session.execute(
+        Slot.__table__.update().where(Slot.start_time == time(16)).values(blocked=True)
+    )
+    db.session.commit()
+    page = post(client, f"/staff/appointments/{day['adult']}/undo")
+    assert "Its seat has been given to someone else since." in page
+    assert status_of(day["adult"]) == "no_show"
+
+
+def test_undo_never_gives_a_youth_two_upcoming_appointments(client, day, as_role, clock):
+    as_role(StaffRole.FRONT_DESK, day)
+    post(client, f"/staff/appointments/{day['later']}/cancel")
+    clock.set(at(9, 0, date(2026, 11, 20)))  # Maya books again online for December
+    client.post("/auth/logout")
+    response = client.post(
+        intake_url(day=date(2026, 12, 22)),
+        data=intake_data(first_name="Maya", last_name="Chen", submission_key="m" * 32),
+    )
+    assert response.status_code == 303
+    clock.set(at(16, 10))
+    as_role(StaffRole.FRONT_DESK, day)
+    page = post(client, f"/staff/appointments/{day['later']}/undo")
+    assert "has booked another appointment since" in page
+    assert status_of(day["later"]) == "cancelled"
+
+
+def test_a_forgotten_completion_can_be_recorded_the_next_day(client, day, as_role, clock):
+    as_role(StaffRole.FRONT_DESK, day)
+    post(client, f"/staff/appointments/{day['adult']}/check-in")
+    post(client, f"/staff/appointments/{day['later']}/check-in")
+    as_role(StaffRole.CLINICIAN, day)
+    post(client, f"/staff/appointments/{day['adult']}/call", station="Laser 1")
+    clock.set(at(9, 0, date(2026, 11, 25)))
+    response = client.post(
+        f"/staff/appointments/{day['adult']}/complete",
+        data={"session_number": "1", "areas": ["hands"]},
+    )
+    assert response.status_code == 303
+    assert status_of(day["adult"]) == "completed"
+    assert db.session.scalar(select(Treatment.day)) == NEXT_DAY
+    as_role(StaffRole.FRONT_DESK, day)  # and a youth who left unseen is closed, not stuck
+    post(client, f"/staff/appointments/{day['later']}/cancel")
+    assert status_of(day["later"]) == "cancelled"
+
+
+def test_a_batch_of_no_shows_skips_one_who_arrives_meanwhile(app, day, monkeypatch, clock):
+    clock.set(at(16, 30))
+    desk = day["staff"][StaffRole.FRONT_DESK]
+    real_move = visits._move
+
+    def arrives_at_that_moment(current, action, actor, now, **values):
+        if current.id == day["adult"]:
+            raise visits.ChangedMeanwhile()
+        return real_move(current, action, actor, now, **values)
+
+    monkeypatch.setattr(visits, "_move", arrives_at_that_moment)
+    done = visits.mark_no_shows(
+        [day["adult"], day["minor"]], desk, at(16, 30), booking.current_rules()
+    )
+    assert [moved.appointment_id for moved in done] == [day["minor"]]
+    assert status_of(day["minor"]) == "no_show"
+    assert status_of(day["adult"]) == "booked"
+
+
+def test_a_youth_treated_today_cannot_come_back_as_a_walk_in(client, day, as_role):
+    as_role(StaffRole.FRONT_DESK, day)
+    post(client, f"/staff/appointments/{day['adult']}/check-in")
+    as_role(StaffRole.CLINICIAN, day)
+    post(client, f"/staff/appointments/{day['adult']}/call", station="Laser 1")
+    client.post(
+        f"/staff/appointments/{day['adult']}/complete",
+        data={"session_number": "1", "areas": ["hands"]},
+    )
+    as_role(StaffRole.FRONT_DESK, day)
+    response = client.post(
+        "/staff/walk-in",
+        data=walk_in_data(first_name="Ana", last_name="Flores", date_of_birth="2007-05-01"),
+    )
+    assert response.status_code == 422
+    assert "Too soon after their last treatment" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).where(Appointment.walk_in)) == 0
+
+
+def test_a_walk_in_form_reused_for_someone_else_is_refused(client, day, as_role):
+    as_role(StaffRole.FRONT_DESK, day)
+    assert client.post("/staff/walk-in", data=walk_in_data()).status_code == 303
+    response = client.post("/staff/walk-in", data=walk_in_data(first_name="Oscar"))
+    assert response.status_code == 422
+    assert "already used to add someone else" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).where(Appointment.walk_in)) == 1

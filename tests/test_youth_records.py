@@ -860,9 +860,22 @@ def test_after_a_merge_online_bookings_under_the_old_name_land_on_the_survivor(a
     kept, other = twins
     as_role(StaffRole.ADMIN).post(f"/staff/youth/{kept}/merge", data={"other_id": str(other)})
     youth_client = app.test_client()
-    response = youth_client.post(
+    # The merged record's treatment on 27 October counts: 24 November is too soon.
+    too_soon = youth_client.post(
         intake_url(),
         data=intake_data(first_name="Anna", last_name="Flores", date_of_birth="2007-05-01"),
+        headers=EN,
+    )
+    assert too_soon.status_code == 422
+    assert "weeks to heal between sessions" in page(too_soon)
+    response = youth_client.post(
+        intake_url(day=date(2026, 12, 22)),
+        data=intake_data(
+            first_name="Anna",
+            last_name="Flores",
+            date_of_birth="2007-05-01",
+            submission_key="y" * 32,
+        ),
     )
     assert response.status_code == 303
     booked = db.session.scalars(select(Appointment).where(Appointment.status == "booked")).one()
@@ -871,7 +884,7 @@ def test_after_a_merge_online_bookings_under_the_old_name_land_on_the_survivor(a
 
     # The survivor now holds an upcoming appointment: the old name cannot book a second one.
     again = app.test_client().post(
-        intake_url(day=date(2026, 12, 22)),
+        intake_url(day=date(2026, 12, 29)),
         data=intake_data(
             first_name="Anna",
             last_name="Flores",

@@ -1,9 +1,12 @@
 """Staff sign-in and sign-out.
 
-Sign-in is throttled against guessing, twice over: per address (one machine trying many
-accounts) and per account (many machines trying one account). The per-address limit is the
-looser one, because the whole clinic may share one public address. Only failed attempts count,
-and a throttled attempt is refused before its password is looked at.
+Sign-in is throttled against guessing three ways: per account from one address (strict: the
+ordinary guesser), per address (one machine trying many accounts; looser, because the whole
+clinic may share one public address) and per account from anywhere (loose: many machines
+trying one account). A strict limit per account alone would let anyone lock any staff member,
+the only admin included, out for good with five wrong passwords every fifteen minutes; here a
+stranger must fail far more often, from many addresses, to shut an account. Only failed
+attempts count, and a throttled attempt is refused before its password is looked at.
 """
 
 import hashlib
@@ -37,6 +40,10 @@ def _account_key() -> str:
     return "login-account:" + hashlib.sha256(email.encode()).hexdigest()[:32]
 
 
+def _account_address_key() -> str:
+    return _account_key() + ":" + get_remote_address()
+
+
 def _failed(response) -> bool:
     # Only a successful sign-in redirects with 303. Flask-Limiter then tests the limit before
     # the view and counts after it, so requests in flight at the same moment can each pass the
@@ -54,6 +61,12 @@ def _failed(response) -> bool:
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
     key_func=_account_key,
+    methods=["POST"],
+    deduct_when=_failed,
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT_ADDRESS"],
+    key_func=_account_address_key,
     methods=["POST"],
     deduct_when=_failed,
 )

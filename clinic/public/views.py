@@ -212,6 +212,18 @@ def explain_refusal(form: IntakeForm, error: booking.BookingError, day: date, ru
                 "answers and press Book again."
             )
         )
+    elif isinstance(error, booking.TooSoon):
+        # Without the date: it would tell whoever knows a name and birth date when that youth
+        # was last treated.
+        form.form_errors.append(
+            _(
+                "The skin needs at least %(weeks)d weeks to heal between sessions, and this "
+                "date is too soon after the last one. Please choose a later day, or call the "
+                "clinic at %(phone)s.",
+                weeks=rules.follow_up.days // 7,
+                phone=current_app.config["CLINIC_PHONE"],
+            )
+        )
     elif isinstance(error, booking.AlreadyBooked):
         # Deliberately without the date: anyone who knows a youth's name and date of birth
         # must not learn when that youth will be at the clinic.

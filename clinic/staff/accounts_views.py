@@ -388,12 +388,17 @@ def settings_rows() -> list[tuple[str, list[tuple[str, str, str]]]]:
                     _minutes(c["STAFF_IDLE_MINUTES"]),
                 ),
                 (
+                    _("Failed sign-ins allowed for one account from one address"),
+                    "LOGIN_LIMIT_PER_ACCOUNT_ADDRESS",
+                    _attempts(c["LOGIN_LIMIT_PER_ACCOUNT_ADDRESS"]),
+                ),
+                (
                     _("Failed sign-ins allowed from one address"),
                     "LOGIN_LIMIT_PER_ADDRESS",
                     _attempts(c["LOGIN_LIMIT_PER_ADDRESS"]),
                 ),
                 (
-                    _("Failed sign-ins allowed for one account"),
+                    _("Failed sign-ins allowed for one account from anywhere"),
                     "LOGIN_LIMIT_PER_ACCOUNT",
                     _attempts(c["LOGIN_LIMIT_PER_ACCOUNT"]),
                 ),

@@ -28,6 +28,7 @@ from sqlalchemy.orm import selectinload
 
 from clinic import booking, scheduling, visits, vocab
 from clinic.extensions import db
+from clinic.i18n import long_day
 from clinic.models import Appointment, Consent
 from clinic.permissions import Action, NotAllowed
 from clinic.public.forms import normalize_phone
@@ -85,6 +86,17 @@ def _explain(error: Exception) -> str:
             "Every seat left today is taken. A no-show or a cancellation frees one."
         ),
         visits.NoClinicToday: _l("There is no clinic today."),
+        visits.ScheduleChanged: _l(
+            "The schedule changed since (the day was closed, its hours changed or the time was "
+            "blocked): this appointment cannot come back. Book a new time instead."
+        ),
+        visits.OtherAppointment: _l(
+            "This youth has booked another appointment since: cancel that one first."
+        ),
+        visits.FormReused: _l(
+            "This form was already used to add someone else. Please check the answers and "
+            "press the button again."
+        ),
     }
     if isinstance(error, visits.StationBusy):
         return _("%(station)s is busy: complete its treatment first.", station=error.station)
@@ -254,7 +266,11 @@ def no_shows(day: date):
     """The grace-period offer: mark every late youth listed on the screen at once."""
     rules, now = _rules_and_now()
     ids = [int(value) for value in request.form.getlist("appointment_id") if value.isdigit()]
-    done = visits.mark_no_shows(ids, current_user, now, rules)
+    try:
+        done = visits.mark_no_shows(ids, current_user, now, rules)
+    except visits.VisitError as error:
+        flash(_explain(error), "error")
+        return _back_to_day(day)
     flash(
         ngettext("%(num)d marked as a no-show.", "%(num)d marked as no-shows.", len(done)),
         "success",
@@ -375,6 +391,17 @@ def walk_in():
             )
         except NotAllowed:
             abort(403)
+        except booking.TooSoon as error:
+            form.form_errors.append(
+                _(
+                    "Too soon after their last treatment: the skin needs time to heal. Their "
+                    "next session can be from %(date)s.",
+                    date=long_day(error.earliest),
+                )
+            )
+        except visits.FormReused as error:
+            form.submission_key.data = secrets.token_urlsafe(24)
+            form.form_errors.append(_explain(error))
         except booking.AlreadyBooked:
             form.form_errors.append(
                 _(
