@@ -1,0 +1,51 @@
+"""The role table: each role may do exactly what the clinic's roles need."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinic.permissions import ALLOWED, Action, NotAllowed, Role, can, require
+
+A, D, C = Role.ADMIN, Role.FRONT_DESK, Role.CLINICIAN
+
+# Written out by hand, apart from the table it checks.
+EXPECTED = {
+    Action.VIEW_DAY: {A, D, C},
+    Action.VIEW_RECORDS: {A, D, C},
+    Action.SEE_CONTACT: {A, D},
+    Action.SEE_CLINICAL: {C},  # screening answers and notes: clinicians only
+    Action.CHECK_IN: {A, D},
+    Action.MARK_NO_SHOW: {A, D},
+    Action.CANCEL: {A, D},
+    Action.TREAT: {C},
+    Action.BOOK_FOLLOW_UP: {A, D, C},
+    Action.EDIT_CONTACT: {A, D},
+    Action.MERGE_YOUTH: {A},
+    Action.MANAGE_SCHEDULE: {A},
+    Action.MANAGE_STAFF: {A},
+    Action.VIEW_SETTINGS: {A},
+    Action.OWN_ACCOUNT: {A, D, C},
+}
+
+
+def test_every_action_has_an_entry():
+    assert set(ALLOWED) == set(Action) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("action", list(Action))
+@pytest.mark.parametrize("role", list(Role))
+def test_the_table(role, action):
+    assert can(role, action) is (role in EXPECTED[action])
+    assert can(role.value, action) is (role in EXPECTED[action])
+
+
+@pytest.mark.parametrize("role", [None, "", "superuser", "ADMIN"])
+def test_unknown_roles_may_do_nothing(role):
+    assert not any(can(role, action) for action in Action)
+
+
+def test_require_raises_with_the_action():
+    require("clinician", Action.TREAT)
+    with pytest.raises(NotAllowed) as refused:
+        require("front_desk", Action.TREAT)
+    assert refused.value.action is Action.TREAT
