@@ -161,6 +161,9 @@ class ContactDetails:
     guardian_phone: Mapped[str | None] = mapped_column(String(20))
 
 
+SEARCH_NAME_LENGTH = 200
+
+
 class Youth(ContactDetails, db.Model):
     """A young person the clinic treats; one row across all their visits.
 
@@ -180,7 +183,7 @@ class Youth(ContactDetails, db.Model):
     preferred_name: Mapped[str | None] = mapped_column(String(60))
     date_of_birth: Mapped[date] = mapped_column(Date)
     # The names folded as ``normalize_name`` does ("jose nunez ..."), for staff search.
-    search_name: Mapped[str] = mapped_column(String(200), default="", index=True)
+    search_name: Mapped[str] = mapped_column(String(SEARCH_NAME_LENGTH), default="", index=True)
     # Set when an admin merged this record into another: bookings under this identity go
     # to that record, and searches no longer list this one.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("youth.id"))
@@ -201,7 +204,10 @@ class Youth(ContactDetails, db.Model):
 
     @staticmethod
     def make_search_name(first_name: str, last_name: str, preferred_name: str | None) -> str:
-        return " ".join(normalize_name(n) for n in (first_name, last_name, preferred_name) if n)
+        # Folding can lengthen a name many times over (NFKD spells out ligatures such as
+        # U+FDFA in 18 letters), so the column's width is a cut, not a promise.
+        names = (first_name, last_name, preferred_name)
+        return " ".join(normalize_name(n) for n in names if n)[:SEARCH_NAME_LENGTH]
 
     @staticmethod
     def make_identity_key(first_name: str, last_name: str, date_of_birth: date) -> str:

@@ -21,6 +21,7 @@ from clinic import booking, scheduling
 from clinic.database import write_transaction
 from clinic.extensions import db
 from clinic.models import (
+    SEARCH_NAME_LENGTH,
     Appointment,
     Intake,
     Slot,
@@ -769,7 +770,7 @@ def _joined_search_names(kept: Youth, other: Youth) -> str:
     joined = ""
     for word in words:
         candidate = f"{joined} {word}".strip()
-        if len(candidate) > 200:
+        if len(candidate) > SEARCH_NAME_LENGTH:
             break
         joined = candidate
     return joined

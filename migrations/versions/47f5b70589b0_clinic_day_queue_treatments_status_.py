@@ -130,7 +130,7 @@ def upgrade():
         connection.execute(
             youth.update()
             .where(youth.c.id == row.id)
-            .values(search_name=" ".join(_fold(n) for n in names if n))
+            .values(search_name=" ".join(_fold(n) for n in names if n)[:200])
         )
     # ### end Alembic commands ###
 
