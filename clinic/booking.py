@@ -229,9 +229,6 @@ class BookingRequest:
     tattoo_notes: str | None = None
     screening: list[str] = field(default_factory=list)
     referral_source: str = "self"
-    # A follow-up session booked by staff: not before the skin has healed (see
-    # scheduling.earliest_follow_up). None for online bookings.
-    earliest_day: date | None = None
 
     @property
     def contact(self) -> dict[str, str | None]:
@@ -328,7 +325,7 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
         if upcoming.submission_key == request.submission_key:
             return upcoming
         raise AlreadyBooked()
-    check_healed(youth.id, request.day, rules, request.earliest_day)
+    check_healed(youth.id, request.day, rules)
 
     slot_id = take_seat(slot_plan)
     appointment = Appointment(
@@ -365,17 +362,18 @@ def upcoming_appointment(
     ).first()
 
 
-def check_healed(
-    youth_id: int, day: date, rules: ClinicRules, earliest: date | None = None
-) -> None:
+def last_treatment_day(youth_id: int) -> date | None:
+    """The day of the youth's latest treatment, if any."""
+    return db.session.scalar(select(func.max(Treatment.day)).where(Treatment.youth_id == youth_id))
+
+
+def check_healed(youth_id: int, day: date, rules: ClinicRules) -> None:
     """Refuse a session on ``day`` sooner than the minimum interval after the youth's last
     treatment (``scheduling.earliest_follow_up``), however it is booked: online, by staff,
     or as a walk-in."""
-    last = db.session.scalar(select(func.max(Treatment.day)).where(Treatment.youth_id == youth_id))
-    healed = scheduling.earliest_follow_up(last, rules.follow_up)
-    candidates = [d for d in (healed, earliest) if d is not None]
-    if candidates and day < max(candidates):
-        raise TooSoon(max(candidates))
+    earliest = scheduling.earliest_follow_up(last_treatment_day(youth_id), rules.follow_up)
+    if earliest is not None and day < earliest:
+        raise TooSoon(earliest)
 
 
 def intake_from(request: BookingRequest) -> Intake:

@@ -439,10 +439,6 @@ class FollowUpPlan:
     upcoming: Appointment | None
 
 
-def _last_treatment_day(youth_id: int) -> date | None:
-    return db.session.scalar(select(func.max(Treatment.day)).where(Treatment.youth_id == youth_id))
-
-
 def _guardian_on_file(youth: Youth, intake: Intake | None) -> Contact | None:
     """The record's guardian, else the one given on the newest booking (staff confirm it at
     check-in either way)."""
@@ -472,7 +468,7 @@ def follow_up_plan(
     if youth.merged_into_id is not None:
         return Merged(youth.merged_into_id)
     today = now.date()
-    earliest = scheduling.earliest_follow_up(_last_treatment_day(youth.id), interval)
+    earliest = scheduling.earliest_follow_up(booking.last_treatment_day(youth.id), interval)
     first_day = max(today, earliest) if earliest else today
     window = booking.upcoming_days(rules, now)
     days = []
@@ -508,14 +504,13 @@ def book_follow_up(
     actor: StaffUser,
     rules: scheduling.ClinicRules,
     now: datetime,
-    interval: timedelta,
     guardian: Guardian | None = None,
 ) -> Appointment:
     """Book a youth's next session from their record, with ``booking.book``'s rules.
 
     Rule: same capacity, window and age rules as an online booking, and not before the last
-    treatment plus ``interval`` (``booking.TooSoon``). The request is built from the record
-    (names, birth date, contact, guardian: the record's, else the newest booking's) and the
+    treatment plus ``rules.follow_up`` (``booking.TooSoon``, checked by the booking itself).
+    The request is built from the record (names, birth date, contact, guardian: the record's, else the newest booking's) and the
     newest booking's tattoo, screening and referral answers, copied for the clinician to
     re-check at check-in. A guardian typed on the form (``SEE_CONTACT`` only) is used for this
     booking's intake. The submission key makes a repeated submission return the same
@@ -530,7 +525,6 @@ def book_follow_up(
     if youth is None:
         raise LookupError(youth_id)
     intake = latest_intake(youth.id)
-    earliest = scheduling.earliest_follow_up(_last_treatment_day(youth.id), interval)
     on_file = _guardian_on_file(youth, intake)
     if guardian is not None:
         guardian_fields = {
@@ -570,7 +564,6 @@ def book_follow_up(
         phone=youth.phone,
         email=youth.email,
         language=youth.language or "en",
-        earliest_day=earliest,
         **guardian_fields,
         **answers,
     )

@@ -625,7 +625,6 @@ def test_the_service_refuses_roles_without_the_right(users, ana):
             users[StaffRole.CLINICIAN],
             rules,
             now,
-            timedelta(weeks=6),
             guardian=guardian,
         )
     with pytest.raises(NotAllowed):

@@ -76,7 +76,7 @@ def _labels():
 
 
 def _interval() -> timedelta:
-    return timedelta(weeks=current_app.config["FOLLOW_UP_MIN_WEEKS"])
+    return booking.current_rules().follow_up
 
 
 def _now() -> tuple[scheduling.ClinicRules, datetime]:
@@ -226,7 +226,6 @@ def book_follow_up(youth_id: int):
                 current_user,
                 rules,
                 now,
-                _interval(),
                 guardian=guardian,
             )
         except booking.BookingError as error:
