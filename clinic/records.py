@@ -510,11 +510,12 @@ def book_follow_up(
 
     Rule: same capacity, window and age rules as an online booking, and not before the last
     treatment plus ``rules.follow_up`` (``booking.TooSoon``, checked by the booking itself).
-    The request is built from the record (names, birth date, contact, guardian: the record's, else the newest booking's) and the
-    newest booking's tattoo, screening and referral answers, copied for the clinician to
-    re-check at check-in. A guardian typed on the form (``SEE_CONTACT`` only) is used for this
-    booking's intake. The submission key makes a repeated submission return the same
-    appointment. Raises ``booking.BookingError`` subclasses, LookupError for an unknown youth.
+    The request is built from the record (names, birth date, contact, guardian: the
+    record's, else the newest booking's) and the newest booking's tattoo, screening and
+    referral answers, copied for the clinician to re-check at check-in. A guardian typed on
+    the form (``SEE_CONTACT`` only) is used for this booking's intake. The submission key
+    makes a repeated submission return the same appointment. Raises ``booking.BookingError``
+    subclasses, LookupError for an unknown youth.
     """
     require(actor.role, Action.BOOK_FOLLOW_UP)
     if guardian is not None:
