@@ -32,6 +32,9 @@ class Action(enum.StrEnum):
     BOOK_FOLLOW_UP = "book_follow_up"
     EDIT_CONTACT = "edit_contact"
     MERGE_YOUTH = "merge_youth"
+    # Messages to youth: what was sent to whom (contact details), and sending again
+    VIEW_MESSAGES = "view_messages"
+    RESEND_MESSAGE = "resend_message"
     # Running the clinic
     MANAGE_SCHEDULE = "manage_schedule"
     MANAGE_STAFF = "manage_staff"
@@ -55,6 +58,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.BOOK_FOLLOW_UP: _EVERYONE,
     Action.EDIT_CONTACT: _DESK,
     Action.MERGE_YOUTH: frozenset({Role.ADMIN}),
+    Action.VIEW_MESSAGES: _DESK,
+    Action.RESEND_MESSAGE: _DESK,
     Action.MANAGE_SCHEDULE: frozenset({Role.ADMIN}),
     Action.MANAGE_STAFF: frozenset({Role.ADMIN}),
     Action.VIEW_SETTINGS: frozenset({Role.ADMIN}),

@@ -21,6 +21,8 @@ EXPECTED = {
     Action.BOOK_FOLLOW_UP: {A, D, C},
     Action.EDIT_CONTACT: {A, D},
     Action.MERGE_YOUTH: {A},
+    Action.VIEW_MESSAGES: {A, D},
+    Action.RESEND_MESSAGE: {A, D},
     Action.MANAGE_SCHEDULE: {A},
     Action.MANAGE_STAFF: {A},
     Action.VIEW_SETTINGS: {A},
