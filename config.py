@@ -15,6 +15,10 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _flag(name: str, default: bool) -> bool:
+    return os.environ.get(name, "1" if default else "0").strip().lower() in ("1", "true", "yes")
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = os.environ.get(
@@ -37,6 +41,8 @@ class Config:
     CLINIC_NAME = os.environ.get("CLINIC_NAME", "Mission Youth Tattoo Removal Clinic")
     CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "2500 Mission Street, San Francisco, CA")
     CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "(415) 555-0134")
+    # How text messages sign: a lock screen shows them, so no word of the treatment.
+    CLINIC_SMS_NAME = os.environ.get("CLINIC_SMS_NAME", "Mission Youth Clinic")
     CLINIC_TZ = os.environ.get("CLINIC_TZ", "America/Los_Angeles")
 
     # The schedule: an ordinary clinic day
@@ -90,6 +96,38 @@ class Config:
 
     LANGUAGES = ("en", "es")
     BABEL_DEFAULT_LOCALE = "en"
+
+    # Messages to youth (clinic.outbox). Reminders go out this many days before at
+    # REMINDER_EARLY_AT, and on the day at REMINDER_SAME_DAY_AT, clinic time ("" or 0: off).
+    REMINDER_DAYS_BEFORE = _int("REMINDER_DAYS_BEFORE", 2)
+    REMINDER_EARLY_AT = os.environ.get("REMINDER_EARLY_AT", "10:00")
+    REMINDER_SAME_DAY_AT = os.environ.get("REMINDER_SAME_DAY_AT", "09:00")
+    # The worker: tries per message before it is dead, the backoff between tries (doubling
+    # from the base up to the cap, with +-20% jitter), how long a claim lasts before another
+    # worker may take the message over, and how often `--loop` looks for due messages.
+    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 10)
+    OUTBOX_RETRY_BASE_SECONDS = _int("OUTBOX_RETRY_BASE_SECONDS", 60)
+    OUTBOX_RETRY_CAP_SECONDS = _int("OUTBOX_RETRY_CAP_SECONDS", 3600)
+    OUTBOX_CLAIM_SECONDS = _int("OUTBOX_CLAIM_SECONDS", 300)
+    OUTBOX_BATCH_SIZE = _int("OUTBOX_BATCH_SIZE", 20)
+    OUTBOX_POLL_SECONDS = _int("OUTBOX_POLL_SECONDS", 2)
+    # E-mail over SMTP (Flask-Mailman). No MAIL_SERVER: e-mails wait in the outbox.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = _int("MAIL_PORT", 587)
+    MAIL_USE_TLS = _flag("MAIL_USE_TLS", True)  # STARTTLS
+    MAIL_USE_SSL = _flag("MAIL_USE_SSL", False)  # TLS from the first byte (port 465)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "clinic@localhost")
+    MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 15)
+    MAIL_BACKEND = "smtp"
+    # Text messages through Twilio. No account: texts wait in the outbox.
+    TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+    TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+    TWILIO_FROM = os.environ.get("TWILIO_FROM", "")  # a number, or a Messaging Service SID
+    TWILIO_TIMEOUT = _int("TWILIO_TIMEOUT", 15)
+    # Only for tests and staging: where the Messages API is (a local fake answers there).
+    TWILIO_API_URL = os.environ.get("TWILIO_API_URL", "https://api.twilio.com")
 
 
 class DevelopmentConfig(Config):

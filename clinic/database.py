@@ -21,11 +21,19 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from clinic.extensions import db
 
 WRITE_OPTION = "clinic_write_transaction"
+
+
+def dialect_insert(model: Any) -> Any:
+    """``INSERT`` for the session's database, with its ``ON CONFLICT`` clauses (the generic
+    ``insert`` has none): upserts and insert-unless-there, on SQLite and PostgreSQL alike."""
+    dialect = db.session.get_bind().dialect.name
+    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect](model)
 
 
 def init_app(app: Flask) -> None:

@@ -41,6 +41,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def naive_utc(moment: datetime) -> datetime:
+    """An aware instant as the columns hold it: UTC without a zone."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
 # The roles and what each may do live in ``clinic.permissions``.
 StaffRole = Role
 
@@ -156,6 +161,9 @@ class ContactDetails:
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))
     language: Mapped[str] = mapped_column(String(5), default="en")
+    # "sms" or "email": how the youth wants confirmations and reminders (None, or a way
+    # they gave no contact for: e-mail if they gave one, else a text; messages.choose_channel).
+    contact_by: Mapped[str | None] = mapped_column(String(5))
     guardian_name: Mapped[str | None] = mapped_column(String(120))
     guardian_relationship: Mapped[str | None] = mapped_column(String(40))
     guardian_phone: Mapped[str | None] = mapped_column(String(20))
@@ -383,3 +391,63 @@ class TicketCounter(db.Model):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     last_ticket: Mapped[int] = mapped_column(default=0)
+
+
+class MessageStatus(enum.StrEnum):
+    QUEUED = "queued"  # waiting for its send-after time, or for a retry
+    SENDING = "sending"  # claimed by a worker until ``claimed_until``
+    SENT = "sent"
+    DEAD = "dead"  # failed for good (a permanent error, or out of tries): staff may resend
+    CANCELLED = "cancelled"  # no longer wanted (a reminder for a cancelled appointment)
+    EXPIRED = "expired"  # its moment passed before it could go (a reminder after the visit)
+
+
+class OutboxMessage(db.Model):
+    """A message to a youth, written in the same transaction as the change that causes it and
+    sent later by ``flask outbox run`` (see ``clinic.outbox``).
+
+    The row holds what the message is about, not its text: the text is written when it is
+    sent, in the language recorded here, from the appointment as it is then. ``recipient``
+    is the address it was last sent to, for staff; it is never logged.
+    """
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[str] = mapped_column(String(5))
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    # Facts the message needs that the appointment no longer holds (a moved booking's old time).
+    context: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # At most one row per key: a reminder is scheduled once however often the job runs.
+    dedup_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default=MessageStatus.QUEUED)
+    send_after: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Why the last try failed, with any address scrubbed out.
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    recipient: Mapped[str | None] = mapped_column(String(254))
+    provider_ref: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    resend_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id"))
+
+    appointment: Mapped[Appointment | None] = relationship()
+    created_by: Mapped[StaffUser | None] = relationship(foreign_keys=[created_by_id])
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'sending', 'sent', 'dead', 'cancelled', 'expired')",
+            name="status",
+        ),
+        CheckConstraint("channel IN ('email', 'sms')", name="channel"),
+        Index("ix_outbox_message_due", "status", "send_after"),
+        Index("ix_outbox_message_appointment_id", "appointment_id"),
+        Index("ix_outbox_message_created_at", "created_at"),
+    )

@@ -6,6 +6,7 @@ Codes are what the database keeps (stable across languages); labels are what peo
 from flask_babel import lazy_gettext as _l
 
 LANGUAGES = [("en", "English"), ("es", "Español")]  # each language named in itself
+CONTACT_CHANNELS = [("sms", _l("Text message")), ("email", _l("Email"))]
 
 TATTOO_LOCATIONS = [
     ("face_neck", _l("Face or neck")),
