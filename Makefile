@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := CLINIC_ENV=development $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format translations translations-update setup clean bench
+.PHONY: run test lint format translations translations-update setup clean bench bench-messages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,3 +65,7 @@ clean:
 # bench/RESULTS.md.
 bench: setup
 	$(BIN)/python bench/run.py
+
+# Booking -> confirmation received, through a real SMTP server and an `outbox run --loop` worker.
+bench-messages: setup
+	$(BIN)/python -m bench.outbox_latency

@@ -29,6 +29,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set outside development and tests")
+    from clinic.outbox import reminder_policy
+
+    reminder_policy(app.config)  # REMINDER_*_AT: a typo stops the app here, not every booking
     os.makedirs(app.instance_path, exist_ok=True)
 
     if app.config["PROXY_FIX_X_FOR"]:
@@ -52,7 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from clinic import database, i18n, models
-    from clinic.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from clinic.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 
     db.init_app(app)
     database.init_app(app)
@@ -65,6 +68,7 @@ def register_extensions(app: Flask) -> None:
     )
     i18n.init_app(app)
     limiter.init_app(app)
+    mail.init_app(app)
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

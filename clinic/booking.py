@@ -15,12 +15,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from clinic import scheduling
-from clinic.database import lock_day, write_transaction
+from clinic import outbox, scheduling
+from clinic.database import dialect_insert, lock_day, write_transaction
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
@@ -216,6 +215,7 @@ class BookingRequest:
     phone: str | None = None
     email: str | None = None
     language: str = "en"
+    contact_by: str | None = None  # "sms" or "email"
     guardian_name: str | None = None
     guardian_relationship: str | None = None
     guardian_phone: str | None = None
@@ -237,6 +237,7 @@ class BookingRequest:
             "phone": self.phone,
             "email": self.email,
             "language": self.language,
+            "contact_by": self.contact_by,
             "guardian_name": self.guardian_name,
             "guardian_relationship": self.guardian_relationship,
             "guardian_phone": self.guardian_phone,
@@ -278,12 +279,12 @@ def new_code() -> str:
 
 def insert_ignoring_conflict(model: type[db.Model], values: dict[str, object]) -> None:
     """INSERT a row unless one with the same unique key exists (another request made it)."""
-    dialect = db.session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    db.session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    db.session.execute(dialect_insert(model).values(**values).on_conflict_do_nothing())
 
 
-def book(request: BookingRequest, rules: ClinicRules, now: datetime) -> Appointment:
+def book(
+    request: BookingRequest, rules: ClinicRules, now: datetime, staff_id: int | None = None
+) -> Appointment:
     """Book a seat for a youth: one transaction, committed once, or nothing at all.
 
     The seat is taken by a conditional UPDATE of the slot's counter, so two requests can never
@@ -292,7 +293,7 @@ def book(request: BookingRequest, rules: ClinicRules, now: datetime) -> Appointm
     for attempt in range(3):
         try:
             with write_transaction():
-                appointment = _book_once(request, rules, now)
+                appointment = _book_once(request, rules, now, staff_id)
             return appointment
         except IntegrityError:
             # A concurrent request inserted the same unique row first; start again and the
@@ -302,7 +303,9 @@ def book(request: BookingRequest, rules: ClinicRules, now: datetime) -> Appointm
     raise AssertionError("unreachable")
 
 
-def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Appointment:
+def _book_once(
+    request: BookingRequest, rules: ClinicRules, now: datetime, staff_id: int | None
+) -> Appointment:
     earlier = find_by_submission(request.submission_key)
     if earlier is not None:
         if not is_repeat_of(
@@ -338,6 +341,8 @@ def _book_once(request: BookingRequest, rules: ClinicRules, now: datetime) -> Ap
     appointment.intake = intake_from(request)
     db.session.add(appointment)
     db.session.flush()
+    # In this transaction: the booking and its confirmation commit together or not at all.
+    outbox.booked(appointment.id, now, staff_id=staff_id)
     return appointment
 
 
@@ -523,6 +528,7 @@ def cancel(appointment_id: int, staff_id: int | None, now: datetime) -> Cancella
         ).one_or_none()
         if cancelled is None:
             raise NotCancellable()
+        outbox.cancelled(appointment_id, now, staff_id=staff_id)
         day = db.session.execute(
             update(Slot)
             .where(Slot.id == cancelled.slot_id)
@@ -538,5 +544,9 @@ def confirmed_appointment(appointment_id: int) -> Appointment | None:
     return db.session.scalar(
         select(Appointment)
         .where(Appointment.id == appointment_id, Appointment.status == AppointmentStatus.BOOKED)
-        .options(selectinload(Appointment.slot), selectinload(Appointment.youth))
+        .options(
+            selectinload(Appointment.slot),
+            selectinload(Appointment.youth),
+            selectinload(Appointment.intake),
+        )
     )

@@ -1,17 +1,19 @@
-"""``flask`` commands: create-staff, seed-demo."""
+"""``flask`` commands: create-staff, seed-demo, outbox run, reminders."""
 
 from __future__ import annotations
 
 import heapq
 import random
+import signal
+import threading
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import click
 from flask import Flask, current_app
 from sqlalchemy import func, insert, select
 
-from clinic import booking, scheduling, staff_accounts, vocab
+from clinic import booking, delivery, outbox, scheduling, staff_accounts, vocab
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
@@ -38,6 +40,50 @@ DEMO_STAFF = [
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_staff)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(outbox_group)
+    app.cli.add_command(reminders)
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Send the messages waiting in the outbox."""
+
+
+@outbox_group.command("run")
+@click.option("--loop", is_flag=True, help="Keep running (as a service) instead of once.")
+def outbox_run(loop: bool) -> None:
+    """Send every message that is due, once (for cron) or --loop as a service.
+
+    Several can run at once, on one server or many: each claims different messages.
+    """
+    missing = {"email", "sms"} - set(delivery.configured_channels())
+    for channel in sorted(missing):
+        click.echo(f"No {channel} provider configured: those messages stay queued.", err=True)
+    if loop:
+        stopping = threading.Event()
+
+        def stop(_signal, _frame) -> None:
+            # Finish the message in hand rather than leave it claimed until the claim expires.
+            stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        click.echo("Outbox worker running; stop it with Ctrl-C or SIGTERM.")
+        outbox.run_forever(stopping)
+        click.echo("Outbox worker stopped.")
+        return
+    report = outbox.run_once()
+    click.echo(
+        f"{report.sent} sent, {report.retried} to retry, {report.dead} dead, "
+        f"{report.skipped} no longer needed."
+    )
+
+
+@click.command("reminders")
+def reminders() -> None:
+    """Schedule the reminders of the coming days' appointments (safe to run repeatedly)."""
+    added = outbox.schedule_reminders(datetime.now(UTC))
+    click.echo(f"{added} reminders scheduled.")
 
 
 @click.command("create-staff")

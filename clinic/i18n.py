@@ -40,8 +40,21 @@ def clock_at(moment: datetime | None) -> str:
     return clock(moment.replace(tzinfo=UTC).astimezone(zone).time())
 
 
+def day_clock_at(moment: datetime | None) -> str:
+    """A stored instant (naive UTC) as the clinic's date and wall-clock time: 'Tue, Nov 24,
+    4:37 PM'."""
+    if moment is None:
+        return ""
+    local = moment.replace(tzinfo=UTC).astimezone(ZoneInfo(current_app.config["CLINIC_TZ"]))
+    return f"{short_day(local.date())}, {clock(local.time())}"
+
+
 def init_app(app) -> None:
     app.jinja_env.filters.update(
-        long_day=long_day, short_day=short_day, clock=clock, clock_at=clock_at
+        long_day=long_day,
+        short_day=short_day,
+        clock=clock,
+        clock_at=clock_at,
+        day_clock_at=day_clock_at,
     )
     app.jinja_env.globals.update(current_locale=lambda: str(get_locale()))

@@ -45,6 +45,7 @@ CONTACT_FIELDS = (
     "phone",
     "email",
     "language",
+    "contact_by",
     "guardian_name",
     "guardian_relationship",
     "guardian_phone",
@@ -234,6 +235,7 @@ class Contact:
     phone: str | None
     email: str | None
     language: str
+    contact_by: str | None
     guardian_name: str | None
     guardian_relationship: str | None
     guardian_phone: str | None
@@ -565,10 +567,11 @@ def book_follow_up(
         phone=youth.phone,
         email=youth.email,
         language=youth.language or "en",
+        contact_by=youth.contact_by,
         **guardian_fields,
         **answers,
     )
-    return booking.book(request, rules, now)
+    return booking.book(request, rules, now, staff_id=actor.id)
 
 
 # --- Merging two records of one youth ----------------------------------------------------
@@ -734,7 +737,7 @@ def _merge_once(kept_id: int, other_id: int, today: date) -> MergeResult:
         .values(youth_id=kept.id)
         .execution_options(synchronize_session=False)
     ).rowcount
-    for name in ("phone", "email", "preferred_name"):
+    for name in ("phone", "email", "contact_by", "preferred_name"):
         if not getattr(kept, name) and getattr(other, name):
             setattr(kept, name, getattr(other, name))
     # The guardian is one person: take all three fields or none, never a mix of two people.

@@ -24,16 +24,16 @@ import enum
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import case, delete, exists, func, or_, select, true, update
 from sqlalchemy.orm import selectinload
 
-from clinic import booking, scheduling
+from clinic import booking, outbox, scheduling
 from clinic.database import lock_day, write_transaction
 from clinic.extensions import db
-from clinic.models import Appointment, ClinicDay, Slot, StaffUser, StatusChange
+from clinic.models import Appointment, ClinicDay, Slot, StaffUser, StatusChange, naive_utc
 from clinic.permissions import Action, require
 from clinic.scheduling import ClinicRules, DayPlan, VisitAction, VisitStatus
 
@@ -669,7 +669,7 @@ def _change(
         if resolution is Resolution.CANCEL:
             outcome.cancelled = _cancel(affected, actor, now)
         elif resolution is Resolution.MOVE and placements is not None:
-            outcome.moved = _move(placements, current)
+            outcome.moved = _move(placements, current, actor, now)
         elif resolution is Resolution.KEEP:
             outcome.kept = len(affected)
         _tidy(day, new_plan)
@@ -811,7 +811,7 @@ def _placements(
 def _cancel(affected: list[Affected], actor: StaffUser, now: datetime) -> list[str]:
     """Cancel each booking as last read (conditional on that status), free its seat, and
     record the move as a schedule cancellation."""
-    at = _utc(now)
+    at = naive_utc(now)
     codes = []
     for item in affected:
         old = VisitStatus(item.status)
@@ -837,12 +837,17 @@ def _cancel(affected: list[Affected], actor: StaffUser, now: datetime) -> list[s
                 at=at,
             )
         )
+        if old is VisitStatus.BOOKED:
+            outbox.cancelled(item.id, now, by_clinic=True, staff_id=actor.id)
         codes.append(item.code)
     return codes
 
 
 def _move(
-    placements: list[tuple[Affected, scheduling.SlotPlan]], current: _Day
+    placements: list[tuple[Affected, scheduling.SlotPlan]],
+    current: _Day,
+    actor: StaffUser,
+    now: datetime,
 ) -> list[tuple[str, time, time]]:
     """Give each booking a seat at its new time (the same conditional UPDATE as a booking),
     then free its old one. The appointment keeps its code and status."""
@@ -868,6 +873,8 @@ def _move(
         if changed != 1:
             raise ChangedMeanwhile()
         _free_seat(old_slot[item.id])
+        if item.status == VisitStatus.BOOKED and target.start != item.start:
+            outbox.moved(item.id, item.start, now, staff_id=actor.id)
         moved.append((item.code, item.start, target.start))
     return moved
 
@@ -926,8 +933,3 @@ def _tidy(day: date, plan: DayPlan | None) -> None:
             )
             .execution_options(synchronize_session=False)
         )
-
-
-def _utc(now: datetime) -> datetime:
-    """Columns hold naive UTC."""
-    return now.astimezone(UTC).replace(tzinfo=None)

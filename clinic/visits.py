@@ -16,12 +16,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from clinic import booking, scheduling
-from clinic.database import lock_day, write_transaction
+from clinic import booking, outbox, scheduling
+from clinic.database import dialect_insert, lock_day, write_transaction
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
@@ -33,6 +32,7 @@ from clinic.models import (
     TicketCounter,
     Treatment,
     Youth,
+    naive_utc,
 )
 from clinic.permissions import UNDO_ACTION, Action, can, require
 from clinic.scheduling import ClinicRules, InvalidTransition, SlotPlan, VisitAction, VisitStatus
@@ -127,11 +127,6 @@ def no_show_grace() -> timedelta:
     return timedelta(minutes=current_app.config["NO_SHOW_GRACE_MINUTES"])
 
 
-def _utc(now: datetime) -> datetime:
-    """Columns hold naive UTC."""
-    return now.astimezone(UTC).replace(tzinfo=None)
-
-
 # --- One move ----------------------------------------------------------------------------
 
 
@@ -221,7 +216,7 @@ def _move(
             from_status=current.status.value,
             to_status=new.value,
             staff_id=actor.id,
-            at=_utc(now),
+            at=naive_utc(now),
         )
     )
     return Moved(current.id, current.code, current.day, current.status, new, values.get("station"))
@@ -248,9 +243,7 @@ def _on_the_day(current: _Current, now: datetime) -> None:
 
 def _next_ticket(day: date) -> int:
     """The day's next ticket number, from one atomic upsert of the day's counter."""
-    dialect = db.session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    statement = insert(TicketCounter).values(day=day, last_ticket=1)
+    statement = dialect_insert(TicketCounter).values(day=day, last_ticket=1)
     statement = statement.on_conflict_do_update(
         index_elements=[TicketCounter.day],
         set_={"last_ticket": TicketCounter.last_ticket + 1},
@@ -281,7 +274,7 @@ def check_in(
     with write_transaction():
         current = _load(appointment_id)
         _on_the_day(current, now)
-        values: dict[str, object] = {"arrived_at": _utc(now)}
+        values: dict[str, object] = {"arrived_at": naive_utc(now)}
         if _needs_consent(current, rules):
             values.update(_consent_values(consent or Consent.MISSING, actor, now))
         if current.status is VisitStatus.BOOKED:
@@ -290,7 +283,7 @@ def check_in(
 
 
 def _consent_values(consent: Consent, actor: StaffUser, now: datetime) -> dict[str, object]:
-    return {"consent": consent.value, "consent_by_id": actor.id, "consent_at": _utc(now)}
+    return {"consent": consent.value, "consent_by_id": actor.id, "consent_at": naive_utc(now)}
 
 
 def record_consent(appointment_id: int, actor: StaffUser, now: datetime, consent: Consent) -> Moved:
@@ -344,7 +337,7 @@ def _call(
                 now,
                 station=station,
                 station_day=current.day,
-                called_at=_utc(now),
+                called_at=naive_utc(now),
             )
     except IntegrityError:
         # The partial unique index: someone is already on this station.
@@ -415,7 +408,8 @@ def complete(
         # No same-day check: a treatment whose "done" was forgotten is recorded the next
         # day rather than left in treatment for ever.
         current = _load(appointment_id)
-        moved = _move(current, VisitAction.COMPLETE, actor, now, completed_at=_utc(now))
+        moved = _move(current, VisitAction.COMPLETE, actor, now, completed_at=naive_utc(now))
+        outbox.treated(current.id, now, staff_id=actor.id)
         youth_id = db.session.scalar(
             select(Appointment.youth_id).where(Appointment.id == current.id)
         )
@@ -493,14 +487,18 @@ def cancel(appointment_id: int, actor: StaffUser, now: datetime) -> Moved:
         current = _load(appointment_id)
         if current.status is VisitStatus.BOOKED and current.day < now.date():
             raise WrongDay()
-        return _move(
+        moved = _move(
             current,
             VisitAction.CANCEL,
             actor,
             now,
-            cancelled_at=_utc(now),
+            cancelled_at=naive_utc(now),
             cancelled_by_id=actor.id,
         )
+        # A youth who left the waiting room knows; one who was still to come is told.
+        if current.status is VisitStatus.BOOKED:
+            outbox.cancelled(current.id, now, staff_id=actor.id)
+        return moved
 
 
 # What undoing a move clears, besides the status.
@@ -574,11 +572,15 @@ def undo(appointment_id: int, actor: StaffUser, now: datetime, rules: ClinicRule
         marked = db.session.execute(
             update(StatusChange)
             .where(StatusChange.id == change.id, StatusChange.undone_at.is_(None))
-            .values(undone_at=_utc(now), undone_by_id=actor.id)
+            .values(undone_at=naive_utc(now), undone_by_id=actor.id)
             .execution_options(synchronize_session=False)
         ).rowcount
         if marked != 1:
             raise ChangedMeanwhile()
+        if change.action == VisitAction.CANCEL and back is VisitStatus.BOOKED:
+            outbox.restored(current.id, now, staff_id=actor.id)
+        elif change.action == VisitAction.COMPLETE:
+            outbox.untreated(current.id)
     return Moved(current.id, current.code, current.day, current.status, back)
 
 
@@ -597,7 +599,7 @@ def _seats_to_return_to(current: _Current, now: datetime, rules: ClinicRules) ->
     db.session.execute(
         update(Youth)
         .where(Youth.id == current.youth_id)
-        .values(updated_at=_utc(now))
+        .values(updated_at=naive_utc(now))
         .execution_options(synchronize_session=False)
     )
     if booking.upcoming_appointment(current.youth_id, now.date(), exclude_id=current.id):
@@ -687,7 +689,7 @@ def _walk_in_once(request, actor, now, rules, consent) -> Appointment:
         status=VisitStatus.CHECKED_IN,
         submission_key=request.submission_key,
         walk_in=True,
-        arrived_at=_utc(now),
+        arrived_at=naive_utc(now),
         ticket=_next_ticket(today),
         **(_consent_values(consent or Consent.MISSING, actor, now) if needs else {}),
     )
@@ -701,7 +703,7 @@ def _walk_in_once(request, actor, now, rules, consent) -> Appointment:
             from_status=VisitStatus.BOOKED.value,
             to_status=VisitStatus.CHECKED_IN.value,
             staff_id=actor.id,
-            at=_utc(now),
+            at=naive_utc(now),
         )
     )
     return appointment

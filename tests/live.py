@@ -261,8 +261,10 @@ def bookable_pairs(server: Server) -> list[tuple[str, str]]:
     return [(d["date"], s["start"]) for d in days for s in d["slots"] if s["bookable"]]
 
 
-# Children before parents: the clinic day's history and treatments point at appointments.
+# Children before parents: messages, the clinic day's history and treatments point at
+# appointments.
 BOOKING_TABLES = (
+    "outbox_message",
     "status_change",
     "treatment",
     "intake",

@@ -12,7 +12,16 @@ from sqlalchemy.orm import selectinload
 
 from clinic import cli, scheduling
 from clinic.extensions import db
-from clinic.models import Appointment, AppointmentStatus, Intake, Slot, StaffUser, Treatment, Youth
+from clinic.models import (
+    Appointment,
+    AppointmentStatus,
+    Intake,
+    OutboxMessage,
+    Slot,
+    StaffUser,
+    Treatment,
+    Youth,
+)
 from clinic.scheduling import SEAT_HOLDING
 from tests.conftest import NOW
 
@@ -161,6 +170,7 @@ def test_backup_then_restore_brings_a_booking_back(app, runner, tmp_path):
     assert made.exit_code == 0, made.output
     assert "Backup written" in made.output and backup.stat().st_size > 0
 
+    db.session.execute(OutboxMessage.__table__.delete())
     db.session.execute(Intake.__table__.delete())
     db.session.execute(Appointment.__table__.delete())
     db.session.commit()

@@ -27,7 +27,14 @@ from clinic.schedule import Hours, Resolution
 from clinic.scheduling import VisitStatus
 from tests import databases
 from tests.conftest import FIRST_SLOT, LA, NEXT_DAY, NOW, intake_data, intake_url
-from tests.live import Browser, Server, bookable_slots, hidden_value, open_intake
+from tests.live import (
+    BOOKING_TABLES,
+    Browser,
+    Server,
+    bookable_slots,
+    hidden_value,
+    open_intake,
+)
 from tests.querycount import count_statements
 
 # Friday 20 Nov 2026: the regular clinic days ahead are Tue 24 Nov, 22 and 29 Dec, ...
@@ -978,16 +985,7 @@ CROWD = 30
 def _wipe(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
-        for table in (
-            "status_change",
-            "treatment",
-            "intake",
-            "appointment",
-            "youth",
-            "slot",
-            "clinic_day",
-            "ticket_counter",
-        ):
+        for table in (*BOOKING_TABLES, "clinic_day"):
             connection.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
 

@@ -181,6 +181,13 @@ class IntakeForm(FlaskForm):
         default="en",
     )
 
+    contact_by = RadioField(
+        _l("Send my confirmation and reminders by"),
+        choices=options(vocab.CONTACT_CHANNELS),
+        validators=[Optional()],
+        default="sms",
+    )
+
     guardian_name = _text(_l("Parent or guardian's full name"), 120, Optional())
     guardian_relationship = SelectField(
         _l("Their relationship to you"),
@@ -267,6 +274,9 @@ class IntakeForm(FlaskForm):
                 _l("Please give a phone number or an email so we can reach you.")
             )
             valid = False
+        elif self.contact_by.data == "email" and not (self.email.data or "").strip():
+            self.email.errors.append(_l("Please give your email, or choose text messages."))
+            valid = False
         return valid
 
     def text(self, name: str) -> str | None:
@@ -288,6 +298,7 @@ class IntakeForm(FlaskForm):
             phone=normalize_phone(self.phone.data),
             email=text("email"),
             language=self.language.data,
+            contact_by=self.contact_by.data or None,
             guardian_name=text("guardian_name"),
             guardian_relationship=text("guardian_relationship"),
             guardian_phone=normalize_phone(self.guardian_phone.data),

@@ -24,6 +24,7 @@ from flask_babel import lazy_gettext as _l
 from clinic import booking, scheduling, visits
 from clinic.extensions import csrf
 from clinic.i18n import clock, long_day
+from clinic.messages import choose_channel
 from clinic.models import AppointmentStatus
 from clinic.public import bp
 from clinic.public.forms import IntakeForm, options
@@ -279,7 +280,13 @@ def confirmed():
     minor = scheduling.needs_guardian(
         appointment.youth.date_of_birth, appointment.slot.day, rules.ages
     )
-    return _private(render_template("public/confirmed.html", appointment=appointment, minor=minor))
+    intake = appointment.intake
+    channel = choose_channel(intake.contact_by, intake.phone, intake.email) if intake else None
+    return _private(
+        render_template(
+            "public/confirmed.html", appointment=appointment, minor=minor, channel=channel
+        )
+    )
 
 
 # --- The waiting room's screen ---------------------------------------------------------------

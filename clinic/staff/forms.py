@@ -77,6 +77,8 @@ class WalkInForm(IntakeForm):
         super().__init__(*args, **kwargs)
         # No time to choose: the walk-in takes the next free seat.
         del self.slot_time
+        # The desk fills it in about the youth, not about itself.
+        self.contact_by.label.text = _l("Send the youth's reminders and aftercare by")
 
     def consent_choice(self) -> Consent | None:
         try:

@@ -1,0 +1,385 @@
+"""What each message to a youth says, in the youth's language: subject, e-mail, text message.
+
+A message is written when it is sent (``clinic.outbox``), in the language the youth chose on
+their intake, whoever caused it (a staff member working in English cancels in Spanish for a
+youth who chose Spanish). Every string goes through the app's Flask-Babel catalogues. Times
+are the clinic's wall-clock times, always with the day of the week.
+
+Texts stay neutral on purpose: a phone's lock screen or a shared inbox shows them, so they
+name the clinic and the time but never the treatment or the youth's full name.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, time
+
+from flask import current_app, render_template
+from flask_babel import force_locale, gettext
+
+from clinic.i18n import clock, long_day, short_day
+
+
+class Kind(enum.StrEnum):
+    CONFIRMATION = "confirmation"  # booked online or by staff
+    RESTORED = "restored"  # a cancellation undone by staff: booked again
+    CANCELLED = "cancelled"  # cancelled by staff (the youth called, or asked)
+    CLINIC_CANCELLED = "clinic_cancelled"  # the clinic closed the day or changed its hours
+    MOVED = "moved"  # to another time the same day, by a schedule change
+    REMINDER_EARLY = "reminder_early"
+    REMINDER_SAME_DAY = "reminder_same_day"
+    AFTERCARE = "aftercare"  # after a treatment
+
+    @property
+    def is_reminder(self) -> bool:
+        return self in (Kind.REMINDER_EARLY, Kind.REMINDER_SAME_DAY)
+
+    @property
+    def about_a_visit_ahead(self) -> bool:
+        """Messages that only make sense while the appointment is still booked."""
+        return self in (Kind.CONFIRMATION, Kind.RESTORED, Kind.MOVED) or self.is_reminder
+
+
+CHANNELS = ("email", "sms")
+
+
+def choose_channel(contact_by: str | None, phone: str | None, email: str | None) -> str | None:
+    """Which way to reach a youth: the way they chose if they gave that contact, else e-mail
+    when they gave one, else a text; None when there is no way at all."""
+    if contact_by == "sms" and phone:
+        return "sms"
+    if contact_by == "email" and email:
+        return "email"
+    if email:
+        return "email"
+    if phone:
+        return "sms"
+    return None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a message is about, loaded by the outbox when it is sent."""
+
+    code: str
+    day: date
+    start: time
+    name: str  # the name the youth goes by
+    minor: bool
+    old_start: time | None = None  # a moved appointment's earlier time
+    next_session_from: date | None = None  # after a treatment: the earliest next session
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One message, written in one language."""
+
+    subject: str
+    greeting: str
+    paragraphs: list[str]
+    sms: str
+    bring: list[str] = field(default_factory=list)
+    aftercare: list[str] = field(default_factory=list)
+    calendar: bool = False  # attach the appointment as an .ics file
+    cancelled: bool = False  # the .ics, if any, cancels the event
+
+
+@dataclass(frozen=True)
+class Written:
+    """A letter with its e-mail bodies rendered, ready to send."""
+
+    letter: Letter
+    text: str
+    html: str
+    calendar_title: str
+
+
+def compose(kind: Kind, facts: Facts, language: str) -> Written:
+    """The message ``kind`` about ``facts``, written in ``language``."""
+    with force_locale(language):
+        letter = _WRITERS[kind](facts, _Clinic.from_config())
+        return Written(
+            letter,
+            text=render_template("messages/email.txt", letter=letter),
+            html=render_template("messages/email.html", letter=letter, language=language),
+            # Neutral: a calendar is seen by others.
+            calendar_title=gettext("Clinic appointment (%(code)s)", code=facts.code),
+        )
+
+
+@dataclass(frozen=True)
+class _Clinic:
+    name: str
+    address: str
+    phone: str
+    sms_name: str  # neutral: texts show on lock screens
+
+    @classmethod
+    def from_config(cls) -> _Clinic:
+        config = current_app.config
+        return cls(
+            config["CLINIC_NAME"],
+            config["CLINIC_ADDRESS"],
+            config["CLINIC_PHONE"],
+            config["CLINIC_SMS_NAME"],
+        )
+
+
+def _when(facts: Facts) -> str:
+    """'Tuesday, November 24, 2026 at 4:20 PM' / 'martes, 24 de noviembre de 2026 a las 16:20'."""
+    return gettext("%(day)s at %(time)s", day=long_day(facts.day), time=clock(facts.start))
+
+
+def _when_short(facts: Facts) -> str:
+    """'Tue, Nov 24, 4:20 PM': short enough for a text, still with the weekday."""
+    return f"{short_day(facts.day)}, {clock(facts.start)}"
+
+
+def _sms_fields(facts: Facts, clinic: _Clinic) -> dict[str, str]:
+    """What texts fill in: signed with the neutral name, the short time, the code, the phone
+    (a text uses those it names)."""
+    return {
+        "clinic": clinic.sms_name,
+        "when": _when_short(facts),
+        "code": facts.code,
+        "phone": clinic.phone,
+    }
+
+
+def _greeting(facts: Facts) -> str:
+    return gettext("Hi %(name)s,", name=facts.name)
+
+
+def _bring(facts: Facts) -> list[str]:
+    items = [
+        gettext("Your confirmation code."),
+        gettext(
+            "A photo ID if you have one (a school ID is fine). We never ask about "
+            "immigration status."
+        ),
+    ]
+    if facts.minor:
+        items.append(
+            gettext(
+                "Your parent or guardian, or their phone number so we can reach them: they "
+                "must agree before your treatment."
+            )
+        )
+    items.append(
+        gettext(
+            "Clean skin over the tattoo: no lotion, and no tanning or sunburn for two weeks before."
+        )
+    )
+    return items
+
+
+def _where(clinic: _Clinic) -> str:
+    return gettext("Where: %(name)s, %(address)s.", name=clinic.name, address=clinic.address)
+
+
+def _call_us(clinic: _Clinic) -> str:
+    return gettext(
+        "If you cannot come, call us at %(phone)s so someone else can have your seat.",
+        phone=clinic.phone,
+    )
+
+
+def _confirmation(facts: Facts, clinic: _Clinic) -> Letter:
+    return Letter(
+        subject=gettext("You are booked: %(when)s", when=_when_short(facts)),
+        greeting=_greeting(facts),
+        paragraphs=[
+            gettext("You are booked for %(when)s.", when=_when(facts)),
+            gettext("Your confirmation code is %(code)s.", code=facts.code),
+            _where(clinic),
+            gettext("Please come 10 minutes early."),
+            _call_us(clinic),
+        ],
+        bring=_bring(facts),
+        calendar=True,
+        sms=gettext(
+            "%(clinic)s: you are booked for %(when)s. Code %(code)s. Bring an ID. "
+            "Can't come? Call %(phone)s.",
+            **_sms_fields(facts, clinic),
+        ),
+    )
+
+
+def _restored(facts: Facts, clinic: _Clinic) -> Letter:
+    letter = _confirmation(facts, clinic)
+    return Letter(
+        subject=gettext("Your appointment is back on: %(when)s", when=_when_short(facts)),
+        greeting=letter.greeting,
+        paragraphs=[
+            gettext(
+                "We cancelled your appointment by mistake, sorry. It is booked again for %(when)s.",
+                when=_when(facts),
+            ),
+            *letter.paragraphs[1:],
+        ],
+        bring=letter.bring,
+        calendar=True,
+        sms=gettext(
+            "%(clinic)s: sorry, we cancelled by mistake. You are booked again for %(when)s. "
+            "Code %(code)s.",
+            **_sms_fields(facts, clinic),
+        ),
+    )
+
+
+def _cancelled(facts: Facts, clinic: _Clinic, by_clinic: bool) -> Letter:
+    if by_clinic:
+        subject = gettext("We had to cancel your appointment: %(when)s", when=_when_short(facts))
+        lead = gettext(
+            "We are sorry: the clinic cannot open as planned, so your appointment for "
+            "%(when)s (code %(code)s) is cancelled.",
+            when=_when(facts),
+            code=facts.code,
+        )
+        sms = gettext(
+            "%(clinic)s: sorry, we had to cancel your appointment for %(when)s (code "
+            "%(code)s). Book again online or call %(phone)s.",
+            **_sms_fields(facts, clinic),
+        )
+    else:
+        subject = gettext("Your appointment is cancelled: %(when)s", when=_when_short(facts))
+        lead = gettext(
+            "Your appointment for %(when)s (code %(code)s) is cancelled.",
+            when=_when(facts),
+            code=facts.code,
+        )
+        sms = gettext(
+            "%(clinic)s: your appointment for %(when)s (code %(code)s) is cancelled. "
+            "Book again online or call %(phone)s.",
+            **_sms_fields(facts, clinic),
+        )
+    return Letter(
+        subject=subject,
+        greeting=_greeting(facts),
+        paragraphs=[
+            lead,
+            gettext(
+                "You are welcome to book another day online, or call us at %(phone)s.",
+                phone=clinic.phone,
+            ),
+        ],
+        calendar=True,
+        cancelled=True,
+        sms=sms,
+    )
+
+
+def _moved(facts: Facts, clinic: _Clinic) -> Letter:
+    old = clock(facts.old_start) if facts.old_start else ""
+    return Letter(
+        subject=gettext("New time for your appointment: %(when)s", when=_when_short(facts)),
+        greeting=_greeting(facts),
+        paragraphs=[
+            gettext(
+                "We had to change the clinic's hours. Your appointment (code %(code)s) is "
+                "now %(when)s instead of %(old)s.",
+                code=facts.code,
+                when=_when(facts),
+                old=old,
+            ),
+            _where(clinic),
+            _call_us(clinic),
+        ],
+        bring=_bring(facts),
+        calendar=True,
+        sms=gettext(
+            "%(clinic)s: new time for your appointment: %(when)s (was %(old)s). Code "
+            "%(code)s. Can't come? Call %(phone)s.",
+            old=old,
+            **_sms_fields(facts, clinic),
+        ),
+    )
+
+
+def _reminder(facts: Facts, clinic: _Clinic, today: bool) -> Letter:
+    if today:
+        subject = gettext("Today at %(time)s: your appointment", time=clock(facts.start))
+        lead = gettext("See you today, %(when)s.", when=_when(facts))
+        sms = gettext(
+            "%(clinic)s: see you today, %(when)s. Code %(code)s. %(address)s. Can't come? "
+            "Call %(phone)s.",
+            address=clinic.address,
+            **_sms_fields(facts, clinic),
+        )
+    else:
+        subject = gettext("Reminder: your appointment %(when)s", when=_when_short(facts))
+        lead = gettext("A reminder: your appointment is %(when)s.", when=_when(facts))
+        sms = gettext(
+            "%(clinic)s reminder: %(when)s. Code %(code)s. Bring an ID. Can't come? Call "
+            "%(phone)s.",
+            **_sms_fields(facts, clinic),
+        )
+    return Letter(
+        subject=subject,
+        greeting=_greeting(facts),
+        paragraphs=[
+            lead,
+            gettext("Your confirmation code is %(code)s.", code=facts.code),
+            _where(clinic),
+            _call_us(clinic),
+        ],
+        bring=_bring(facts),
+        sms=sms,
+    )
+
+
+def _aftercare(facts: Facts, clinic: _Clinic) -> Letter:
+    paragraphs = [gettext("Thank you for coming today. Here is how to look after your skin.")]
+    if facts.next_session_from is not None:
+        paragraphs.append(
+            gettext(
+                "Your skin needs time to heal: you can book your next session for "
+                "%(day)s or later.",
+                day=long_day(facts.next_session_from),
+            )
+        )
+    paragraphs.append(
+        gettext(
+            "Call us at %(phone)s if the area gets very painful, hot or swollen, oozes pus, "
+            "or you get a fever.",
+            phone=clinic.phone,
+        )
+    )
+    return Letter(
+        subject=gettext("Looking after your skin after today's session"),
+        greeting=_greeting(facts),
+        paragraphs=paragraphs,
+        aftercare=[
+            gettext("Keep the area clean and dry for the first day."),
+            gettext(
+                "After that, wash it gently with mild soap and water and pat it dry; put on a "
+                "thin layer of healing ointment and a clean bandage for a few days."
+            ),
+            gettext(
+                "Redness, swelling and blisters are normal and heal in one to two weeks. "
+                "Do not pop blisters or pick scabs."
+            ),
+            gettext(
+                "Keep it out of the sun, pools and hot tubs until it has healed, and use "
+                "sunscreen on it after that."
+            ),
+        ],
+        sms=gettext(
+            "%(clinic)s: thanks for coming. Keep the area clean, don't pick or pop "
+            "blisters, stay out of the sun. Problems? Call %(phone)s.",
+            **_sms_fields(facts, clinic),
+        ),
+    )
+
+
+_WRITERS = {
+    Kind.CONFIRMATION: _confirmation,
+    Kind.RESTORED: _restored,
+    Kind.CANCELLED: lambda facts, clinic: _cancelled(facts, clinic, by_clinic=False),
+    Kind.CLINIC_CANCELLED: lambda facts, clinic: _cancelled(facts, clinic, by_clinic=True),
+    Kind.MOVED: _moved,
+    Kind.REMINDER_EARLY: lambda facts, clinic: _reminder(facts, clinic, today=False),
+    Kind.REMINDER_SAME_DAY: lambda facts, clinic: _reminder(facts, clinic, today=True),
+    Kind.AFTERCARE: _aftercare,
+}
