@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from clinic.extensions import db
-from clinic.models import Appointment, StaffRole, Youth
+from clinic.models import Appointment, OutboxMessage, StaffRole, Youth
 from tests.conftest import NEXT_DAY, PASSWORD, intake_data, intake_url
 
 A, D, C = StaffRole.ADMIN, StaffRole.FRONT_DESK, StaffRole.CLINICIAN
@@ -42,6 +42,9 @@ EXPECTED = {
     "staff.book_follow_up": EVERYONE,
     "staff.merge_youth": {A},
     "staff.merge_youth_confirm": {A},
+    # Messages to youth: where they went is contact detail
+    "staff.messages": DESK,
+    "staff.resend_message": DESK,
     # Running the clinic
     "staff.schedule": {A},
     "staff.schedule_day": {A},
@@ -86,6 +89,7 @@ def world(app, client, make_staff):
         "other_id": youth_ids[1],
         "user_id": target.id,
         "start": time(16, 0),
+        "message_id": db.session.scalar(select(OutboxMessage.id)),
     }
     return clients, values
 

@@ -76,6 +76,7 @@ def no_store(response):
 MENU = [
     ("staff.index", _l("Clinic day"), Action.VIEW_DAY),
     ("staff.youth_search", _l("Youth records"), Action.VIEW_RECORDS),
+    ("staff.messages", _l("Messages"), Action.VIEW_MESSAGES),
     ("staff.schedule", _l("Schedule"), Action.MANAGE_SCHEDULE),
     ("staff.accounts", _l("Staff accounts"), Action.MANAGE_STAFF),
     ("staff.settings", _l("Settings"), Action.VIEW_SETTINGS),
@@ -101,6 +102,7 @@ def staff_helpers():
 # Each module registers its routes on bp.
 from clinic.staff import (  # noqa: E402,F401
     accounts_views,
+    messages_views,
     records_views,
     schedule_views,
     views,

@@ -3,9 +3,8 @@ password. The rules live in ``clinic.staff_accounts``; these views parse, call a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import time
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import limits
 from flask import abort, current_app, flash, redirect, render_template, url_for
@@ -77,7 +76,7 @@ def accounts():
         "staff/accounts/list.html",
         accounts=staff_accounts.list_accounts(current_user),
         role_labels=ROLE_LABELS,
-        when=_when,
+        when=i18n.day_clock_at,
     )
 
 
@@ -126,14 +125,6 @@ def create_account():
 # --- One account --------------------------------------------------------------------------
 
 
-def _when(moment: datetime | None) -> str:
-    """A stored instant (naive UTC) as the clinic's date and wall-clock time."""
-    if moment is None:
-        return ""
-    local = moment.replace(tzinfo=UTC).astimezone(ZoneInfo(current_app.config["CLINIC_TZ"]))
-    return f"{i18n.short_day(local.date())}, {i18n.clock(local.time())}"
-
-
 def _account_or_404(user_id: int) -> StaffUser:
     user = db.session.get(StaffUser, user_id)
     if user is None:
@@ -156,7 +147,7 @@ def _render_account(
             "staff/accounts/account.html",
             account=user,
             role_label=ROLE_LABELS.get(user.role, user.role),
-            when=_when,
+            when=i18n.day_clock_at,
             itself=user.id == current_user.id,
             role_form=role_form,
             password_form=password_form or ResetPasswordForm(formdata=None),
@@ -286,7 +277,7 @@ def _minutes(n: int) -> str:
 
 
 def _clock(text: str) -> str:
-    return i18n.clock(time.fromisoformat(text))
+    return i18n.clock(time.fromisoformat(text)) if text.strip() else _("Off")
 
 
 def _attempts(limit: str) -> str:
@@ -320,6 +311,7 @@ def settings_rows() -> list[tuple[str, list[tuple[str, str, str]]]]:
                 (_("Name"), "CLINIC_NAME", c["CLINIC_NAME"]),
                 (_("Address"), "CLINIC_ADDRESS", c["CLINIC_ADDRESS"]),
                 (_("Phone"), "CLINIC_PHONE", c["CLINIC_PHONE"]),
+                (_("Name in text messages"), "CLINIC_SMS_NAME", c["CLINIC_SMS_NAME"]),
                 (_("Time zone"), "CLINIC_TZ", c["CLINIC_TZ"]),
             ],
         ),
@@ -401,6 +393,33 @@ def settings_rows() -> list[tuple[str, list[tuple[str, str, str]]]]:
                     _("Failed sign-ins allowed for one account from anywhere"),
                     "LOGIN_LIMIT_PER_ACCOUNT",
                     _attempts(c["LOGIN_LIMIT_PER_ACCOUNT"]),
+                ),
+            ],
+        ),
+        (
+            _("Messages to youth"),
+            [
+                (
+                    _("First reminder, days before"),
+                    "REMINDER_DAYS_BEFORE",
+                    ngettext("%(num)d day", "%(num)d days", c["REMINDER_DAYS_BEFORE"]),
+                ),
+                (_("First reminder at"), "REMINDER_EARLY_AT", _clock(c["REMINDER_EARLY_AT"])),
+                (
+                    _("Reminder on the day at"),
+                    "REMINDER_SAME_DAY_AT",
+                    _clock(c["REMINDER_SAME_DAY_AT"]),
+                ),
+                (
+                    _("Tries before a message is given up"),
+                    "OUTBOX_MAX_ATTEMPTS",
+                    str(c["OUTBOX_MAX_ATTEMPTS"]),
+                ),
+                (_("E-mail server"), "MAIL_SERVER", c["MAIL_SERVER"] or _("Not configured")),
+                (
+                    _("Text messages (Twilio)"),
+                    "TWILIO_ACCOUNT_SID",
+                    _("Configured") if c["TWILIO_ACCOUNT_SID"] else _("Not configured"),
                 ),
             ],
         ),
