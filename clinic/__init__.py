@@ -115,7 +115,7 @@ class _NoRowValues(logging.Filter):
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from clinic.extensions import db
+    from clinic.database import describe, discard_transaction
 
     app.logger.addFilter(_NoRowValues())
 
@@ -128,20 +128,18 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(500)
     def internal_error(error):
-        db.session.rollback()  # never leave a half-written booking behind
+        discard_transaction()  # never leave a half-written booking behind
         return render_template("errors/500.html"), 500
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error):
-        db.session.rollback()
-        # The first line names the problem without the row's values (see hide_parameters).
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else "unknown"
+        discard_transaction()
         if not _is_transient(error):
             # A missing table or column is a bug or a missed migration, not a hiccup.
-            app.logger.error("database error: %s: %s", type(error.orig).__name__, reason)
+            app.logger.error("database error: %s", describe(error))
             return render_template("errors/500.html"), 500
         # Restarting, unreachable, busy: the pool reconnects by itself (pre-ping).
-        app.logger.warning("database unavailable: %s: %s", type(error.orig).__name__, reason)
+        app.logger.warning("database unavailable: %s", describe(error))
         return render_template("errors/503.html"), 503, {"Retry-After": "30"}
 
 

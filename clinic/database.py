@@ -19,9 +19,10 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from clinic.extensions import db
@@ -41,6 +42,35 @@ def init_app(app: Flask) -> None:
         engine = db.engine
     if engine.dialect.name == "sqlite":
         _make_sqlite_concurrent(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs them
+    # last-registered first) and leaves that one nothing to fail on.
+    app.teardown_appcontext(_end_session)
+
+
+def discard_transaction() -> None:
+    """Roll back the session's transaction, even over a connection the server has closed.
+
+    A restart, a failover or an idle timeout can drop the connection under a request. The
+    rollback then fails; the connection is thrown away instead (the pool opens a new one for
+    the next request), and the failure is a one-line warning, not a traceback.
+    """
+    try:
+        db.session.rollback()
+    except DBAPIError as error:
+        current_app.logger.warning("database connection lost, discarded: %s", describe(error))
+        db.session().invalidate()  # the scoped proxy does not pass this one through
+
+
+def describe(error: DBAPIError) -> str:
+    """The driver's error class and first line: what went wrong, without the statement's
+    parameters or PostgreSQL's DETAIL line, either of which can hold a youth's data."""
+    reason = str(error.orig).strip().splitlines()[0] if error.orig else "unknown"
+    return f"{type(error.orig).__name__}: {reason}"
+
+
+def _end_session(_exc: BaseException | None) -> None:
+    discard_transaction()
+    db.session.remove()
 
 
 def _make_sqlite_concurrent(engine: Engine, busy_timeout_ms: int) -> None:

@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from clinic import calendar, delivery, scheduling
-from clinic.database import dialect_insert, write_transaction
+from clinic.database import dialect_insert, discard_transaction, write_transaction
 from clinic.extensions import db
 from clinic.messages import Facts, Kind, choose_channel, compose
 from clinic.models import (
@@ -457,7 +457,7 @@ def run_forever(stopping: threading.Event) -> None:
                 next_reminders = clock_time.monotonic() + 600
             report = run_once(stopping=stopping)
         except Exception as error:
-            db.session.rollback()
+            discard_transaction()  # over a dead connection too: the loop must live on
             log.error("outbox: %s; trying again in %d s", type(error).__name__, poll)
             stopping.wait(poll)
             continue

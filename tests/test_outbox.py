@@ -469,3 +469,37 @@ def test_the_walk_in_form_asks_the_desk_about_the_youths_messages(client, staff,
     page = client.get("/staff/walk-in").get_data(as_text=True)
     assert "Send the youth's reminders and aftercare by" in page
     assert "Send my confirmation" not in page
+
+
+def test_the_worker_loop_lives_through_a_lost_database_connection(app, monkeypatch, caplog):
+    """`outbox run --loop` meets a database restart: the batch fails, and so does the rollback
+    over the dead connection. The loop throws the connection away and tries again."""
+    import threading
+
+    from sqlalchemy import event, text
+    from sqlalchemy.exc import OperationalError
+
+    app.config["OUTBOX_POLL_SECONDS"] = 0
+    stopping = threading.Event()
+    calls = []
+
+    def run_once(stopping):
+        calls.append(len(calls))
+        if len(calls) == 1:
+            db.session.execute(text("SELECT 1"))  # holding a connection when the server goes
+            raise OperationalError("SELECT", {}, ConnectionResetError("server restarting"))
+        stopping.set()
+        return outbox.RunReport()
+
+    def server_gone(_connection):
+        event.remove(db.engine, "rollback", server_gone)
+        raise OperationalError("ROLLBACK", {}, ConnectionResetError("server restarting"), True)
+
+    monkeypatch.setattr(outbox, "run_once", run_once)
+    monkeypatch.setattr(outbox, "schedule_reminders", lambda now: None)
+    event.listen(db.engine, "rollback", server_gone)
+    outbox.run_forever(stopping)
+    assert calls == [0, 1]
+    assert "database connection lost, discarded" in caplog.text
+    assert "outbox: OperationalError; trying again in 0 s" in caplog.text
+    assert db.session.scalar(text("SELECT 1")) == 1  # a new connection serves the next batch

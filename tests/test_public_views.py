@@ -4,15 +4,18 @@ intake form can receive, each answered with a clear message and no partial row."
 from __future__ import annotations
 
 import re
+import time as clock_time
 from datetime import date, datetime, time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 
 from clinic import booking
 from clinic.extensions import db
 from clinic.models import Appointment, ClinicDay, Intake, Slot, Youth
+from tests import databases
 from tests.conftest import LA, NEXT_DAY, intake_data, intake_url
 
 # Tests load relationships explicitly too: lazy loading raises in tests (see conftest).
@@ -691,6 +694,86 @@ def test_a_database_outage_is_a_translated_503_not_a_crash(client, monkeypatch):
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"
     assert "Ya volvemos" in response.get_data(as_text=True)
+
+
+def test_a_connection_lost_before_cleanup_ends_the_request_quietly(app, client, caplog):
+    """A restart or failover can drop the connection between the answer and the cleanup; the
+    rollback then fails. The request still ends cleanly (no traceback in the log), the broken
+    connection is thrown away, and the next request is served."""
+    engine = db.engine
+    drops = [True]
+
+    def server_gone(_connection):
+        if drops and drops.pop():
+            raise OperationalError(
+                "ROLLBACK",
+                {},
+                Exception("server closed the connection unexpectedly"),
+                connection_invalidated=True,
+            )
+
+    event.listen(engine, "rollback", server_gone)
+    try:
+        assert client.get("/book").status_code == 200
+    finally:
+        event.remove(engine, "rollback", server_gone)
+    assert not drops, "the request's cleanup never rolled back"
+    assert "database connection lost, discarded: Exception: server closed" in caplog.text
+    assert "Traceback" not in caplog.text
+    assert client.get("/book").status_code == 200
+
+
+def test_the_503_page_survives_a_rollback_on_a_dead_connection(client, monkeypatch, caplog):
+    """The outage handler rolls back first; over a dead connection that fails too, and the
+    person must still get the translated 'back in a moment' page rather than a crash."""
+    engine = db.engine
+
+    def unreachable(*args, **kwargs):
+        db.session.execute(text("SELECT 1"))  # the request holds a connection when it breaks
+        raise OperationalError("SELECT 1", {}, ConnectionResetError("reset"))
+
+    def server_gone(_connection):
+        raise OperationalError("ROLLBACK", {}, ConnectionResetError("reset"), True)
+
+    monkeypatch.setattr(booking, "upcoming_days", unreachable)
+    event.listen(engine, "rollback", server_gone)
+    try:
+        response = client.get("/book", headers={"Accept-Language": "es"})
+    finally:
+        event.remove(engine, "rollback", server_gone)
+    assert response.status_code == 503
+    assert "Ya volvemos" in response.get_data(as_text=True)
+    assert "database connection lost, discarded" in caplog.text
+
+
+def test_a_connection_the_server_terminates_is_replaced(app, client, caplog):
+    """The real thing: PostgreSQL ends the request's connection (as a restart does) after
+    the page is built and before the cleanup; the next request gets a new connection."""
+    if not databases.on_postgres():
+        pytest.skip("ending a connection from the server side is a PostgreSQL test")
+    admin = create_engine(databases.POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    ended = []
+
+    @app.after_request
+    def terminate_once(response):
+        if not ended:
+            pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+            with admin.connect() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                deadline = clock_time.monotonic() + 10
+                alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+                while connection.scalar(alive, {"pid": pid}) and clock_time.monotonic() < deadline:
+                    clock_time.sleep(0.02)
+            ended.append(pid)
+        return response
+
+    try:
+        assert client.get("/book").status_code == 200
+        assert ended
+        assert "database connection lost, discarded: AdminShutdown" in caplog.text
+        assert client.get("/book").status_code == 200
+    finally:
+        admin.dispose()
 
 
 def test_a_cancelled_booking_is_never_shown_as_booked(client):
