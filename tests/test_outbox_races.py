@@ -16,7 +16,6 @@ import sys
 import time
 from collections import Counter
 from datetime import date, timedelta
-from datetime import time as clock_time
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ from clinic import booking, create_app
 from clinic.extensions import db
 from clinic.models import utcnow
 from tests import databases
-from tests.conftest import NOW
 from tests.live import ROOT, SECRET_KEY
 from tests.mailservers import smtp_environment, smtp_server
 
@@ -35,9 +33,6 @@ pytestmark = pytest.mark.slow
 WORKERS = 4
 MESSAGES = 60
 TRIALS = int(os.environ.get("OUTBOX_RACE_TRIALS", 3))
-# Clinic days open for booking at NOW, two seats in each of their twelve slots.
-DAYS = (date(2026, 11, 24), date(2026, 12, 22), date(2026, 12, 29))
-STARTS = tuple(clock_time(16 + minutes // 60, minutes % 60) for minutes in range(0, 240, 20))
 FLASK = Path(sys.executable).with_name("flask")
 REPORT = re.compile(r"(\d+) sent, (\d+) to retry, (\d+) dead, (\d+) no longer needed")
 
@@ -52,9 +47,19 @@ def seed(url: str) -> None:
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": url, "REMINDER_EARLY_AT": "", "REMINDER_SAME_DAY_AT": ""}
     )
-    seats = [(day, start) for day in DAYS for start in STARTS for _ in range(2)]
     with app.app_context():
         rules = booking.current_rules()
+        # The workers run on the real clock and do not send about a visit already past, so
+        # the visits are the clinic's coming ones by that clock, not by the tests' frozen NOW.
+        now = booking.clinic_now(rules)
+        seats = [
+            (day.plan.day, slot.plan.start)
+            for day in booking.upcoming_days(rules, now)
+            for slot in day.slots
+            if slot.bookable
+            for _ in range(slot.seats_left)
+        ]
+        assert len(seats) >= MESSAGES
         for n, (day, start) in zip(range(MESSAGES), seats, strict=False):
             booking.book(
                 booking.BookingRequest(
@@ -71,7 +76,7 @@ def seed(url: str) -> None:
                     screening=["tan"],
                 ),
                 rules,
-                NOW,
+                now,
             )
         db.engine.dispose()
 
