@@ -488,6 +488,16 @@ class ReminderPolicy:
     # A reminder due this soon after the booking was made adds nothing to its confirmation.
     quiet_after_booking: timedelta = timedelta(hours=1)
 
+    @property
+    def enabled(self) -> frozenset[ReminderKind]:
+        """The kinds of reminder this policy sends at all."""
+        kinds = set()
+        if self.days_before > 0 and self.early_at is not None:
+            kinds.add(ReminderKind.EARLY)
+        if self.same_day_at is not None:
+            kinds.add(ReminderKind.SAME_DAY)
+        return frozenset(kinds)
+
 
 @dataclass(frozen=True)
 class Reminder:
@@ -518,11 +528,13 @@ def reminders_for(
     if now >= starts:
         return []
     wanted: list[tuple[ReminderKind, date, time]] = []
-    if policy.days_before > 0 and policy.early_at is not None:
+    if ReminderKind.EARLY in policy.enabled:
+        assert policy.early_at is not None
         wanted.append(
             (ReminderKind.EARLY, day - timedelta(days=policy.days_before), policy.early_at)
         )
-    if policy.same_day_at is not None:
+    if ReminderKind.SAME_DAY in policy.enabled:
+        assert policy.same_day_at is not None
         wanted.append((ReminderKind.SAME_DAY, day, policy.same_day_at))
     reminders: list[Reminder] = []
     for kind, on, at in reversed(wanted):
@@ -543,6 +555,13 @@ def retry_delay(attempt: int, base: timedelta, cap: timedelta, jitter: float) ->
     by ``jitter`` (a number from 0 to 1, random in production) over 80% to 120% of that, so
     that messages that failed together do not all retry in the same second.
     """
-    step: timedelta = min(base * 2 ** max(attempt - 1, 0), cap)
+    # Doubling stops at the cap before it can overflow timedelta (about the 42nd doubling of
+    # a minute), which a generous OUTBOX_MAX_ATTEMPTS would reach.
+    step = base
+    for _ in range(max(attempt - 1, 0)):
+        if step >= cap:
+            break
+        step *= 2
+    step = min(step, cap)
     spread = 0.8 + 0.4 * min(max(jitter, 0.0), 1.0)
     return step * spread

@@ -75,6 +75,10 @@ def test_reminders_can_be_turned_off_one_by_one():
     assert kinds(reminders_for(DAY, START, LA, LONG_AGO, LONG_AGO, no_morning)) == [
         ReminderKind.EARLY
     ]
+    assert no_early.enabled == {ReminderKind.SAME_DAY}
+    assert no_morning.enabled == {ReminderKind.EARLY}
+    assert ReminderPolicy(early_at=None, same_day_at=None).enabled == set()
+    assert ReminderPolicy().enabled == {ReminderKind.EARLY, ReminderKind.SAME_DAY}
 
 
 def test_a_same_day_reminder_set_after_the_appointment_time_is_not_sent():
@@ -87,7 +91,19 @@ BASE, CAP = timedelta(minutes=1), timedelta(hours=1)
 
 @pytest.mark.parametrize(
     ("attempt", "minutes"),
-    [(1, 1), (2, 2), (3, 4), (4, 8), (5, 16), (6, 32), (7, 60), (8, 60), (12, 60)],
+    [
+        (1, 1),
+        (2, 2),
+        (3, 4),
+        (4, 8),
+        (5, 16),
+        (6, 32),
+        (7, 60),
+        (8, 60),
+        (12, 60),
+        (42, 60),
+        (10**6, 60),
+    ],
 )
 def test_backoff_doubles_up_to_the_cap(attempt, minutes):
     assert retry_delay(attempt, BASE, CAP, 0.5) == timedelta(minutes=minutes)
