@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from clinic.urls import ClockConverter, IsoDateConverter
+from clinic.urls import ClockConverter, IsoDateConverter, RowIdConverter
 from config import CONFIGS
 
 
@@ -39,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.url_map.converters["isodate"] = IsoDateConverter
     app.url_map.converters["clock"] = ClockConverter
+    app.url_map.converters["int"] = RowIdConverter
 
     register_extensions(app)
     register_blueprints(app)

@@ -4,7 +4,7 @@ from datetime import date, time
 from typing import Any
 from urllib.parse import urlsplit
 
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.routing import BaseConverter, IntegerConverter, ValidationError
 
 
 def parse_day(text: str) -> date:
@@ -67,3 +67,12 @@ class ClockConverter(_ParsedConverter):
 
     def to_url(self, value: time) -> str:
         return value.strftime("%H:%M")
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in this app: a row id, at most the largest value of an integer column.
+    A longer number is a 404, not an overflow in the database driver (a 500)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)

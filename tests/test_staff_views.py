@@ -222,3 +222,18 @@ def test_past_days_offer_no_cancel_button(client, make_staff, login, clock):
     page = client.get(f"/staff/day/{NEXT_DAY}").get_data(as_text=True)
     assert "Ana Flores" in page
     assert "/cancel" not in page
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/staff/youth/99999999999999999999"),
+        ("get", "/staff/accounts/99999999999999999999"),
+        ("post", "/staff/appointments/99999999999999999999/cancel"),
+        ("post", "/staff/messages/2147483648/resend"),
+    ],
+)
+def test_an_id_too_large_for_the_database_is_not_found(client, make_staff, login, method, path):
+    """A number longer than any row id (a mangled link) is a 404, never a driver overflow."""
+    login(make_staff(StaffRole.ADMIN))
+    assert getattr(client, method)(path).status_code == 404
