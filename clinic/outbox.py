@@ -197,12 +197,41 @@ def cancelled(
 
 def moved(appointment_id: int, old_start: time, now: datetime, *, staff_id: int | None = None):
     """A booking moved to another time the same day: the youth is told, and the reminders not
-    sent yet take the new time (one already sent is not sent again)."""
+    sent yet take the new time (one already sent is not sent again).
+
+    Moved twice before the first notice went, the youth gets one notice, from the time they
+    last heard of to the new one; moved back to that time, none."""
     target = _target(appointment_id)
     if target is None:
         return
-    context = {"old_start": old_start.isoformat()}
-    _add(target, Kind.MOVED, now, staff_id=staff_id, context=context)
+    # What still waits expires when the visit starts: at its new time now.
+    db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.appointment_id == appointment_id,
+            OutboxMessage.kind.in_(_EXPIRE_AT_START),
+            OutboxMessage.status == MessageStatus.QUEUED,
+        )
+        .values(expires_at=_starts(target.day, target.start))
+        .execution_options(synchronize_session=False)
+    )
+    # Only rows still queued at this instant are withdrawn (a worker may be sending one).
+    unsent = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.appointment_id == appointment_id,
+            OutboxMessage.kind == Kind.MOVED,
+            OutboxMessage.status == MessageStatus.QUEUED,
+        )
+        .values(status=MessageStatus.CANCELLED)
+        .returning(OutboxMessage.id, OutboxMessage.context)
+        .execution_options(synchronize_session=False)
+    ).all()
+    known = min(unsent, key=lambda row: row.id).context["old_start"] if unsent else None
+    known_start = time.fromisoformat(known) if known else old_start
+    if known_start != target.start:
+        context = {"old_start": known_start.isoformat()}
+        _add(target, Kind.MOVED, now, staff_id=staff_id, context=context)
     _schedule_reminders(target, now)
 
 
@@ -214,23 +243,39 @@ def restored(appointment_id: int, now: datetime, *, staff_id: int | None = None)
     target = _target(appointment_id)
     if target is None:
         return
-    heard = db.session.scalar(
-        select(func.count(OutboxMessage.id)).where(
-            OutboxMessage.appointment_id == appointment_id,
-            OutboxMessage.kind.in_(notices),
-            OutboxMessage.status == MessageStatus.SENT,
-        )
+    # Notices that reached the youth, or are reaching them now (a worker is mid-send), and
+    # that no "booked again" has answered yet. Staff resends do not count: one cancellation,
+    # one apology.
+    heard = _count(appointment_id, notices, (MessageStatus.SENT, MessageStatus.SENDING))
+    answered = _count(
+        appointment_id,
+        (Kind.RESTORED,),
+        (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DEAD),
     )
-    if heard:
+    if heard > answered:
         _add(target, Kind.RESTORED, now, staff_id=staff_id)
     _schedule_reminders(target, now)
 
 
 def treated(appointment_id: int, now: datetime, *, staff_id: int | None = None) -> None:
-    """A treatment done: aftercare tips, in the youth's language."""
+    """A treatment done: aftercare tips, in the youth's language; once per visit, even when
+    a completion is undone after the tips went and then made again."""
     target = _target(appointment_id)
-    if target is not None:
+    sent = (MessageStatus.SENT, MessageStatus.SENDING)
+    if target is not None and not _count(appointment_id, (Kind.AFTERCARE,), sent):
         _add(target, Kind.AFTERCARE, now, staff_id=staff_id)
+
+
+def _count(appointment_id: int, kinds: Iterable[Kind], statuses: Iterable[MessageStatus]) -> int:
+    """The appointment's messages of these kinds in these states, leaving out staff resends."""
+    return db.session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.appointment_id == appointment_id,
+            OutboxMessage.kind.in_(tuple(kinds)),
+            OutboxMessage.status.in_(tuple(statuses)),
+            OutboxMessage.resend_of_id.is_(None),
+        )
+    )
 
 
 def untreated(appointment_id: int) -> None:
@@ -253,6 +298,18 @@ def _withdraw(appointment_id: int, kinds: Iterable[Kind] = _REMINDERS) -> int:
         .values(status=MessageStatus.CANCELLED)
         .execution_options(synchronize_session=False)
     ).rowcount
+
+
+def _withdraw_all(kinds: Iterable[str]) -> None:
+    db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.kind.in_(tuple(kinds)),
+            OutboxMessage.status == MessageStatus.QUEUED,
+        )
+        .values(status=MessageStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def reminder_key(kind: str, appointment_id: int) -> str:
@@ -307,8 +364,13 @@ def _schedule_reminders(target: _Target, now: datetime) -> int:
             where=(OutboxMessage.status == MessageStatus.CANCELLED.value)
             | (
                 (OutboxMessage.status == MessageStatus.QUEUED.value)
-                # JSON has no equality on PostgreSQL; its text does.
-                & (cast(OutboxMessage.context, Text) != cast(statement.excluded.context, Text))
+                & (
+                    # The visit moved, or the reminder settings changed.
+                    # JSON has no equality on PostgreSQL; its text does.
+                    (cast(OutboxMessage.context, Text) != cast(statement.excluded.context, Text))
+                    | (OutboxMessage.send_after != statement.excluded.send_after)
+                    | (OutboxMessage.expires_at != statement.excluded.expires_at)
+                )
             ),
         )
         # RETURNING: a row comes back only if one was inserted or revived (rowcount is -1
@@ -321,13 +383,17 @@ def schedule_reminders(now: datetime) -> int:
     """Make sure every booked appointment in the coming days has its reminders (the
     ``flask reminders`` job). Bookings schedule their own; this catches what they could not
     (bookings made before reminders existed, a setting changed since). Idempotent: run it as
-    often as you like. Returns how many reminders it added."""
+    often as you like. Returns how many reminders it added or moved."""
     policy = reminder_policy()
     today = now.astimezone(ZoneInfo(current_app.config["CLINIC_TZ"])).date()
     # A week beyond the earliest reminder: rows made early wait for their time harmlessly.
     horizon = today + timedelta(days=max(policy.days_before, 0) + 7)
     added = 0
     with write_transaction():
+        # A reminder the clinic has turned off since it was queued is not sent.
+        turned_off = [kind for kind in scheduling.ReminderKind if kind not in policy.enabled]
+        if turned_off:
+            _withdraw_all(turned_off)
         for target in _targets(
             Appointment.status == AppointmentStatus.BOOKED, Slot.day.between(today, horizon)
         ):
@@ -570,7 +636,14 @@ def _why_skip(outgoing: _Outgoing, kind: Kind, now: datetime) -> MessageStatus |
     message, appointment = outgoing.message, outgoing.appointment
     if message.expires_at is not None and naive_utc(now) >= message.expires_at:
         return MessageStatus.EXPIRED
-    if appointment is None or not kind.about_a_visit_ahead:
+    if appointment is None:
+        return None
+    if kind in (Kind.CANCELLED, Kind.CLINIC_CANCELLED):
+        # Undone since (a mis-tap, or "send again" on an old notice): the youth is booked, and
+        # a notice, with its calendar file removing the visit, would say otherwise.
+        booked = appointment.status == AppointmentStatus.BOOKED
+        return MessageStatus.CANCELLED if booked else None
+    if not kind.about_a_visit_ahead:
         return None
     if appointment.status != AppointmentStatus.BOOKED:
         return MessageStatus.CANCELLED
@@ -623,7 +696,8 @@ def _calendar_file(outgoing: _Outgoing, written, sequence: int) -> tuple[str, by
         end=slot.end_time,
         zone=config["CLINIC_TZ"],
         title=written.calendar_title,
-        location=f"{config['CLINIC_NAME']}, {config['CLINIC_ADDRESS']}",
+        # Calendars are seen by family and on lock screens: the neutral name, as texts use.
+        location=f"{config['CLINIC_SMS_NAME']}, {config['CLINIC_ADDRESS']}",
         uid_domain=delivery.sender_domain(),
         organizer=delivery.sender_address(),
         sequence=sequence,

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from clinic import booking, delivery, outbox, schedule, visits
+from clinic.database import write_transaction
 from clinic.extensions import db
 from clinic.messages import Facts, Kind, compose
-from clinic.models import Appointment, Intake, MessageStatus, OutboxMessage, StaffRole
+from clinic.models import Appointment, Intake, MessageStatus, OutboxMessage, Slot, StaffRole
 from clinic.schedule import Hours, Resolution
 from tests.conftest import LA, NEXT_DAY, NOW, intake_data, intake_url
 from tests.querycount import count_statements
@@ -236,6 +237,77 @@ def test_moving_a_booking_gives_the_new_time_and_new_reminders(client, staff, ru
         for kind in (Kind.REMINDER_EARLY, Kind.REMINDER_SAME_DAY)
     ]
     assert rows[-1].expires_at == naive(STARTS + timedelta(minutes=20))
+
+
+def test_moved_twice_before_the_notice_went_the_youth_gets_one_notice(client, staff, rules):
+    """The youth knew 16:00; two schedule changes move them to 16:20, then 16:40, before the
+    worker ran. One notice waits, from the time they know to the time that holds, and the
+    confirmation still waiting expires at the new start, not the old one."""
+    appointment = book(client)
+    for start in (time(16, 20), time(16, 40)):
+        schedule.change_hours(
+            NEXT_DAY,
+            Hours(start=start),
+            staff[StaffRole.ADMIN],
+            NOW,
+            rules,
+            Resolution.MOVE,
+            [appointment.id],
+        )
+    rows = messages(appointment.id)
+    waiting = [m.context for m in rows if m.kind == Kind.MOVED and m.status == "queued"]
+    assert waiting == [{"old_start": "16:00:00"}]
+    (confirmation,) = [m for m in rows if m.kind == Kind.CONFIRMATION]
+    assert confirmation.expires_at == naive(STARTS + timedelta(minutes=40))
+
+
+def test_moved_back_to_the_time_the_youth_knows_needs_no_notice(client, staff, rules):
+    """Moved away and back before the notice went: it is withdrawn and none replaces it. Once
+    a notice has gone, the next one starts from the time it gave."""
+    appointment = book(client)  # 16:00, the time the confirmation gives
+    schedule.change_hours(
+        NEXT_DAY,
+        Hours(start=time(16, 20)),
+        staff[StaffRole.ADMIN],
+        NOW,
+        rules,
+        Resolution.MOVE,
+        [appointment.id],
+    )
+
+    def move_back_to_four():
+        # As a schedule use case does: the booking changes seat, then the outbox hears of it.
+        with write_transaction():
+            # The change to 16:20 removed the 16:00 slot; the second move back finds it.
+            four = db.session.scalars(
+                select(Slot).where(Slot.day == NEXT_DAY, Slot.start_time == time(16))
+            ).one_or_none() or Slot(
+                day=NEXT_DAY, start_time=time(16), end_time=time(16, 20), capacity=2, booked=1
+            )
+            db.session.add(four)
+            db.session.flush()
+            db.session.execute(
+                update(Appointment).where(Appointment.id == appointment.id).values(slot_id=four.id)
+            )
+            outbox.moved(appointment.id, time(16, 20), NOW)
+        return [(m.status, m.context) for m in messages(appointment.id) if m.kind == Kind.MOVED]
+
+    assert move_back_to_four() == [(MessageStatus.CANCELLED, {"old_start": "16:00:00"})]
+
+    db.session.execute(update(OutboxMessage).values(status=MessageStatus.SENT))
+    db.session.commit()  # now the youth has heard of 16:20
+    assert move_back_to_four()[-1] == (MessageStatus.QUEUED, {"old_start": "16:20:00"})
+
+
+def test_a_reminder_turned_off_is_withdrawn_by_the_reminders_job(client, app):
+    appointment = book(client)
+    app.config["REMINDER_SAME_DAY_AT"] = ""
+    outbox.schedule_reminders(NOW)
+    reminders = {m.kind: m.status for m in messages(appointment.id) if Kind(m.kind).is_reminder}
+    assert reminders == {
+        Kind.REMINDER_EARLY: MessageStatus.QUEUED,
+        Kind.REMINDER_SAME_DAY: MessageStatus.CANCELLED,
+    }
 
 
 def test_a_treatment_sends_aftercare_and_its_undo_withdraws_it(client, staff, rules, clock):

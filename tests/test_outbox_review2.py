@@ -1,0 +1,265 @@
+"""Second review of issue 5 (the outbox): each test here showed one defect, now fixed.
+
+Bookings go through ``booking.book`` at the frozen clinic clock (NOW), with each
+appointment's ``created_at`` set to that instant as production would write it; workers run
+in this process with an explicit ``now`` and senders that record what they would send."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import select, update
+
+from clinic import booking, delivery, outbox, visits
+from clinic.extensions import db
+from clinic.messages import Kind
+from clinic.models import Appointment, MessageStatus, OutboxMessage, StaffRole
+from tests.conftest import LA, NEXT_DAY, NOW
+
+EARLY_AT = datetime(2026, 11, 22, 10, 0, tzinfo=LA)  # Sunday, two days before the visit
+
+
+def naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def book(n: int, *, now: datetime = NOW, **overrides) -> int:
+    """Youth ``n`` books the next clinic day (two to a slot, from 16:00); returns the id."""
+    values = {
+        "day": NEXT_DAY,
+        "start": time(16 + n // 6, n // 2 % 3 * 20),
+        "submission_key": f"second{n:026d}",
+        "first_name": f"Youth{'abcdefghij'[n]}",
+        "last_name": "Review",
+        "date_of_birth": date(2004, 4, 4),
+        "phone": f"+1415555{n:04d}",
+        "language": "en",
+        **overrides,
+    }
+    appointment_id = booking.book(booking.BookingRequest(**values), booking.current_rules(), now).id
+    db.session.execute(
+        update(Appointment).where(Appointment.id == appointment_id).values(created_at=naive(now))
+    )
+    db.session.commit()
+    return appointment_id
+
+
+def messages(appointment_id: int | None = None) -> list[OutboxMessage]:
+    db.session.rollback()  # see what the worker committed
+    query = select(OutboxMessage).order_by(OutboxMessage.id)
+    if appointment_id is not None:
+        query = query.where(OutboxMessage.appointment_id == appointment_id)
+    return list(db.session.scalars(query.execution_options(populate_existing=True)))
+
+
+def run_at(moment: datetime) -> outbox.RunReport:
+    return outbox.run_once(now=lambda: moment, rand=lambda: 0.5)
+
+
+@pytest.fixture
+def staff(make_staff):
+    return {role: make_staff(role, email=f"{role.value}@clinic.test") for role in StaffRole}
+
+
+class Sent:
+    """What the senders were asked to send: (channel, to, subject or text), and attachments."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str, str]] = []
+        self.attachments: list[tuple[str, bytes, str] | None] = []
+        self.during_send = None  # called with each text before it "goes"
+
+    def texts(self, words: str) -> list[str]:
+        return [body for channel, _to, body in self.log if channel == "sms" and words in body]
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    record = Sent()
+
+    def send_email(to, subject, text, html, attachment=None):
+        record.log.append(("email", to, subject))
+        record.attachments.append(attachment)
+        return f"<{len(record.log)}@test>"
+
+    def send_sms(to, body):
+        if record.during_send is not None:
+            record.during_send(body)
+        record.log.append(("sms", to, body))
+        return f"SM{len(record.log):032d}"
+
+    monkeypatch.setattr(delivery, "configured_channels", lambda: ("email", "sms"))
+    monkeypatch.setattr(delivery, "send_email", send_email)
+    monkeypatch.setattr(delivery, "send_sms", send_sms)
+    return record
+
+
+# --- 1. "Booked again" lost when the undo comes while the notice is being sent -------------
+
+
+# Fixed: restored() counts only SENT notices: one being sent at the undo is never followed by
+# 'booked again'
+def test_undo_while_the_cancellation_is_being_sent_still_tells_the_youth_booked_again(
+    app, sent, staff
+):
+    desk = staff[StaffRole.FRONT_DESK]
+    appointment = book(0)
+    run_at(NOW)  # the confirmation
+    visits.cancel(appointment, desk, NOW)
+
+    def undo_mid_send(body: str) -> None:
+        # The desk undoes the mis-tap while the worker is talking to Twilio.
+        if "is cancelled" in body:
+            sent.during_send = None
+            visits.undo(appointment, desk, NOW, booking.current_rules())
+
+    sent.during_send = undo_mid_send
+    run_at(NOW + timedelta(seconds=1))
+    run_at(NOW + timedelta(seconds=2))
+    assert len(sent.texts("is cancelled")) == 1  # the youth was told it is cancelled
+    assert db.session.get(Appointment, appointment).status == "booked"
+    assert len(sent.texts("booked again")) == 1  # ... and must be told it is back on
+
+
+# --- 2. A second undone cancel says "booked again" for a cancel the youth never heard of --
+
+
+# Fixed: restored() counts every notice ever sent: a second cancel withdrawn before it went
+# still sends another 'booked again'
+def test_a_second_mis_tap_undone_at_once_sends_nothing(app, sent, staff):
+    desk, rules = staff[StaffRole.FRONT_DESK], booking.current_rules()
+    appointment = book(0)
+    run_at(NOW)  # the confirmation
+    visits.cancel(appointment, desk, NOW)
+    run_at(NOW + timedelta(seconds=1))  # "is cancelled" reaches the youth
+    visits.undo(appointment, desk, NOW + timedelta(seconds=2), rules)
+    run_at(NOW + timedelta(seconds=3))  # "booked again" reaches the youth
+    assert len(sent.texts("booked again")) == 1
+    # Later the same day: another mis-tap, undone before its notice went.
+    visits.cancel(appointment, desk, NOW + timedelta(minutes=5))
+    visits.undo(appointment, desk, NOW + timedelta(minutes=5), rules)
+    run_at(NOW + timedelta(minutes=6))
+    assert len(sent.texts("is cancelled")) == 1  # the second notice was withdrawn ...
+    assert len(sent.texts("booked again")) == 1  # ... so there is nothing to apologise for
+
+
+# --- 3. Aftercare twice after a completion is undone and done again ------------------------
+
+
+# Fixed: treated() queues aftercare again after an undo although the first one was sent
+def test_completing_again_after_an_undo_does_not_send_aftercare_twice(app, sent, staff, clock):
+    desk, clinician = staff[StaffRole.FRONT_DESK], staff[StaffRole.CLINICIAN]
+    rules = booking.current_rules()
+    appointment = book(0)
+    at = datetime.combine(NEXT_DAY, time(16, 5), tzinfo=LA)
+    clock.set(at)
+    visits.check_in(appointment, desk, at, rules)
+    visits.call(appointment, clinician, "Laser 1", at, rules)
+    record = visits.TreatmentRecord(areas=["hands"])
+    visits.complete(appointment, clinician, record, at)
+    run_at(at + timedelta(seconds=5))  # the aftercare goes within seconds
+    visits.undo(appointment, clinician, at + timedelta(minutes=1), rules)  # a mis-tap on Done
+    visits.complete(appointment, clinician, record, at + timedelta(minutes=2))
+    run_at(at + timedelta(minutes=3))
+    assert len(sent.texts("thanks for coming")) == 1
+
+
+# --- 4. A resent cancellation cancels a booking that was restored --------------------------
+
+
+# Fixed: a cancellation notice is sent (with a CANCEL .ics) for a booking that is booked again:
+# resend and the worker never check
+def test_resending_an_old_cancellation_does_not_tell_a_booked_youth_they_are_cancelled(
+    app, sent, staff
+):
+    desk = staff[StaffRole.FRONT_DESK]
+    appointment = book(0)
+    run_at(NOW)
+    visits.cancel(appointment, desk, NOW)
+    run_at(NOW + timedelta(seconds=1))
+    visits.undo(appointment, desk, NOW + timedelta(seconds=2), booking.current_rules())
+    run_at(NOW + timedelta(seconds=3))
+    assert db.session.get(Appointment, appointment).status == "booked"
+    (notice,) = [m for m in messages(appointment) if m.kind == Kind.CANCELLED]
+    # The youth says they got nothing; the desk presses "Send again" on the row it sees.
+    again = outbox.resend(notice.id, desk.id).id
+    # A resend is queued at the real clock, past the frozen one: put it at the clinic's "now".
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == again)
+        .values(send_after=naive(NOW + timedelta(minutes=1)))
+    )
+    db.session.commit()
+    run_at(NOW + timedelta(minutes=2))
+    assert len(sent.texts("is cancelled")) == 1
+
+
+# --- 5. The calendar event names the treatment ----------------------------------------------
+
+
+# Fixed: the .ics LOCATION is CLINIC_NAME ('... Tattoo Removal Clinic'): calendars are seen by
+# others
+def test_the_calendar_event_does_not_name_the_treatment(app, sent):
+    book(0, email="ana@example.org", contact_by="email")
+    run_at(NOW)
+    (attachment,) = [a for a in sent.attachments if a is not None]
+    (event,) = Calendar.from_ical(attachment[1]).walk("VEVENT")
+    shown = " ".join(str(event.get(name, "")) for name in ("SUMMARY", "LOCATION", "DESCRIPTION"))
+    assert "tattoo" not in shown.lower(), shown
+
+
+# --- 6. A generous OUTBOX_MAX_ATTEMPTS makes the backoff overflow ----------------------------
+
+
+# Fixed: retry_delay multiplies before capping: from the 42nd failure timedelta overflows and
+# the worker crashes
+def test_many_tries_allowed_keep_the_backoff_at_its_cap(app, monkeypatch):
+    # Two days of retries through an outage: 50 tries, at most an hour apart.
+    app.config.update(OUTBOX_MAX_ATTEMPTS=50, REMINDER_EARLY_AT="", REMINDER_SAME_DAY_AT="")
+
+    def twilio_down(to, body):
+        raise delivery.TemporaryFailure("Twilio error 20500 (HTTP 500): down")
+
+    monkeypatch.setattr(delivery, "configured_channels", lambda: ("sms",))
+    monkeypatch.setattr(delivery, "send_sms", twilio_down)
+    appointment = book(0)
+    db.session.execute(update(OutboxMessage).values(attempts=41))  # a long outage so far
+    db.session.commit()
+    crashed = None
+    try:
+        run_at(NOW)
+    except Exception as error:  # the defect: the worker's run dies
+        crashed = type(error).__name__
+    (confirmation,) = messages(appointment)
+    assert crashed is None
+    assert (confirmation.status, confirmation.attempts) == (MessageStatus.QUEUED, 42)
+    assert confirmation.send_after <= naive(NOW) + timedelta(hours=1.2)
+
+
+# --- 7. A changed reminder time is not applied by the reminders job --------------------------
+
+
+# Fixed: schedule_reminders leaves queued reminders at the old time after REMINDER_EARLY_AT changes
+def test_the_reminders_job_applies_a_changed_reminder_time(app):
+    appointment = book(0)
+    # The clinic moves its early reminder to the evening and runs the job, which "catches
+    # what [bookings] could not (..., a setting changed since)" (outbox.schedule_reminders).
+    app.config["REMINDER_EARLY_AT"] = "18:00"
+    outbox.schedule_reminders(NOW)
+    (early,) = [m for m in messages(appointment) if m.kind == Kind.REMINDER_EARLY]
+    assert early.send_after == naive(EARLY_AT.replace(hour=18))
+
+
+# --- 8. A huge message number in the resend URL ----------------------------------------------
+
+
+# Fixed: POST /staff/messages/<huge int>/resend is a 500 (integer overflow)
+def test_resending_a_huge_message_number_is_not_a_server_error(client, staff, login):
+    login(staff[StaffRole.FRONT_DESK])
+    try:
+        status = client.post("/staff/messages/99999999999999999999/resend").status_code
+    except Exception as error:  # the test client re-raises what would be a 500
+        status = f"500 ({type(error).__name__})"
+    assert status in (303, 404)
