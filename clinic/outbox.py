@@ -237,7 +237,8 @@ def moved(appointment_id: int, old_start: time, now: datetime, *, staff_id: int 
 
 def restored(appointment_id: int, now: datetime, *, staff_id: int | None = None) -> None:
     """A cancellation undone: a cancellation notice not sent yet is withdrawn (the youth never
-    hears of the mis-tap); only one that reached them is followed by a "booked again"."""
+    hears of the mis-tap); only one that reached them is followed by a "booked again", and a
+    youth who has heard nothing of the booking yet gets its confirmation."""
     notices = (Kind.CANCELLED, Kind.CLINIC_CANCELLED)
     _withdraw(appointment_id, notices)
     target = _target(appointment_id)
@@ -254,6 +255,14 @@ def restored(appointment_id: int, now: datetime, *, staff_id: int | None = None)
     )
     if heard > answered:
         _add(target, Kind.RESTORED, now, staff_id=staff_id)
+    elif not _count(
+        appointment_id,
+        (Kind.CONFIRMATION, Kind.RESTORED, Kind.MOVED),
+        (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DEAD),
+    ):
+        # Cancelled before its confirmation went (the worker then dropped it), and the notice
+        # never went either: the youth has not heard of this booking at all.
+        _add(target, Kind.CONFIRMATION, now, staff_id=staff_id)
     _schedule_reminders(target, now)
 
 

@@ -263,3 +263,34 @@ def test_resending_a_huge_message_number_is_not_a_server_error(client, staff, lo
     except Exception as error:  # the test client re-raises what would be a 500
         status = f"500 ({type(error).__name__})"
     assert status in (303, 404)
+
+
+# --- 9. A booking restored before the youth heard anything gets no confirmation --------------
+
+
+def test_a_booking_cancelled_and_restored_before_anything_went_is_confirmed(
+    app, sent, staff, monkeypatch
+):
+    """Cancelled before the worker ran: it drops the confirmation (the visit is off) and the
+    notice fails (Twilio down). Undone: the notice is withdrawn, and the youth, who has heard
+    nothing, is sent a confirmation."""
+    desk = staff[StaffRole.FRONT_DESK]
+    appointment = book(0)
+    visits.cancel(appointment, desk, NOW)
+
+    def twilio_down(to, body):
+        raise delivery.TemporaryFailure("Twilio error 20500 (HTTP 500): down")
+
+    with monkeypatch.context() as down:
+        down.setattr(delivery, "send_sms", twilio_down)
+        run_at(NOW + timedelta(seconds=1))
+    statuses = {m.kind: m.status for m in messages(appointment)}
+    assert statuses[Kind.CONFIRMATION] == MessageStatus.CANCELLED  # dropped by the worker
+    assert statuses[Kind.CANCELLED] == MessageStatus.QUEUED  # waiting for a retry
+
+    visits.undo(appointment, desk, NOW + timedelta(seconds=2), booking.current_rules())
+    db.session.execute(update(OutboxMessage).values(send_after=naive(NOW)))  # retries due
+    db.session.commit()
+    run_at(NOW + timedelta(minutes=5))
+    assert len(sent.texts("you are booked")) == 1
+    assert sent.texts("is cancelled") == [] and sent.texts("booked again") == []
