@@ -124,6 +124,20 @@ def make_staff(app):
 
 
 @pytest.fixture
+def staff(make_staff):
+    """One active account per role."""
+    return {role: make_staff(role) for role in StaffRole}
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Messages 'sent' by senders that record them (see tests.outboxkit.Sent)."""
+    from tests.outboxkit import record_sends  # it imports this module's constants
+
+    return record_sends(monkeypatch)
+
+
+@pytest.fixture
 def login(client):
     def do(user: StaffUser, password: str = PASSWORD):
         return client.post("/auth/login", data={"email": user.email, "password": password})

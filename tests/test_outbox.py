@@ -10,22 +10,27 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from clinic import booking, delivery, outbox, schedule, visits
+from clinic import booking, outbox, schedule, visits
 from clinic.database import write_transaction
 from clinic.extensions import db
 from clinic.messages import Facts, Kind, compose
-from clinic.models import Appointment, Intake, MessageStatus, OutboxMessage, Slot, StaffRole
+from clinic.models import (
+    Appointment,
+    Intake,
+    MessageStatus,
+    OutboxMessage,
+    Slot,
+    StaffRole,
+    naive_utc,
+)
 from clinic.schedule import Hours, Resolution
 from tests.conftest import LA, NEXT_DAY, NOW, intake_data, intake_url
+from tests.outboxkit import messages, run_at
 from tests.querycount import count_statements
 
 EARLY_AT = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # Sunday 10:00 in San Francisco
 SAME_DAY_AT = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)  # Tuesday 9:00
 STARTS = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # Tuesday 16:00
-
-
-def naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def book(client, n: int = 0, **overrides) -> Appointment:
@@ -45,48 +50,13 @@ def book(client, n: int = 0, **overrides) -> Appointment:
     ).one()
 
 
-def messages(appointment_id: int | None = None) -> list[OutboxMessage]:
-    query = select(OutboxMessage).order_by(OutboxMessage.id)
-    if appointment_id is not None:
-        query = query.where(OutboxMessage.appointment_id == appointment_id)
-    return list(db.session.scalars(query))
-
-
 def kinds_and_statuses(appointment_id: int) -> list[tuple[str, str]]:
     return [(m.kind, m.status) for m in messages(appointment_id)]
 
 
 @pytest.fixture
-def staff(make_staff):
-    return {role: make_staff(role, email=f"{role.value}@clinic.test") for role in StaffRole}
-
-
-@pytest.fixture
 def rules(app):
     return booking.current_rules()
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """Both channels 'configured', with senders that record instead of sending."""
-    outbox_log: list[tuple[str, str, str]] = []
-
-    def send_email(to, subject, text, html, attachment=None):
-        outbox_log.append(("email", to, subject))
-        return f"<{len(outbox_log)}@test>"
-
-    def send_sms(to, body):
-        outbox_log.append(("sms", to, body))
-        return f"SM{len(outbox_log):032d}"
-
-    monkeypatch.setattr(delivery, "configured_channels", lambda: ("email", "sms"))
-    monkeypatch.setattr(delivery, "send_email", send_email)
-    monkeypatch.setattr(delivery, "send_sms", send_sms)
-    return outbox_log
-
-
-def run_at(moment: datetime) -> outbox.RunReport:
-    return outbox.run_once(now=lambda: moment, rand=lambda: 0.5)
 
 
 # --- Written with the change that causes them -------------------------------------------
@@ -101,9 +71,9 @@ def test_a_booking_writes_its_confirmation_and_both_reminders(client):
         "es",
     )
     assert confirmation.status == MessageStatus.QUEUED
-    assert (early.kind, early.send_after) == (Kind.REMINDER_EARLY, naive(EARLY_AT))
-    assert (same_day.kind, same_day.send_after) == (Kind.REMINDER_SAME_DAY, naive(SAME_DAY_AT))
-    assert (early.expires_at, same_day.expires_at) == (naive(SAME_DAY_AT), naive(STARTS))
+    assert (early.kind, early.send_after) == (Kind.REMINDER_EARLY, naive_utc(EARLY_AT))
+    assert (same_day.kind, same_day.send_after) == (Kind.REMINDER_SAME_DAY, naive_utc(SAME_DAY_AT))
+    assert (early.expires_at, same_day.expires_at) == (naive_utc(SAME_DAY_AT), naive_utc(STARTS))
 
 
 def test_the_youth_chooses_email_and_gets_it(client):
@@ -236,7 +206,7 @@ def test_moving_a_booking_gives_the_new_time_and_new_reminders(client, staff, ru
         (f"{kind}:{appointment.id}", MessageStatus.QUEUED, {"starts": "2026-11-24T16:20"})
         for kind in (Kind.REMINDER_EARLY, Kind.REMINDER_SAME_DAY)
     ]
-    assert rows[-1].expires_at == naive(STARTS + timedelta(minutes=20))
+    assert rows[-1].expires_at == naive_utc(STARTS + timedelta(minutes=20))
 
 
 def test_moved_twice_before_the_notice_went_the_youth_gets_one_notice(client, staff, rules):
@@ -258,7 +228,7 @@ def test_moved_twice_before_the_notice_went_the_youth_gets_one_notice(client, st
     waiting = [m.context for m in rows if m.kind == Kind.MOVED and m.status == "queued"]
     assert waiting == [{"old_start": "16:00:00"}]
     (confirmation,) = [m for m in rows if m.kind == Kind.CONFIRMATION]
-    assert confirmation.expires_at == naive(STARTS + timedelta(minutes=40))
+    assert confirmation.expires_at == naive_utc(STARTS + timedelta(minutes=40))
 
 
 def test_moved_back_to_the_time_the_youth_knows_needs_no_notice(client, staff, rules):

@@ -1,10 +1,9 @@
-"""Review of issue 5 (the outbox): each test here shows one defect found in review, marked
-xfail(strict=True) until it is fixed.
+"""Review of issue 5 (the outbox): each test here showed one defect found in review, now
+fixed.
 
-Bookings go through ``booking.book`` at the frozen clinic clock (NOW) and each appointment's
-``created_at`` is set to that instant, as production would write it (the column's default is
-the real clock, which in tests is days after NOW). Workers run in this process with an
-explicit ``now``."""
+Bookings go through the booking use case at the frozen clinic clock (``tests.outboxkit``);
+workers run in this process at an explicit instant, with senders that record what they would
+send (the ``sent`` fixture)."""
 
 from __future__ import annotations
 
@@ -15,87 +14,27 @@ import gc
 import json
 import re
 import threading
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from icalendar import Calendar
-from sqlalchemy import select, update
+from sqlalchemy import update
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from clinic import booking, delivery, outbox, schedule, visits
 from clinic.extensions import db, mail
 from clinic.messages import Kind
-from clinic.models import Appointment, MessageStatus, OutboxMessage, StaffRole
+from clinic.models import MessageStatus, OutboxMessage, StaffRole
 from clinic.schedule import Hours, Resolution
 from tests.conftest import LA, NEXT_DAY, NOW, intake_data, intake_url
 from tests.live import free_port
+from tests.outboxkit import book_at, messages, run_at
 
 EARLY_AT = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # Sunday 10:00 in San Francisco
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=LA)  # the day after the early reminder went
-
-
-def naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def book(n: int, *, now: datetime = NOW, **overrides) -> int:
-    """Youth ``n`` books the next clinic day (two to a slot, from 16:00); returns the id."""
-    values = {
-        "day": NEXT_DAY,
-        "start": time(16 + n // 6, n // 2 % 3 * 20),
-        "submission_key": f"review{n:026d}",
-        "first_name": f"Youth{'abcdefghij'[n]}",
-        "last_name": "Review",
-        "date_of_birth": date(2004, 4, 4),
-        "phone": f"+1415555{n:04d}",
-        "language": "en",
-        **overrides,
-    }
-    appointment_id = booking.book(booking.BookingRequest(**values), booking.current_rules(), now).id
-    db.session.execute(
-        update(Appointment).where(Appointment.id == appointment_id).values(created_at=naive(now))
-    )
-    db.session.commit()
-    return appointment_id
-
-
-def messages(appointment_id: int | None = None) -> list[OutboxMessage]:
-    db.session.rollback()  # see what the worker committed
-    query = select(OutboxMessage).order_by(OutboxMessage.id)
-    if appointment_id is not None:
-        query = query.where(OutboxMessage.appointment_id == appointment_id)
-    return list(db.session.scalars(query))
-
-
-def run_at(moment: datetime) -> outbox.RunReport:
-    return outbox.run_once(now=lambda: moment, rand=lambda: 0.5)
-
-
-@pytest.fixture
-def staff(make_staff):
-    return {role: make_staff(role, email=f"{role.value}@clinic.test") for role in StaffRole}
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """Both channels 'configured', with senders that record (channel, to, text)."""
-    log: list[tuple[str, str, str]] = []
-
-    def send_email(to, subject, text, html, attachment=None):
-        log.append(("email", to, subject))
-        return f"<{len(log)}@test>"
-
-    def send_sms(to, body):
-        log.append(("sms", to, body))
-        return f"SM{len(log):032d}"
-
-    monkeypatch.setattr(delivery, "configured_channels", lambda: ("email", "sms"))
-    monkeypatch.setattr(delivery, "send_email", send_email)
-    monkeypatch.setattr(delivery, "send_sms", send_sms)
-    return log
 
 
 class _Inbox:
@@ -184,8 +123,8 @@ def test_a_mail_setting_mistake_does_not_stop_text_messages(app, monkeypatch):
     # README: MAIL_USE_SSL is "TLS from the first byte (port 465)"; MAIL_USE_TLS defaults to 1.
     _use_smtp(app, free_port(), MAIL_USE_TLS=True, MAIL_USE_SSL=True)
     app.config.update(REMINDER_EARLY_AT="", REMINDER_SAME_DAY_AT="")
-    book(0, email="ana@example.org", contact_by="email")
-    book(1)
+    book_at(0, email="ana@example.org", contact_by="email")
+    book_at(1)
     with contextlib.suppress(ValueError):
         run_at(NOW)
     assert texts == ["+14155550001"]
@@ -195,7 +134,7 @@ def test_a_mail_setting_mistake_does_not_stop_text_messages(app, monkeypatch):
 
 
 def test_a_confirmation_not_yet_sent_is_not_sent_after_the_booking_is_cancelled(app, sent, staff):
-    appointment = book(0)
+    appointment = book_at(0)
     visits.cancel(appointment, staff[StaffRole.FRONT_DESK], NOW)
     run_at(NOW + timedelta(seconds=1))
     assert [body for _c, _to, body in sent if "you are booked" in body] == []
@@ -209,7 +148,7 @@ def test_a_confirmation_not_yet_sent_is_not_sent_after_the_booking_is_cancelled(
 
 
 def test_moving_a_booking_after_its_early_reminder_does_not_remind_again(app, sent, staff):
-    appointment = book(0)
+    appointment = book_at(0)
     run_at(NOW)  # the confirmation
     run_at(EARLY_AT + timedelta(minutes=1))  # Sunday's reminder
     assert len(sent) == 2
@@ -236,8 +175,8 @@ def test_a_message_whose_claim_ran_out_before_its_turn_is_not_sent_by_both_worke
 ):
     app.config.update(OUTBOX_BATCH_SIZE=2, OUTBOX_CLAIM_SECONDS=300)
     monkeypatch.setattr(delivery, "configured_channels", lambda: ("sms",))
-    book(0)
-    book(1)
+    book_at(0)
+    book_at(1)
     clock = {"now": NOW}
     to: list[str] = []
     lock = threading.Lock()
@@ -277,7 +216,7 @@ def test_no_transaction_is_open_while_a_message_is_sent(app, monkeypatch):
 
     monkeypatch.setattr(delivery, "configured_channels", lambda: ("sms",))
     monkeypatch.setattr(delivery, "send_sms", send_sms)
-    book(0)
+    book_at(0)
     run_at(NOW)
     assert open_during_send == [False]
 
@@ -309,7 +248,7 @@ def test_a_wrong_twilio_token_is_retried_not_dead(app):
             TWILIO_API_URL=url,
             TWILIO_TIMEOUT=2,
         )
-        appointment = book(0)
+        appointment = book_at(0)
         run_at(NOW)
     finally:
         server.shutdown()
@@ -333,7 +272,7 @@ def test_a_wrong_smtp_password_is_retried_not_dead(app):
     controller.start()
     try:
         _use_smtp(app, controller.port, MAIL_USERNAME="clinic", MAIL_PASSWORD="rotated")
-        appointment = book(0, email="ana@example.org", contact_by="email")
+        appointment = book_at(0, email="ana@example.org", contact_by="email")
         run_at(NOW)
     finally:
         controller.stop()
@@ -350,7 +289,7 @@ def test_a_sender_with_a_display_name_gives_a_valid_message_id_and_calendar_uid(
     app.config["MAIL_DEFAULT_SENDER"] = "Mission Youth Clinic <clinic@example.org>"
     mail.init_app(app)
     app.config.update(REMINDER_EARLY_AT="", REMINDER_SAME_DAY_AT="")
-    book(0, email="ana@example.org", contact_by="email")
+    book_at(0, email="ana@example.org", contact_by="email")
     run_at(NOW)
     (raw,) = smtp.to("ana@example.org")
     header = re.search(rb"^Message-ID: (.*)$", raw, re.MULTILINE | re.IGNORECASE).group(1)
@@ -374,7 +313,7 @@ def test_a_huge_page_number_is_not_a_server_error(client, staff, login):
 
 
 def test_send_again_pressed_twice_queues_one_copy(client, staff, login):
-    appointment = book(0)
+    appointment = book_at(0)
     original = messages(appointment)[0]
     db.session.execute(
         update(OutboxMessage)

@@ -1,99 +1,24 @@
 """Second review of issue 5 (the outbox): each test here showed one defect, now fixed.
 
-Bookings go through ``booking.book`` at the frozen clinic clock (NOW), with each
-appointment's ``created_at`` set to that instant as production would write it; workers run
-in this process with an explicit ``now`` and senders that record what they would send."""
+Bookings go through the booking use case at the frozen clinic clock (``tests.outboxkit``);
+workers run in this process at an explicit instant, with senders that record what they would
+send (the ``sent`` fixture)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
-import pytest
 from icalendar import Calendar
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from clinic import booking, delivery, outbox, visits
 from clinic.extensions import db
 from clinic.messages import Kind
-from clinic.models import Appointment, MessageStatus, OutboxMessage, StaffRole
+from clinic.models import Appointment, MessageStatus, OutboxMessage, StaffRole, naive_utc
 from tests.conftest import LA, NEXT_DAY, NOW
+from tests.outboxkit import book_at, messages, run_at
 
 EARLY_AT = datetime(2026, 11, 22, 10, 0, tzinfo=LA)  # Sunday, two days before the visit
-
-
-def naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def book(n: int, *, now: datetime = NOW, **overrides) -> int:
-    """Youth ``n`` books the next clinic day (two to a slot, from 16:00); returns the id."""
-    values = {
-        "day": NEXT_DAY,
-        "start": time(16 + n // 6, n // 2 % 3 * 20),
-        "submission_key": f"second{n:026d}",
-        "first_name": f"Youth{'abcdefghij'[n]}",
-        "last_name": "Review",
-        "date_of_birth": date(2004, 4, 4),
-        "phone": f"+1415555{n:04d}",
-        "language": "en",
-        **overrides,
-    }
-    appointment_id = booking.book(booking.BookingRequest(**values), booking.current_rules(), now).id
-    db.session.execute(
-        update(Appointment).where(Appointment.id == appointment_id).values(created_at=naive(now))
-    )
-    db.session.commit()
-    return appointment_id
-
-
-def messages(appointment_id: int | None = None) -> list[OutboxMessage]:
-    db.session.rollback()  # see what the worker committed
-    query = select(OutboxMessage).order_by(OutboxMessage.id)
-    if appointment_id is not None:
-        query = query.where(OutboxMessage.appointment_id == appointment_id)
-    return list(db.session.scalars(query.execution_options(populate_existing=True)))
-
-
-def run_at(moment: datetime) -> outbox.RunReport:
-    return outbox.run_once(now=lambda: moment, rand=lambda: 0.5)
-
-
-@pytest.fixture
-def staff(make_staff):
-    return {role: make_staff(role, email=f"{role.value}@clinic.test") for role in StaffRole}
-
-
-class Sent:
-    """What the senders were asked to send: (channel, to, subject or text), and attachments."""
-
-    def __init__(self) -> None:
-        self.log: list[tuple[str, str, str]] = []
-        self.attachments: list[tuple[str, bytes, str] | None] = []
-        self.during_send = None  # called with each text before it "goes"
-
-    def texts(self, words: str) -> list[str]:
-        return [body for channel, _to, body in self.log if channel == "sms" and words in body]
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    record = Sent()
-
-    def send_email(to, subject, text, html, attachment=None):
-        record.log.append(("email", to, subject))
-        record.attachments.append(attachment)
-        return f"<{len(record.log)}@test>"
-
-    def send_sms(to, body):
-        if record.during_send is not None:
-            record.during_send(body)
-        record.log.append(("sms", to, body))
-        return f"SM{len(record.log):032d}"
-
-    monkeypatch.setattr(delivery, "configured_channels", lambda: ("email", "sms"))
-    monkeypatch.setattr(delivery, "send_email", send_email)
-    monkeypatch.setattr(delivery, "send_sms", send_sms)
-    return record
 
 
 # --- 1. "Booked again" lost when the undo comes while the notice is being sent -------------
@@ -105,7 +30,7 @@ def test_undo_while_the_cancellation_is_being_sent_still_tells_the_youth_booked_
     app, sent, staff
 ):
     desk = staff[StaffRole.FRONT_DESK]
-    appointment = book(0)
+    appointment = book_at(0)
     run_at(NOW)  # the confirmation
     visits.cancel(appointment, desk, NOW)
 
@@ -130,7 +55,7 @@ def test_undo_while_the_cancellation_is_being_sent_still_tells_the_youth_booked_
 # still sends another 'booked again'
 def test_a_second_mis_tap_undone_at_once_sends_nothing(app, sent, staff):
     desk, rules = staff[StaffRole.FRONT_DESK], booking.current_rules()
-    appointment = book(0)
+    appointment = book_at(0)
     run_at(NOW)  # the confirmation
     visits.cancel(appointment, desk, NOW)
     run_at(NOW + timedelta(seconds=1))  # "is cancelled" reaches the youth
@@ -152,7 +77,7 @@ def test_a_second_mis_tap_undone_at_once_sends_nothing(app, sent, staff):
 def test_completing_again_after_an_undo_does_not_send_aftercare_twice(app, sent, staff, clock):
     desk, clinician = staff[StaffRole.FRONT_DESK], staff[StaffRole.CLINICIAN]
     rules = booking.current_rules()
-    appointment = book(0)
+    appointment = book_at(0)
     at = datetime.combine(NEXT_DAY, time(16, 5), tzinfo=LA)
     clock.set(at)
     visits.check_in(appointment, desk, at, rules)
@@ -175,7 +100,7 @@ def test_resending_an_old_cancellation_does_not_tell_a_booked_youth_they_are_can
     app, sent, staff
 ):
     desk = staff[StaffRole.FRONT_DESK]
-    appointment = book(0)
+    appointment = book_at(0)
     run_at(NOW)
     visits.cancel(appointment, desk, NOW)
     run_at(NOW + timedelta(seconds=1))
@@ -189,7 +114,7 @@ def test_resending_an_old_cancellation_does_not_tell_a_booked_youth_they_are_can
     db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == again)
-        .values(send_after=naive(NOW + timedelta(minutes=1)))
+        .values(send_after=naive_utc(NOW + timedelta(minutes=1)))
     )
     db.session.commit()
     run_at(NOW + timedelta(minutes=2))
@@ -202,7 +127,7 @@ def test_resending_an_old_cancellation_does_not_tell_a_booked_youth_they_are_can
 # Fixed: the .ics LOCATION is CLINIC_NAME ('... Tattoo Removal Clinic'): calendars are seen by
 # others
 def test_the_calendar_event_does_not_name_the_treatment(app, sent):
-    book(0, email="ana@example.org", contact_by="email")
+    book_at(0, email="ana@example.org", contact_by="email")
     run_at(NOW)
     (attachment,) = [a for a in sent.attachments if a is not None]
     (event,) = Calendar.from_ical(attachment[1]).walk("VEVENT")
@@ -224,7 +149,7 @@ def test_many_tries_allowed_keep_the_backoff_at_its_cap(app, monkeypatch):
 
     monkeypatch.setattr(delivery, "configured_channels", lambda: ("sms",))
     monkeypatch.setattr(delivery, "send_sms", twilio_down)
-    appointment = book(0)
+    appointment = book_at(0)
     db.session.execute(update(OutboxMessage).values(attempts=41))  # a long outage so far
     db.session.commit()
     crashed = None
@@ -235,7 +160,7 @@ def test_many_tries_allowed_keep_the_backoff_at_its_cap(app, monkeypatch):
     (confirmation,) = messages(appointment)
     assert crashed is None
     assert (confirmation.status, confirmation.attempts) == (MessageStatus.QUEUED, 42)
-    assert confirmation.send_after <= naive(NOW) + timedelta(hours=1.2)
+    assert confirmation.send_after <= naive_utc(NOW) + timedelta(hours=1.2)
 
 
 # --- 7. A changed reminder time is not applied by the reminders job --------------------------
@@ -243,13 +168,13 @@ def test_many_tries_allowed_keep_the_backoff_at_its_cap(app, monkeypatch):
 
 # Fixed: schedule_reminders leaves queued reminders at the old time after REMINDER_EARLY_AT changes
 def test_the_reminders_job_applies_a_changed_reminder_time(app):
-    appointment = book(0)
+    appointment = book_at(0)
     # The clinic moves its early reminder to the evening and runs the job, which "catches
     # what [bookings] could not (..., a setting changed since)" (outbox.schedule_reminders).
     app.config["REMINDER_EARLY_AT"] = "18:00"
     outbox.schedule_reminders(NOW)
     (early,) = [m for m in messages(appointment) if m.kind == Kind.REMINDER_EARLY]
-    assert early.send_after == naive(EARLY_AT.replace(hour=18))
+    assert early.send_after == naive_utc(EARLY_AT.replace(hour=18))
 
 
 # --- 8. A huge message number in the resend URL ----------------------------------------------
@@ -275,7 +200,7 @@ def test_a_booking_cancelled_and_restored_before_anything_went_is_confirmed(
     notice fails (Twilio down). Undone: the notice is withdrawn, and the youth, who has heard
     nothing, is sent a confirmation."""
     desk = staff[StaffRole.FRONT_DESK]
-    appointment = book(0)
+    appointment = book_at(0)
     visits.cancel(appointment, desk, NOW)
 
     def twilio_down(to, body):
@@ -289,7 +214,7 @@ def test_a_booking_cancelled_and_restored_before_anything_went_is_confirmed(
     assert statuses[Kind.CANCELLED] == MessageStatus.QUEUED  # waiting for a retry
 
     visits.undo(appointment, desk, NOW + timedelta(seconds=2), booking.current_rules())
-    db.session.execute(update(OutboxMessage).values(send_after=naive(NOW)))  # retries due
+    db.session.execute(update(OutboxMessage).values(send_after=naive_utc(NOW)))  # retries due
     db.session.commit()
     run_at(NOW + timedelta(minutes=5))
     assert len(sent.texts("you are booked")) == 1
