@@ -138,14 +138,19 @@ def _starts(day: date, start: time) -> datetime:
     return naive_utc(scheduling.slot_start(day, start, zone))
 
 
-# Messages about the visit ahead are pointless once it has started.
-_EXPIRE_AT_START = (
-    Kind.CONFIRMATION,
-    Kind.RESTORED,
-    Kind.MOVED,
-    Kind.CANCELLED,
-    Kind.CLINIC_CANCELLED,
+_REMINDERS = (Kind.REMINDER_EARLY, Kind.REMINDER_SAME_DAY)
+_CANCELLATIONS = (Kind.CANCELLED, Kind.CLINIC_CANCELLED)
+# Messages that reached the youth or are reaching them now (a worker is sending).
+_GONE = (MessageStatus.SENT, MessageStatus.SENDING)
+# Messages that went, are going or will go (not withdrawn, not expired).
+_NOT_WITHDRAWN = (
+    MessageStatus.QUEUED,
+    MessageStatus.SENDING,
+    MessageStatus.SENT,
+    MessageStatus.DEAD,
 )
+# Messages about the visit ahead are pointless once it has started.
+_EXPIRE_AT_START = (Kind.CONFIRMATION, Kind.RESTORED, Kind.MOVED, *_CANCELLATIONS)
 
 
 def _add(
@@ -188,7 +193,7 @@ def cancelled(
 ) -> None:
     """A booking cancelled (by staff for the youth, or because the clinic changed its day):
     its reminders are withdrawn, and the youth is told."""
-    _withdraw(appointment_id)
+    _withdraw(_REMINDERS, appointment_id)
     target = _target(appointment_id)
     if target is not None:
         kind = Kind.CLINIC_CANCELLED if by_clinic else Kind.CANCELLED
@@ -215,18 +220,7 @@ def moved(appointment_id: int, old_start: time, now: datetime, *, staff_id: int 
         .values(expires_at=_starts(target.day, target.start))
         .execution_options(synchronize_session=False)
     )
-    # Only rows still queued at this instant are withdrawn (a worker may be sending one).
-    unsent = db.session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.appointment_id == appointment_id,
-            OutboxMessage.kind == Kind.MOVED,
-            OutboxMessage.status == MessageStatus.QUEUED,
-        )
-        .values(status=MessageStatus.CANCELLED)
-        .returning(OutboxMessage.id, OutboxMessage.context)
-        .execution_options(synchronize_session=False)
-    ).all()
+    unsent = _withdraw((Kind.MOVED,), appointment_id)
     known = min(unsent, key=lambda row: row.id).context["old_start"] if unsent else None
     known_start = time.fromisoformat(known) if known else old_start
     if known_start != target.start:
@@ -239,27 +233,18 @@ def restored(appointment_id: int, now: datetime, *, staff_id: int | None = None)
     """A cancellation undone: a cancellation notice not sent yet is withdrawn (the youth never
     hears of the mis-tap); only one that reached them is followed by a "booked again", and a
     youth who has heard nothing of the booking yet gets its confirmation."""
-    notices = (Kind.CANCELLED, Kind.CLINIC_CANCELLED)
-    _withdraw(appointment_id, notices)
+    _withdraw(_CANCELLATIONS, appointment_id)
     target = _target(appointment_id)
     if target is None:
         return
     # Notices that reached the youth, or are reaching them now (a worker is mid-send), and
     # that no "booked again" has answered yet. Staff resends do not count: one cancellation,
     # one apology.
-    heard = _count(appointment_id, notices, (MessageStatus.SENT, MessageStatus.SENDING))
-    answered = _count(
-        appointment_id,
-        (Kind.RESTORED,),
-        (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DEAD),
-    )
+    heard = _count(appointment_id, _CANCELLATIONS, _GONE)
+    answered = _count(appointment_id, (Kind.RESTORED,), _NOT_WITHDRAWN)
     if heard > answered:
         _add(target, Kind.RESTORED, now, staff_id=staff_id)
-    elif not _count(
-        appointment_id,
-        (Kind.CONFIRMATION, Kind.RESTORED, Kind.MOVED),
-        (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DEAD),
-    ):
+    elif not _count(appointment_id, (Kind.CONFIRMATION, Kind.RESTORED, Kind.MOVED), _NOT_WITHDRAWN):
         # Cancelled before its confirmation went (the worker then dropped it), and the notice
         # never went either: the youth has not heard of this booking at all.
         _add(target, Kind.CONFIRMATION, now, staff_id=staff_id)
@@ -270,8 +255,7 @@ def treated(appointment_id: int, now: datetime, *, staff_id: int | None = None) 
     """A treatment done: aftercare tips, in the youth's language; once per visit, even when
     a completion is undone after the tips went and then made again."""
     target = _target(appointment_id)
-    sent = (MessageStatus.SENT, MessageStatus.SENDING)
-    if target is not None and not _count(appointment_id, (Kind.AFTERCARE,), sent):
+    if target is not None and not _count(appointment_id, (Kind.AFTERCARE,), _GONE):
         _add(target, Kind.AFTERCARE, now, staff_id=staff_id)
 
 
@@ -289,36 +273,23 @@ def _count(appointment_id: int, kinds: Iterable[Kind], statuses: Iterable[Messag
 
 def untreated(appointment_id: int) -> None:
     """A completion undone: its aftercare tips go only if they have not already."""
-    _withdraw(appointment_id, (Kind.AFTERCARE,))
+    _withdraw((Kind.AFTERCARE,), appointment_id)
 
 
-_REMINDERS = (Kind.REMINDER_EARLY, Kind.REMINDER_SAME_DAY)
-
-
-def _withdraw(appointment_id: int, kinds: Iterable[Kind] = _REMINDERS) -> int:
-    """Cancel the appointment's messages of these kinds that have not gone yet."""
+def _withdraw(kinds: Iterable[str], appointment_id: int | None = None) -> list[Any]:
+    """Cancel the messages of these kinds that have not gone yet: the appointment's, or
+    everyone's. Returns the withdrawn rows' (id, context); only rows still queued at this
+    instant are withdrawn, never one a worker is sending."""
+    where = [OutboxMessage.kind.in_(tuple(kinds)), OutboxMessage.status == MessageStatus.QUEUED]
+    if appointment_id is not None:
+        where.append(OutboxMessage.appointment_id == appointment_id)
     return db.session.execute(
         update(OutboxMessage)
-        .where(
-            OutboxMessage.appointment_id == appointment_id,
-            OutboxMessage.kind.in_(tuple(kinds)),
-            OutboxMessage.status == MessageStatus.QUEUED,
-        )
+        .where(*where)
         .values(status=MessageStatus.CANCELLED)
+        .returning(OutboxMessage.id, OutboxMessage.context)
         .execution_options(synchronize_session=False)
-    ).rowcount
-
-
-def _withdraw_all(kinds: Iterable[str]) -> None:
-    db.session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.kind.in_(tuple(kinds)),
-            OutboxMessage.status == MessageStatus.QUEUED,
-        )
-        .values(status=MessageStatus.CANCELLED)
-        .execution_options(synchronize_session=False)
-    )
+    ).all()
 
 
 def reminder_key(kind: str, appointment_id: int) -> str:
@@ -402,7 +373,7 @@ def schedule_reminders(now: datetime) -> int:
         # A reminder the clinic has turned off since it was queued is not sent.
         turned_off = [kind for kind in scheduling.ReminderKind if kind not in policy.enabled]
         if turned_off:
-            _withdraw_all(turned_off)
+            _withdraw(turned_off)
         for target in _targets(
             Appointment.status == AppointmentStatus.BOOKED, Slot.day.between(today, horizon)
         ):
@@ -647,7 +618,7 @@ def _why_skip(outgoing: _Outgoing, kind: Kind, now: datetime) -> MessageStatus |
         return MessageStatus.EXPIRED
     if appointment is None:
         return None
-    if kind in (Kind.CANCELLED, Kind.CLINIC_CANCELLED):
+    if kind in _CANCELLATIONS:
         # Undone since (a mis-tap, or "send again" on an old notice): the youth is booked, and
         # a notice, with its calendar file removing the visit, would say otherwise.
         booked = appointment.status == AppointmentStatus.BOOKED
