@@ -19,8 +19,11 @@ setup: $(STAMP) translations
 translations: $(STAMP)
 	$(BIN)/pybabel compile -d clinic/translations
 
+# pybabel skips folders starting with _ by default, which would leave templates/_macros out.
+EXTRACT_DIRS := --ignore-dirs '.*'
+
 translations-update: $(STAMP)
-	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -o clinic/translations/messages.pot .
+	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l $(EXTRACT_DIRS) -o clinic/translations/messages.pot .
 	$(BIN)/pybabel update -i clinic/translations/messages.pot -d clinic/translations --no-fuzzy-matching
 
 run: setup

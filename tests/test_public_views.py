@@ -832,3 +832,13 @@ def test_a_database_error_never_logs_the_row_it_refused(app, client, monkeypatch
     assert response.status_code == 500
     assert "violates not-null constraint" in caplog.text  # the problem is logged...
     assert "Flores" not in caplog.text and "4155550134" not in caplog.text  # ...the youth not
+
+
+def test_the_intake_form_is_all_spanish_in_spanish(client):
+    """The form's sections come from templates/_macros, a folder Babel skips by default: its
+    headings and hints once reached Spanish speakers in English."""
+    page = client.get(intake_url(), headers={"Accept-Language": "es"}).get_data(as_text=True)
+    for spanish in ("Sobre ti", "Tu tatuaje", "Preguntas de salud", "Una última cosa"):
+        assert spanish in page
+    for english in ("About you", "Health questions", "We use it to check the age rule"):
+        assert english not in page

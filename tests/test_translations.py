@@ -26,6 +26,9 @@ def extract(tmp_path) -> set[str]:
             "babel.cfg",
             "-k",
             "_l",
+            # As the Makefile: Babel skips folders starting with _ (templates/_macros) otherwise.
+            "--ignore-dirs",
+            ".*",
             "-o",
             str(pot),
             ".",
