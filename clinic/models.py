@@ -168,6 +168,10 @@ class ContactDetails:
     guardian_relationship: Mapped[str | None] = mapped_column(String(40))
     guardian_phone: Mapped[str | None] = mapped_column(String(20))
 
+    def address_for(self, channel: str) -> str | None:
+        """Where a message on ``channel`` ("email" or "sms") reaches them, if anywhere."""
+        return self.email if channel == "email" else self.phone
+
 
 SEARCH_NAME_LENGTH = 200
 

@@ -638,7 +638,7 @@ def _address(outgoing: _Outgoing) -> str | None:
     intake = outgoing.appointment.intake if outgoing.appointment else None
     if intake is None:
         return None
-    return intake.email if outgoing.message.channel == "email" else intake.phone
+    return intake.address_for(outgoing.message.channel)
 
 
 def _facts(outgoing: _Outgoing, kind: Kind) -> Facts:
