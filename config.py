@@ -75,6 +75,10 @@ class Config:
     # How often open staff screens fetch the queue (seconds).
     QUEUE_REFRESH_SECONDS = _int("QUEUE_REFRESH_SECONDS", 5)
 
+    # How staff passwords are hashed (werkzeug's method string). scrypt is werkzeug's default
+    # and costs about 0.1 s a hash on purpose; only the test configuration makes it cheap.
+    PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+
     # Staff sessions: signed out after this long without a request.
     STAFF_IDLE_MINUTES = _int("STAFF_IDLE_MINUTES", 30)
     # Failed sign-ins allowed (Flask-Limiter syntax): for one account from one address, from
@@ -140,6 +144,9 @@ class TestingConfig(Config):
     SECRET_KEY = "test-only-not-secret"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = False
+    # The suite signs in hundreds of times: one round of PBKDF2 instead of scrypt's 0.1 s.
+    # Never outside tests: create_app refuses a weak method in any other configuration.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
 
 
 class ProductionConfig(Config):

@@ -29,6 +29,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set outside development and tests")
+    from clinic.staff_accounts import strong_hash_method
+
+    if env != "testing" and not strong_hash_method(app.config["PASSWORD_HASH_METHOD"]):
+        # Only the test configuration may hash cheaply: it signs in hundreds of times.
+        raise RuntimeError("PASSWORD_HASH_METHOD is too weak for staff passwords")
     from clinic.outbox import reminder_policy
 
     reminder_policy(app.config)  # REMINDER_*_AT: a typo stops the app here, not every booking

@@ -13,6 +13,7 @@ import secrets
 import unicodedata
 from datetime import UTC, date, datetime, time
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -84,7 +85,8 @@ class StaffUser(UserMixin, db.Model):
         return can(self.role, action)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -92,6 +92,30 @@ def check_password(password: str) -> None:
         raise PasswordTooShort()
 
 
+# scrypt's cost parameter (werkzeug's default is 2**15) and PBKDF2's rounds (OWASP asks for
+# 600,000 with SHA-256) below which a stolen hash is cheap to crack.
+MIN_SCRYPT_COST = 2**14
+MIN_PBKDF2_ROUNDS = 600_000
+
+
+def strong_hash_method(method: str) -> bool:
+    """Whether werkzeug's password hash ``method`` ("scrypt", "scrypt:32768:8:1",
+    "pbkdf2:sha256:600000") is costly enough to store real staff passwords.
+
+    Rule: scrypt with a cost of at least ``MIN_SCRYPT_COST``, or PBKDF2 with at least
+    ``MIN_PBKDF2_ROUNDS`` rounds; werkzeug's defaults for either are strong.
+    """
+    name, *params = method.split(":")
+    try:
+        if name == "scrypt":
+            return not params or int(params[0]) >= MIN_SCRYPT_COST
+        if name == "pbkdf2":
+            return len(params) < 2 or int(params[1]) >= MIN_PBKDF2_ROUNDS
+    except ValueError:
+        return False
+    return False
+
+
 def _clean_email(email: str) -> str:
     email = normalize_email(email)
     if len(email) > MAX_EMAIL_LENGTH or not EMAIL_SHAPE.match(email):

@@ -552,3 +552,56 @@ def test_settings_are_translated(client, admin, login):
     page = text(client.get("/staff/settings", headers={"Accept-Language": "es"}))
     assert '<html lang="es">' in page
     assert "16:00" in page  # the clinic's hours in the Spanish clock format
+
+
+# --- Password hashing: cheap in tests only -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "strong"),
+    [
+        ("scrypt", True),
+        ("scrypt:32768:8:1", True),
+        ("scrypt:1024:8:1", False),
+        ("pbkdf2", True),
+        ("pbkdf2:sha256", True),
+        ("pbkdf2:sha256:600000", True),
+        ("pbkdf2:sha256:1", False),
+        ("pbkdf2:sha256:many", False),
+        ("plain", False),
+    ],
+)
+def test_only_a_costly_hash_method_counts_as_strong(method, strong):
+    assert staff_accounts.strong_hash_method(method) is strong
+
+
+def test_production_and_development_hash_passwords_with_scrypt(monkeypatch):
+    from clinic import create_app
+    from config import DevelopmentConfig, ProductionConfig
+
+    for config in (ProductionConfig, DevelopmentConfig):
+        assert config.PASSWORD_HASH_METHOD == "scrypt"
+    monkeypatch.setenv("CLINIC_ENV", "production")
+    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "a production key")
+    monkeypatch.setattr(ProductionConfig, "SQLALCHEMY_DATABASE_URI", "sqlite://")
+    with create_app().app_context():
+        user = StaffUser(email="x@clinic.test", name="X", role=StaffRole.ADMIN)
+        user.set_password(NEW_PASSWORD)
+        assert user.password_hash.startswith("scrypt:")
+        assert user.check_password(NEW_PASSWORD)
+
+
+def test_tests_hash_cheaply(app):
+    user = StaffUser(email="x@clinic.test", name="X", role=StaffRole.ADMIN)
+    user.set_password(NEW_PASSWORD)
+    assert user.password_hash.startswith("pbkdf2:sha256:1$")
+
+
+def test_a_weak_hash_method_stops_the_app_outside_tests(monkeypatch):
+    from clinic import create_app
+    from config import DevelopmentConfig
+
+    monkeypatch.setenv("CLINIC_ENV", "development")
+    monkeypatch.setattr(DevelopmentConfig, "PASSWORD_HASH_METHOD", "pbkdf2:sha256:1")
+    with pytest.raises(RuntimeError, match="PASSWORD_HASH_METHOD"):
+        create_app()

@@ -9,6 +9,7 @@ stranger must fail far more often, from many addresses, to shut an account. Only
 attempts count, and a throttled attempt is refused before its password is looked at.
 """
 
+import functools
 import hashlib
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
@@ -25,8 +26,12 @@ from clinic.extensions import db, limiter
 from clinic.models import StaffUser, utcnow
 from clinic.urls import safe_path
 
-# Checked against when the email is unknown, so a wrong email takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """Checked against when the email is unknown, so a wrong email takes as long as a wrong
+    password: made with the method real passwords are hashed with."""
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 def _address_key() -> str:
@@ -78,7 +83,8 @@ def login():
         email = staff_accounts.normalize_email(form.email.data)
         user = db.session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
         password_ok = check_password_hash(
-            user.password_hash if user else _DUMMY_HASH, form.password.data
+            user.password_hash if user else _dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]),
+            form.password.data,
         )
         if user is not None and password_ok and user.active:
             staff_accounts.record_sign_in(user.id, utcnow())
