@@ -55,7 +55,7 @@ test: setup
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict --follow-imports=silent clinic/scheduling.py clinic/permissions.py
+	$(BIN)/mypy --strict --follow-imports=silent clinic/rules clinic/permissions.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -24,7 +24,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from clinic import booking, create_app
+from clinic import booking, create_app, settings
 from tests.mailservers import SmtpServer, smtp_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,8 +104,8 @@ def measure(url: str, bookings: int, poll: int) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     try:
         with app.app_context():
-            rules = booking.current_rules()
-            now = booking.clinic_now(rules)
+            rules = settings.current_rules()
+            now = settings.clinic_now(rules)
             seats = open_seats(rules, now, 2 * bookings)
             time.sleep(1.5)  # the worker is up and polling
             booked, delivered = [], []

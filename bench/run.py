@@ -33,6 +33,8 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
+from clinic.rules.calendar import DayDefaults, clinic_days, day_slots, plan_days
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 OUT = ROOT / "bench" / "out"
@@ -340,10 +342,9 @@ def pages(base: str) -> list[Page]:
 
 def last_clinic_day() -> date:
     """The latest past clinic day: the seed fills past days, so it is a busy one."""
-    from clinic import scheduling
 
     today = datetime.now(ZoneInfo(os.environ.get("CLINIC_TZ", "America/Los_Angeles"))).date()
-    return scheduling.clinic_days(today - timedelta(days=40), today - timedelta(days=1))[-1]
+    return clinic_days(today - timedelta(days=40), today - timedelta(days=1))[-1]
 
 
 def check_page(base: str, page: Page, headers: dict[str, str]) -> None:
@@ -482,7 +483,6 @@ class Compute:
 
 def time_ten_years() -> Compute:
     """Best of 5: the least disturbed run, since the code itself does not vary."""
-    from clinic import scheduling
 
     start = date.today()
     end = start + timedelta(days=3652)
@@ -496,10 +496,10 @@ def time_ten_years() -> Compute:
         return min(timings) * 1000, result
 
     def plans_and_slots():
-        plans = scheduling.plan_days(start, end, scheduling.DayDefaults())
-        return plans, [slot for plan in plans for slot in scheduling.day_slots(plan)]
+        plans = plan_days(start, end, DayDefaults())
+        return plans, [slot for plan in plans for slot in day_slots(plan)]
 
-    days_ms, _ = best(lambda: scheduling.clinic_days(start, end))
+    days_ms, _ = best(lambda: clinic_days(start, end))
     both_ms, (plans, slots) = best(plans_and_slots)
     return Compute(len(plans), len(slots), days_ms, both_ms)
 

@@ -34,7 +34,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if env != "testing" and not strong_hash_method(app.config["PASSWORD_HASH_METHOD"]):
         # Only the test configuration may hash cheaply: it signs in hundreds of times.
         raise RuntimeError("PASSWORD_HASH_METHOD is too weak for staff passwords")
-    from clinic.outbox import reminder_policy
+    from clinic.settings import reminder_policy
 
     reminder_policy(app.config)  # REMINDER_*_AT: a typo stops the app here, not every booking
     os.makedirs(app.instance_path, exist_ok=True)

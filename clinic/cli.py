@@ -13,8 +13,9 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, insert, select
 
-from clinic import booking, delivery, outbox, scheduling, staff_accounts, vocab
+from clinic import booking, settings, staff_accounts, vocab
 from clinic.extensions import db
+from clinic.messaging import outbox, transports, worker
 from clinic.models import (
     Appointment,
     AppointmentStatus,
@@ -26,6 +27,9 @@ from clinic.models import (
     Treatment,
     Youth,
 )
+from clinic.rules.calendar import clinic_days, day_slots
+from clinic.rules.eligibility import Eligibility, eligibility, needs_guardian
+from clinic.rules.policy import ClinicRules
 
 DEMO_PASSWORD = "demo-clinic-2026"
 # The form's tattoo places, bar "somewhere else", which would need a note.
@@ -56,7 +60,7 @@ def outbox_run(loop: bool) -> None:
 
     Several can run at once, on one server or many: each claims different messages.
     """
-    missing = {"email", "sms"} - set(delivery.configured_channels())
+    missing = {"email", "sms"} - set(transports.configured_channels())
     for channel in sorted(missing):
         click.echo(f"No {channel} provider configured: those messages stay queued.", err=True)
     if loop:
@@ -69,10 +73,10 @@ def outbox_run(loop: bool) -> None:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         click.echo("Outbox worker running; stop it with Ctrl-C or SIGTERM.")
-        outbox.run_forever(stopping)
+        worker.run_forever(stopping)
         click.echo("Outbox worker stopped.")
         return
-    report = outbox.run_once()
+    report = worker.run_once()
     click.echo(
         f"{report.sent} sent, {report.retried} to retry, {report.dead} dead, "
         f"{report.skipped} no longer needed."
@@ -185,8 +189,8 @@ def seed_demo(force: bool, scale: str) -> None:
         click.echo("Demo data not loaded: the database already has data.")
         return
     rng = random.Random(2026)
-    rules = booking.current_rules()
-    today = booking.clinic_now(rules).date()
+    rules = settings.current_rules()
+    today = settings.clinic_now(rules).date()
 
     for email, name, role in DEMO_STAFF:
         user = StaffUser(email=email, name=name, role=role)
@@ -194,7 +198,7 @@ def seed_demo(force: bool, scale: str) -> None:
         db.session.add(user)
 
     # One cancelled day, so staff see what a closure looks like.
-    upcoming = scheduling.clinic_days(today + timedelta(days=1), today + timedelta(days=120))
+    upcoming = clinic_days(today + timedelta(days=1), today + timedelta(days=120))
     if len(upcoming) > 3:
         db.session.add(ClinicDay(day=upcoming[3], closed=True, note="Laser maintenance"))
     db.session.flush()
@@ -214,7 +218,7 @@ def seed_demo(force: bool, scale: str) -> None:
     )
     for plan in plans:
         fill = 0.9 if plan.day < today else rng.uniform(0.2, 0.6)
-        for slot_plan in scheduling.day_slots(plan):
+        for slot_plan in day_slots(plan):
             taken = sum(rng.random() < fill for _ in range(slot_plan.seats))
             if not taken:
                 continue
@@ -231,8 +235,7 @@ def seed_demo(force: bool, scale: str) -> None:
                 eligible = [
                     y
                     for y in returning
-                    if scheduling.eligibility(y.date_of_birth, plan.day, rules.ages)
-                    is scheduling.Eligibility.ELIGIBLE
+                    if eligibility(y.date_of_birth, plan.day, rules.ages) is Eligibility.ELIGIBLE
                     and last_seen[id(y)] + timedelta(weeks=6) <= plan.day
                 ]
                 if eligible and rng.random() < 0.4:
@@ -260,7 +263,7 @@ def _demo_youth(rng: random.Random, n: int, day: date, rules) -> Youth:
     age = rng.randint(rules.ages.minimum, rules.ages.maximum)
     birth = day - timedelta(days=age * 365 + rng.randint(10, 350))
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
-    minor = scheduling.needs_guardian(birth, day, rules.ages)
+    minor = needs_guardian(birth, day, rules.ages)
     return Youth(
         identity_key=Youth.make_identity_key(first, f"{last} {n}", birth),
         first_name=first,
@@ -375,7 +378,7 @@ class _Visit:
     returning: bool = False
 
 
-def _seed_large(rng: random.Random, rules: scheduling.ClinicRules, today: date) -> None:
+def _seed_large(rng: random.Random, rules: ClinicRules, today: date) -> None:
     """Play two years of the clinic forward, day by day, then write it with bulk inserts.
 
     Past days are nearly full; booking thins out towards the end of the booking window. A
@@ -390,7 +393,7 @@ def _seed_large(rng: random.Random, rules: scheduling.ClinicRules, today: date) 
         age = rng.randint(rules.ages.minimum, rules.ages.maximum)
         birth = first_seen - timedelta(days=age * 365 + rng.randint(10, 350))
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
-        minor = scheduling.needs_guardian(birth, first_seen, rules.ages)
+        minor = needs_guardian(birth, first_seen, rules.ages)
         person = _Person(
             n=len(people) + 1,
             first=first,
@@ -420,7 +423,7 @@ def _seed_large(rng: random.Random, rules: scheduling.ClinicRules, today: date) 
             fill = 0.85 * (1 - days_ahead / (LARGE_DAYS_AHEAD + 10)) + rng.uniform(-0.1, 0.1)
         else:
             fill = PAST_FILL
-        for slot_plan in scheduling.day_slots(plan):
+        for slot_plan in day_slots(plan):
             taken = sum(rng.random() < fill for _ in range(slot_plan.seats))
             cancelled = rng.random() < CANCELLED_PER_SLOT
             if not taken and not cancelled:
@@ -506,7 +509,7 @@ def _seed_large(rng: random.Random, rules: scheduling.ClinicRules, today: date) 
 
 
 def _next_due(
-    due: list[tuple[date, int]], people: list[_Person], day: date, rules: scheduling.ClinicRules
+    due: list[tuple[date, int]], people: list[_Person], day: date, rules: ClinicRules
 ) -> _Person | None:
     """The youth most overdue for a session on ``day`` who may still be treated, if any."""
     while due and due[0][0] <= day:
@@ -514,8 +517,8 @@ def _next_due(
         person = people[n - 1]
         if day - due_on > LOST_AFTER:
             continue
-        eligible = scheduling.eligibility(person.birth, day, rules.ages)
-        if eligible is scheduling.Eligibility.ELIGIBLE:
+        eligible = eligibility(person.birth, day, rules.ages)
+        if eligible is Eligibility.ELIGIBLE:
             return person
     return None
 
@@ -550,14 +553,10 @@ def _demo_booked_at(rng: random.Random, day: date, today: date) -> datetime:
     return datetime.combine(booked_on, time(rng.randint(8, 21), rng.randint(0, 59)))
 
 
-def _intake_row(
-    rng: random.Random, visit: _Visit, booked_at: datetime, rules: scheduling.ClinicRules
-) -> dict:
+def _intake_row(rng: random.Random, visit: _Visit, booked_at: datetime, rules: ClinicRules) -> dict:
     person, n = visit.person, visit.person.n
     # A guardian is given on the form only while the youth is a minor on the visit's date.
-    minor = person.guardian is not None and scheduling.needs_guardian(
-        person.birth, visit.day, rules.ages
-    )
+    minor = person.guardian is not None and needs_guardian(person.birth, visit.day, rules.ages)
     return {
         "phone": f"+1415555{n % 10000:04d}",
         "email": person.email,

@@ -14,15 +14,15 @@ busy timeout does not help an upgrade from reader to writer). So:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from clinic.extensions import db
@@ -131,6 +131,29 @@ def write_transaction() -> Iterator[None]:
     except BaseException:
         db.session.rollback()
         raise
+
+
+T = TypeVar("T")
+
+
+def retrying_transaction(
+    work: Callable[[], T],
+    *,
+    retry_on: tuple[type[Exception], ...] = (IntegrityError,),
+    attempts: int = 3,
+) -> T:
+    """Run ``work`` as one write transaction, and start it again from the top when it fails
+    with one of ``retry_on`` (by default: a concurrent request inserted the same unique row
+    first, which the next attempt's reads will find). The last attempt's failure is raised.
+    """
+    for attempt in range(attempts):
+        try:
+            with write_transaction():
+                return work()
+        except retry_on:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 # Advisory lock keys: a namespace for "clinic day" locks, then the date's ordinal.

@@ -31,10 +31,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from clinic import scheduling
 from clinic.extensions import db
 from clinic.permissions import Action, Role, can
-from clinic.scheduling import VisitStatus
+from clinic.rules.calendar import DayException
+from clinic.rules.visits import VisitStatus
 
 
 def utcnow() -> datetime:
@@ -95,7 +95,7 @@ class StaffUser(UserMixin, db.Model):
 class ClinicDay(db.Model):
     """A staff change to one date of the schedule (closed, extra, other hours or seats).
 
-    Ordinary clinic days have no row: they come from the rule in ``scheduling.clinic_days``.
+    Ordinary clinic days have no row: they come from the rule in ``clinic_days``.
     """
 
     __tablename__ = "clinic_day"
@@ -116,8 +116,8 @@ class ClinicDay(db.Model):
         CheckConstraint("seats IS NULL OR seats >= 0", name="seats"),
     )
 
-    def as_exception(self) -> scheduling.DayException:
-        return scheduling.DayException(
+    def as_exception(self) -> DayException:
+        return DayException(
             day=self.day,
             closed=self.closed,
             extra=self.extra,
@@ -410,7 +410,7 @@ class MessageStatus(enum.StrEnum):
 
 class OutboxMessage(db.Model):
     """A message to a youth, written in the same transaction as the change that causes it and
-    sent later by ``flask outbox run`` (see ``clinic.outbox``).
+    sent later by ``flask outbox run`` (see ``clinic.messaging``).
 
     The row holds what the message is about, not its text: the text is written when it is
     sent, in the language recorded here, from the appointment as it is then. ``recipient``

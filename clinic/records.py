@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from clinic import booking, scheduling
+from clinic import booking
 from clinic.database import write_transaction
 from clinic.extensions import db
 from clinic.models import (
@@ -32,8 +32,9 @@ from clinic.models import (
     utcnow,
 )
 from clinic.permissions import Action, can, require
-from clinic.public.forms import normalize_phone
-from clinic.scheduling import VisitStatus
+from clinic.rules.eligibility import age_on, normalize_phone
+from clinic.rules.policy import ClinicRules
+from clinic.rules.visits import VisitStatus, earliest_follow_up
 
 # The most rows a search lists; staff narrow the search when there are more.
 SEARCH_LIMIT = 50
@@ -57,7 +58,7 @@ def age_today(date_of_birth: date, today: date) -> int | None:
     """Age in whole years today, or None for a birth date in the future (a typing mistake)."""
     if date_of_birth > today:
         return None
-    return scheduling.age_on(date_of_birth, today)
+    return age_on(date_of_birth, today)
 
 
 # --- Search ------------------------------------------------------------------------------
@@ -356,7 +357,7 @@ def youth_record(
     areas, clinician); contact and guardian only with ``SEE_CONTACT``; screening answers and
     treatment notes, skin type and laser settings only with ``SEE_CLINICAL``. The next
     session may be booked from the last treatment plus ``interval``
-    (``scheduling.earliest_follow_up``). A fixed number of statements, however long the
+    (``earliest_follow_up``). A fixed number of statements, however long the
     history.
     """
     require(actor.role, Action.VIEW_RECORDS)
@@ -419,7 +420,7 @@ def _record(
         treatments=treatments,
         screening=list(intake.screening or []) if clinician and intake is not None else None,
         sessions=len(treatments),
-        earliest_follow_up=scheduling.earliest_follow_up(last_treatment, interval),
+        earliest_follow_up=earliest_follow_up(last_treatment, interval),
         upcoming=_upcoming(visits, today),
         duplicates=duplicates,
     )
@@ -453,7 +454,7 @@ def _guardian_on_file(youth: Youth, intake: Intake | None) -> Contact | None:
 def follow_up_plan(
     youth_id: int,
     actor: StaffUser,
-    rules: scheduling.ClinicRules,
+    rules: ClinicRules,
     now: datetime,
     interval: timedelta,
 ) -> FollowUpPlan | Merged | None:
@@ -470,7 +471,7 @@ def follow_up_plan(
     if youth.merged_into_id is not None:
         return Merged(youth.merged_into_id)
     today = now.date()
-    earliest = scheduling.earliest_follow_up(booking.last_treatment_day(youth.id), interval)
+    earliest = earliest_follow_up(booking.last_treatment_day(youth.id), interval)
     first_day = max(today, earliest) if earliest else today
     window = booking.upcoming_days(rules, now)
     days = []
@@ -504,7 +505,7 @@ def book_follow_up(
     start: time,
     submission_key: str,
     actor: StaffUser,
-    rules: scheduling.ClinicRules,
+    rules: ClinicRules,
     now: datetime,
     guardian: Guardian | None = None,
 ) -> Appointment:

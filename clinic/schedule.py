@@ -1,11 +1,11 @@
 """Schedule management: the admin shapes the coming clinic days.
 
-The rule (``scheduling.clinic_days``) makes the ordinary days; every staff change to one date
+The rule (``clinic_days``) makes the ordinary days; every staff change to one date
 is its ``ClinicDay`` row (closed with a note, an extra day, other hours, slot length or seats)
 and a slot taken out of the day is its ``Slot`` row with ``blocked`` set. The public booking
 pages read both, so a change shows up for youth at once.
 
-A change never drops a booking silently. Before it is written, ``scheduling.stranded_bookings``
+A change never drops a booking silently. Before it is written, ``stranded_bookings``
 says which seat-holding bookings the new plan leaves without a seat; if any are still ahead
 (booked or checked in), the change is refused with the list (``Stranding``) until the admin
 chooses what happens to them: cancel them (and call them, from ``cancelled_by_schedule``),
@@ -30,12 +30,26 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import case, delete, exists, func, or_, select, true, update
 from sqlalchemy.orm import selectinload
 
-from clinic import booking, outbox, scheduling
+from clinic import booking
 from clinic.database import lock_day, write_transaction
 from clinic.extensions import db
+from clinic.messaging import outbox
 from clinic.models import Appointment, ClinicDay, Slot, StaffUser, StatusChange, naive_utc
 from clinic.permissions import Action, require
-from clinic.scheduling import ClinicRules, DayPlan, VisitAction, VisitStatus
+from clinic.rules.calendar import (
+    DayDefaults,
+    DayException,
+    DayPlan,
+    SlotPlan,
+    clinic_days,
+    day_slots,
+    find_slot,
+    plan_days,
+)
+from clinic.rules.eligibility import needs_guardian
+from clinic.rules.policy import ClinicRules
+from clinic.rules.schedule import stranded_bookings
+from clinic.rules.visits import SEAT_HOLDING, VisitAction, VisitStatus, next_status, seat_change
 
 # How far ahead the schedule page looks, and how far ahead an extra day may be added (so
 # that every extra day is on the page that manages it).
@@ -220,9 +234,7 @@ def overview(rules: ClinicRules, today: date) -> list[ScheduleDay]:
         row.day: row
         for row in db.session.scalars(select(ClinicDay).where(ClinicDay.day.between(today, end)))
     }
-    plans = scheduling.plan_days(
-        today, end, rules.day, [row.as_exception() for row in rows.values()]
-    )
+    plans = plan_days(today, end, rules.day, [row.as_exception() for row in rows.values()])
     booked: dict[date, dict[time, int]] = {}
     blocked: dict[date, set[time]] = {}
     for slot_day, start, taken, is_blocked in db.session.execute(
@@ -238,7 +250,7 @@ def overview(rules: ClinicRules, today: date) -> list[ScheduleDay]:
     for plan in plans:
         taken = booked.get(plan.day, {})
         shut = blocked.get(plan.day, set())
-        open_slots = [s for s in scheduling.day_slots(plan) if s.start not in shut]
+        open_slots = [s for s in day_slots(plan) if s.start not in shut]
         row = rows.get(plan.day)
         days.append(
             ScheduleDay(
@@ -250,7 +262,7 @@ def overview(rules: ClinicRules, today: date) -> list[ScheduleDay]:
                     value is not None
                     for value in (row.start_time, row.end_time, row.slot_minutes, row.seats)
                 ),
-                slots=len(scheduling.day_slots(plan)),
+                slots=len(day_slots(plan)),
                 seats=sum(s.seats for s in open_slots),
                 booked=sum(taken.values()),
                 seats_left=sum(max(s.seats - taken.get(s.start, 0), 0) for s in open_slots),
@@ -258,7 +270,7 @@ def overview(rules: ClinicRules, today: date) -> list[ScheduleDay]:
             )
         )
     for row in rows.values():
-        if row.closed and (row.extra or scheduling.clinic_days(row.day, row.day)):
+        if row.closed and (row.extra or clinic_days(row.day, row.day)):
             days.append(
                 ScheduleDay(
                     day=row.day,
@@ -315,7 +327,7 @@ def day_editor(day: date, rules: ClinicRules) -> DayEditor | None:
     """One date with its slots, seats and blocks, or None when it is not a clinic day (on
     the rule or extra) and was not closed either."""
     row = _clinic_day(day)
-    regular = bool(scheduling.clinic_days(day, day))
+    regular = bool(clinic_days(day, day))
     if not regular and not (row and row.extra):
         return None
     plan = _plan(day, _setting_of(row), rules)
@@ -330,7 +342,7 @@ def day_editor(day: date, rules: ClinicRules) -> DayEditor | None:
             bool(s.start in by_start and by_start[s.start].blocked),
             True,
         )
-        for s in (scheduling.day_slots(plan) if plan else [])
+        for s in (day_slots(plan) if plan else [])
     ]
     planned = {slot.start for slot in slots}
     slots += [
@@ -397,9 +409,7 @@ def _affected(appointment: Appointment, start: time, day: date, rules: ClinicRul
     youth = appointment.youth
     intake = appointment.intake
     source = intake if intake is not None else youth
-    minor = youth.date_of_birth <= day and scheduling.needs_guardian(
-        youth.date_of_birth, day, rules.ages
-    )
+    minor = youth.date_of_birth <= day and needs_guardian(youth.date_of_birth, day, rules.ages)
     return Affected(
         id=appointment.id,
         code=appointment.code,
@@ -429,7 +439,7 @@ class Outcome:
     kept: int = 0
 
 
-def check_hours(hours: Hours, defaults: scheduling.DayDefaults) -> None:
+def check_hours(hours: Hours, defaults: DayDefaults) -> None:
     """Refuse hours that cannot make a clinic day.
 
     Rule: the end after the start (each defaulting to the clinic's), a slot of 1 to 240
@@ -639,7 +649,7 @@ def _change(
         new_plan = _plan(day, setting, rules)
         new_blocked = current.blocked
         if block is not None:
-            if current.plan is None or scheduling.find_slot(current.plan, block) is None:
+            if current.plan is None or find_slot(current.plan, block) is None:
                 raise NoSuchSlot()
             new_blocked = new_blocked | {block}
         if unblock is not None:
@@ -681,7 +691,7 @@ def _plan(day: date, setting: _Setting | None, rules: ClinicRules) -> DayPlan | 
     if setting is not None:
         hours = setting.hours
         exceptions.append(
-            scheduling.DayException(
+            DayException(
                 day=day,
                 closed=setting.closed,
                 extra=setting.extra,
@@ -691,7 +701,7 @@ def _plan(day: date, setting: _Setting | None, rules: ClinicRules) -> DayPlan | 
                 seats=hours.seats,
             )
         )
-    plans = scheduling.plan_days(day, day, rules.day, exceptions)
+    plans = plan_days(day, day, rules.day, exceptions)
     return plans[0] if plans else None
 
 
@@ -738,17 +748,17 @@ def _stranded(
 ) -> list[Affected]:
     """The bookings still ahead that the new plan leaves without a seat.
 
-    Per slot, ``scheduling.stranded_bookings`` says how many seats are stranded: all of them
+    Per slot, ``stranded_bookings`` says how many seats are stranded: all of them
     when the time goes, the surplus when its seats shrink. Of a surplus, the newest bookings
     not yet arrived go first; history (completed, in treatment) is never touched.
     """
     holding = {
-        slot.start_time: [a for a in slot.appointments if a.status in scheduling.SEAT_HOLDING]
+        slot.start_time: [a for a in slot.appointments if a.status in SEAT_HOLDING]
         for slot in current.slots
     }
     counts = {start: len(held) for start, held in holding.items()}
     affected = []
-    for stranded in scheduling.stranded_bookings(counts, new_plan, new_blocked):
+    for stranded in stranded_bookings(counts, new_plan, new_blocked):
         active = [a for a in holding[stranded.start] if a.status in ACTIVE]
         active.sort(key=lambda a: (a.status == VisitStatus.CHECKED_IN, -a.id))
         affected += [_affected(a, stranded.start, day, rules) for a in active[: stranded.count]]
@@ -778,7 +788,7 @@ def _placements(
     new_plan: DayPlan | None,
     new_blocked: frozenset[time],
     now: datetime,
-) -> list[tuple[Affected, scheduling.SlotPlan]] | None:
+) -> list[tuple[Affected, SlotPlan]] | None:
     """Where each stranded booking goes: the nearest time the same day (the earlier one on a
     tie) with a free seat in the new plan, not blocked and not started yet. None if not all
     of them fit."""
@@ -786,12 +796,12 @@ def _placements(
         return None
     leaving = Counter(a.start for a in affected)
     held = {
-        slot.start_time: sum(a.status in scheduling.SEAT_HOLDING for a in slot.appointments)
+        slot.start_time: sum(a.status in SEAT_HOLDING for a in slot.appointments)
         for slot in current.slots
     }
     slots = {
         slot.start: slot
-        for slot in scheduling.day_slots(new_plan)
+        for slot in day_slots(new_plan)
         if slot.start not in new_blocked and (new_plan.day > now.date() or slot.start > now.time())
     }
     free = {
@@ -815,7 +825,7 @@ def _cancel(affected: list[Affected], actor: StaffUser, now: datetime) -> list[s
     codes = []
     for item in affected:
         old = VisitStatus(item.status)
-        new = scheduling.next_status(old, VisitAction.CANCEL)
+        new = next_status(old, VisitAction.CANCEL)
         slot_id = db.session.execute(
             update(Appointment)
             .where(Appointment.id == item.id, Appointment.status == old)
@@ -825,7 +835,7 @@ def _cancel(affected: list[Affected], actor: StaffUser, now: datetime) -> list[s
         ).scalar_one_or_none()
         if slot_id is None:
             raise ChangedMeanwhile()
-        if scheduling.seat_change(old, new) < 0:
+        if seat_change(old, new) < 0:
             _free_seat(slot_id)
         db.session.add(
             StatusChange(
@@ -844,7 +854,7 @@ def _cancel(affected: list[Affected], actor: StaffUser, now: datetime) -> list[s
 
 
 def _move(
-    placements: list[tuple[Affected, scheduling.SlotPlan]],
+    placements: list[tuple[Affected, SlotPlan]],
     current: _Day,
     actor: StaffUser,
     now: datetime,
@@ -889,7 +899,7 @@ def _free_seat(slot_id: int) -> None:
 
 
 def _set_blocked(day: date, start: time, blocked: bool, plan: DayPlan | None) -> None:
-    slot = scheduling.find_slot(plan, start) if plan else None
+    slot = find_slot(plan, start) if plan else None
     if slot is not None:
         # Blocking a time nobody booked yet: its row is made here.
         booking.insert_ignoring_conflict(
@@ -915,7 +925,7 @@ def _tidy(day: date, plan: DayPlan | None) -> None:
     is gone are removed (the day sheet lists every row, so it would show empty times outside
     the hours); the others take the plan's end and seats, never fewer than the seats taken
     (the CHECK on the counter)."""
-    planned = scheduling.day_slots(plan) if plan else []
+    planned = day_slots(plan) if plan else []
     unused = ~exists().where(Appointment.slot_id == Slot.id)
     gone = Slot.start_time.not_in([slot.start for slot in planned]) if planned else true()
     db.session.execute(

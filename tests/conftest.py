@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, make_url
 from sqlalchemy.orm import Session, raiseload
 
-from clinic import booking, create_app
+from clinic import create_app, settings
 from clinic.extensions import db
 from clinic.models import StaffRole, StaffUser
 from tests import databases
@@ -60,7 +60,7 @@ def clock(monkeypatch):
             self.now = value
 
     frozen = Clock()
-    monkeypatch.setattr(booking, "clinic_now", lambda rules: frozen.now)
+    monkeypatch.setattr(settings, "clinic_now", lambda rules: frozen.now)
     return frozen
 
 

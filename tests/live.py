@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, create_engine, select, text
 from werkzeug.security import generate_password_hash
 
-from clinic import booking, create_app, visits
+from clinic import booking, clinic_day, create_app, settings
 from clinic.extensions import db
 from clinic.models import ClinicDay, Consent, StaffUser
 from tests.conftest import intake_data
@@ -446,8 +446,8 @@ class ClinicToday:
             **guardian,
         )
         with self.app.app_context():
-            rules = booking.current_rules()
-            yesterday = booking.clinic_now(rules) - timedelta(days=1)
+            rules = settings.current_rules()
+            yesterday = settings.clinic_now(rules) - timedelta(days=1)
             appointment = booking.book(request, rules, yesterday)
             return Booked(appointment.id, appointment.code, f"{first_name} {last_name}", start)
 
@@ -456,8 +456,8 @@ class ClinicToday:
 
     def check_in(self, appointment_id: int, by: str, consent: str | None = None) -> None:
         with self.app.app_context():
-            rules = booking.current_rules()
-            visits.check_in(
+            rules = settings.current_rules()
+            clinic_day.check_in(
                 appointment_id,
                 self._staff(by),
                 self.now(),
@@ -467,7 +467,7 @@ class ClinicToday:
 
     def cancel(self, appointment_id: int, by: str) -> None:
         with self.app.app_context():
-            visits.cancel(appointment_id, self._staff(by), self.now())
+            clinic_day.cancel(appointment_id, self._staff(by), self.now())
 
 
 def queue_invariants(database: str | Engine) -> None:

@@ -9,8 +9,9 @@ from datetime import date, datetime, time
 
 from sqlalchemy import select, update
 
-from clinic import booking, delivery, outbox
+from clinic import booking, settings
 from clinic.extensions import db
+from clinic.messaging import transports, worker
 from clinic.models import Appointment, OutboxMessage, naive_utc
 from tests.conftest import NEXT_DAY, NOW
 
@@ -31,7 +32,9 @@ def book_at(n: int, *, now: datetime = NOW, **overrides) -> int:
         "language": "en",
         **overrides,
     }
-    appointment_id = booking.book(booking.BookingRequest(**values), booking.current_rules(), now).id
+    appointment_id = booking.book(
+        booking.BookingRequest(**values), settings.current_rules(), now
+    ).id
     db.session.execute(
         update(Appointment)
         .where(Appointment.id == appointment_id)
@@ -50,9 +53,9 @@ def messages(appointment_id: int | None = None) -> list[OutboxMessage]:
     return list(db.session.scalars(query.execution_options(populate_existing=True)))
 
 
-def run_at(moment: datetime) -> outbox.RunReport:
+def run_at(moment: datetime) -> worker.RunReport:
     """One worker run at the clinic instant ``moment``, with the jitter in the middle."""
-    return outbox.run_once(now=lambda: moment, rand=lambda: 0.5)
+    return worker.run_once(now=lambda: moment, rand=lambda: 0.5)
 
 
 class Sent(list):
@@ -83,7 +86,7 @@ def record_sends(monkeypatch) -> Sent:
         record.append(("sms", to, body))
         return f"SM{len(record):032d}"
 
-    monkeypatch.setattr(delivery, "configured_channels", lambda: ("email", "sms"))
-    monkeypatch.setattr(delivery, "send_email", send_email)
-    monkeypatch.setattr(delivery, "send_sms", send_sms)
+    monkeypatch.setattr(transports, "configured_channels", lambda: ("email", "sms"))
+    monkeypatch.setattr(transports, "send_email", send_email)
+    monkeypatch.setattr(transports, "send_sms", send_sms)
     return record

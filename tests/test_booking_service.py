@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from clinic import booking, visits
+from clinic import booking, clinic_day, settings
 from clinic.extensions import db
 from clinic.models import Appointment, ClinicDay, Intake, Slot, Youth
 from tests.conftest import NEXT_DAY, NOW
@@ -34,7 +34,7 @@ def rows(model) -> int:
 
 
 def test_seats_run_out_at_capacity(app):
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     booking.book(request(1), rules, NOW)
     booking.book(request(2), rules, NOW)
     with pytest.raises(booking.SlotUnavailable) as refused:
@@ -47,7 +47,7 @@ def test_seats_run_out_at_capacity(app):
 
 def test_seat_counter_is_checked_by_the_database(app):
     """Even a write that skips the service cannot push the counter past capacity."""
-    booking.book(request(1), booking.current_rules(), NOW)
+    booking.book(request(1), settings.current_rules(), NOW)
     slot = db.session.scalars(select(Slot)).one()
     slot.booked = 3
     with pytest.raises(IntegrityError, match=r"(?i)check constraint"):
@@ -59,15 +59,15 @@ def test_a_failure_mid_booking_leaves_nothing_behind(app, monkeypatch):
     def broken_intake(**kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(booking, "Intake", broken_intake)
+    monkeypatch.setattr(booking.seats, "Intake", broken_intake)
     with pytest.raises(RuntimeError):
-        booking.book(request(1), booking.current_rules(), NOW)
+        booking.book(request(1), settings.current_rules(), NOW)
     assert rows(Appointment) == rows(Youth) == rows(Intake) == 0
     assert db.session.scalar(select(func.coalesce(func.sum(Slot.booked), 0))) == 0
 
 
 def test_same_submission_returns_the_same_appointment(app):
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     first = booking.book(request(1), rules, NOW)
     again = booking.book(request(1), rules, NOW)
     assert first.id == again.id
@@ -77,7 +77,7 @@ def test_same_submission_returns_the_same_appointment(app):
 def test_capacity_change_for_one_date_is_used(app):
     db.session.add(ClinicDay(day=NEXT_DAY, seats=1))
     db.session.commit()
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     booking.book(request(1), rules, NOW)
     with pytest.raises(booking.SlotUnavailable):
         booking.book(request(2), rules, NOW)
@@ -88,7 +88,7 @@ def test_extra_day_can_be_booked(app):
     db.session.add(ClinicDay(day=extra, extra=True, start_time=time(10, 0), end_time=time(12, 0)))
     db.session.commit()
     appointment = booking.book(
-        request(1, day=extra, start=time(10, 20)), booking.current_rules(), NOW
+        request(1, day=extra, start=time(10, 20)), settings.current_rules(), NOW
     )
     assert appointment.slot.day == extra and appointment.slot.end_time == time(10, 40)
 
@@ -106,14 +106,14 @@ def test_extra_day_can_be_booked(app):
 )
 def test_rules_are_enforced_by_the_service_too(app, overrides, error):
     with pytest.raises(error):
-        booking.book(request(1, **overrides), booking.current_rules(), NOW)
+        booking.book(request(1, **overrides), settings.current_rules(), NOW)
     assert rows(Appointment) == rows(Youth) == 0
 
 
 def staff_day_statements() -> int:
     db.session.expire_all()
     with count_statements() as statements:
-        sheet = visits.day_sheet(NEXT_DAY, booking.current_rules(), NOW)
+        sheet = clinic_day.day_sheet(NEXT_DAY, settings.current_rules(), NOW)
         [
             (v.youth.display_name, v.appointment.intake.guardian_name, v.session_number)
             for s in sheet.slots
@@ -123,7 +123,7 @@ def staff_day_statements() -> int:
 
 
 def test_staff_day_loads_in_a_fixed_number_of_queries(app):
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     booking.book(request(1), rules, NOW)
     few = staff_day_statements()
     for n in range(2, 21):
@@ -135,7 +135,7 @@ def test_staff_day_loads_in_a_fixed_number_of_queries(app):
 
 
 def test_cancel_frees_the_seat_for_someone_else(app, make_staff):
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     staff = make_staff()
     first = booking.book(request(1), rules, NOW)
     booking.book(request(2), rules, NOW)
@@ -154,7 +154,7 @@ def test_cancel_frees_the_seat_for_someone_else(app, make_staff):
 
 
 def test_cancelling_twice_frees_one_seat(app):
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     appointment = booking.book(request(1), rules, NOW)
     booking.cancel(appointment.id, None, NOW)
     with pytest.raises(booking.NotCancellable):
@@ -163,7 +163,7 @@ def test_cancelling_twice_frees_one_seat(app):
 
 
 def test_a_past_appointment_cannot_be_cancelled(app):
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     appointment = booking.book(request(1), rules, NOW)
     after_the_day = NOW.replace(day=25)
     with pytest.raises(booking.NotCancellable):
@@ -172,7 +172,7 @@ def test_a_past_appointment_cannot_be_cancelled(app):
 
 
 def test_a_cancelled_youth_may_book_again(app):
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     appointment = booking.book(request(1), rules, NOW)
     booking.cancel(appointment.id, None, NOW)
     again = booking.book(request(1, submission_key="another-form-key-xxxxxxxxxxx"), rules, NOW)

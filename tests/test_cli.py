@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from clinic import cli, scheduling
+from clinic import cli
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
@@ -22,7 +22,8 @@ from clinic.models import (
     Treatment,
     Youth,
 )
-from clinic.scheduling import SEAT_HOLDING
+from clinic.rules.eligibility import Eligibility, eligibility
+from clinic.rules.visits import SEAT_HOLDING
 from tests.conftest import NOW
 
 
@@ -305,7 +306,7 @@ def test_seed_demo_large_is_a_consistent_two_year_clinic(runner, monkeypatch):
     births = dict(db.session.execute(select(Youth.id, Youth.date_of_birth)).all())
     for youth_id, days in visits.items():
         for day in days:
-            assert scheduling.eligibility(births[youth_id], day) is scheduling.Eligibility.ELIGIBLE
+            assert eligibility(births[youth_id], day) is Eligibility.ELIGIBLE
 
 
 def test_seed_demo_large_is_deterministic(app, runner, tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ from datetime import date, datetime, time
 import pytest
 from sqlalchemy import func, select
 
-from clinic import booking, visits
+from clinic import clinic_day, settings
 from clinic.extensions import db
 from clinic.models import Appointment, Slot, StaffRole, StatusChange, Treatment
 from tests.conftest import LA, NEXT_DAY, PASSWORD, intake_data, intake_url
@@ -246,7 +246,7 @@ def test_completing_a_no_show_is_refused(client, day, as_role, clock):
 
 
 def test_session_numbers_continue_across_visits(app, client, day, as_role):
-    earlier = visits.TreatmentRecord(areas=["arms"])
+    earlier = clinic_day.TreatmentRecord(areas=["arms"])
     # Two earlier sessions of the same youth, recorded on earlier days.
     adult = db.session.get(Appointment, day["adult"])
     for n, when in enumerate((date(2026, 8, 25), date(2026, 10, 27)), start=1):
@@ -523,13 +523,13 @@ def test_the_waiting_room_screen_shows_numbers_never_names(client, day, as_role)
 
 def test_the_service_refuses_roles_that_may_not_move(app, day):
     desk = day["staff"][StaffRole.FRONT_DESK]
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     from clinic.permissions import NotAllowed
 
     with pytest.raises(NotAllowed):
-        visits.call(day["adult"], desk, "Laser 1", at(16, 5), rules)
+        clinic_day.call(day["adult"], desk, "Laser 1", at(16, 5), rules)
     with pytest.raises(NotAllowed):
-        visits.check_in(day["adult"], day["staff"][StaffRole.CLINICIAN], at(16, 5), rules)
+        clinic_day.check_in(day["adult"], day["staff"][StaffRole.CLINICIAN], at(16, 5), rules)
 
 
 # --- What undo, late completions and walk-ins may not do ----------------------------------
@@ -599,16 +599,16 @@ def test_a_forgotten_completion_can_be_recorded_the_next_day(client, day, as_rol
 def test_a_batch_of_no_shows_skips_one_who_arrives_meanwhile(app, day, monkeypatch, clock):
     clock.set(at(16, 30))
     desk = day["staff"][StaffRole.FRONT_DESK]
-    real_move = visits._move
+    real_move = clinic_day.moves.make_move
 
     def arrives_at_that_moment(current, action, actor, now, **values):
         if current.id == day["adult"]:
-            raise visits.ChangedMeanwhile()
+            raise clinic_day.ChangedMeanwhile()
         return real_move(current, action, actor, now, **values)
 
-    monkeypatch.setattr(visits, "_move", arrives_at_that_moment)
-    done = visits.mark_no_shows(
-        [day["adult"], day["minor"]], desk, at(16, 30), booking.current_rules()
+    monkeypatch.setattr(clinic_day.moves, "make_move", arrives_at_that_moment)
+    done = clinic_day.mark_no_shows(
+        [day["adult"], day["minor"]], desk, at(16, 30), settings.current_rules()
     )
     assert [moved.appointment_id for moved in done] == [day["minor"]]
     assert status_of(day["minor"]) == "no_show"

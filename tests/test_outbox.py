@@ -10,10 +10,11 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from clinic import booking, outbox, schedule, visits
+from clinic import booking, clinic_day, schedule, settings
 from clinic.database import write_transaction
 from clinic.extensions import db
-from clinic.messages import Facts, Kind, compose
+from clinic.messaging import outbox, worker
+from clinic.messaging.texts import Facts, compose
 from clinic.models import (
     Appointment,
     Intake,
@@ -23,6 +24,7 @@ from clinic.models import (
     StaffRole,
     naive_utc,
 )
+from clinic.rules.messages import Kind
 from clinic.schedule import Hours, Resolution
 from tests.conftest import LA, NEXT_DAY, NOW, intake_data, intake_url
 from tests.outboxkit import messages, run_at
@@ -56,7 +58,7 @@ def kinds_and_statuses(appointment_id: int) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def rules(app):
-    return booking.current_rules()
+    return settings.current_rules()
 
 
 # --- Written with the change that causes them -------------------------------------------
@@ -107,7 +109,7 @@ def test_a_booking_and_its_messages_commit_together_or_not_at_all(client, monkey
         phone="+14155550100",
     )
     with pytest.raises(RuntimeError):
-        booking.book(request, booking.current_rules(), NOW)
+        booking.book(request, settings.current_rules(), NOW)
     assert db.session.scalar(select(func.count(Appointment.id))) == 0
     assert messages() == []
 
@@ -120,7 +122,7 @@ def test_a_repeated_submission_confirms_once(client):
 
 def test_staff_cancelling_withdraws_the_reminders_and_tells_the_youth(client, staff):
     appointment = book(client)
-    visits.cancel(appointment.id, staff[StaffRole.FRONT_DESK], NOW)
+    clinic_day.cancel(appointment.id, staff[StaffRole.FRONT_DESK], NOW)
     assert kinds_and_statuses(appointment.id) == [
         (Kind.CONFIRMATION, MessageStatus.QUEUED),
         (Kind.REMINDER_EARLY, MessageStatus.CANCELLED),
@@ -134,8 +136,8 @@ def test_a_youth_who_left_the_waiting_room_gets_no_cancellation(client, staff, r
     appointment = book(client)
     at_four = datetime.combine(NEXT_DAY, time(16, 2), tzinfo=LA)
     clock.set(at_four)
-    visits.check_in(appointment.id, staff[StaffRole.FRONT_DESK], at_four, rules)
-    visits.cancel(appointment.id, staff[StaffRole.FRONT_DESK], at_four)
+    clinic_day.check_in(appointment.id, staff[StaffRole.FRONT_DESK], at_four, rules)
+    clinic_day.cancel(appointment.id, staff[StaffRole.FRONT_DESK], at_four)
     assert Kind.CANCELLED not in [m.kind for m in messages(appointment.id)]
 
 
@@ -144,8 +146,8 @@ def test_undoing_a_cancel_before_the_notice_went_means_the_youth_never_hears_of_
 ):
     appointment = book(client)
     desk = staff[StaffRole.FRONT_DESK]
-    visits.cancel(appointment.id, desk, NOW)
-    visits.undo(appointment.id, desk, NOW, rules)
+    clinic_day.cancel(appointment.id, desk, NOW)
+    clinic_day.undo(appointment.id, desk, NOW, rules)
     assert kinds_and_statuses(appointment.id) == [
         (Kind.CONFIRMATION, MessageStatus.QUEUED),
         (Kind.REMINDER_EARLY, MessageStatus.QUEUED),  # queued again, under the same key
@@ -157,14 +159,14 @@ def test_undoing_a_cancel_before_the_notice_went_means_the_youth_never_hears_of_
 def test_undoing_a_cancel_after_the_notice_went_says_booked_again(client, staff, rules):
     appointment = book(client)
     desk = staff[StaffRole.FRONT_DESK]
-    visits.cancel(appointment.id, desk, NOW)
+    clinic_day.cancel(appointment.id, desk, NOW)
     db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.kind == Kind.CANCELLED)
         .values(status=MessageStatus.SENT)
     )
     db.session.commit()
-    visits.undo(appointment.id, desk, NOW, rules)
+    clinic_day.undo(appointment.id, desk, NOW, rules)
     assert [m.kind for m in messages(appointment.id)][-1] == Kind.RESTORED
 
 
@@ -285,11 +287,11 @@ def test_a_treatment_sends_aftercare_and_its_undo_withdraws_it(client, staff, ru
     desk, clinician = staff[StaffRole.FRONT_DESK], staff[StaffRole.CLINICIAN]
     at = datetime.combine(NEXT_DAY, time(16, 5), tzinfo=LA)
     clock.set(at)
-    visits.check_in(appointment.id, desk, at, rules)
-    visits.call(appointment.id, clinician, "Laser 1", at, rules)
-    visits.complete(appointment.id, clinician, visits.TreatmentRecord(areas=["hands"]), at)
+    clinic_day.check_in(appointment.id, desk, at, rules)
+    clinic_day.call(appointment.id, clinician, "Laser 1", at, rules)
+    clinic_day.complete(appointment.id, clinician, clinic_day.TreatmentRecord(areas=["hands"]), at)
     assert messages(appointment.id)[-1].kind == Kind.AFTERCARE
-    visits.undo(appointment.id, clinician, at, rules)
+    clinic_day.undo(appointment.id, clinician, at, rules)
     assert (messages(appointment.id)[-1].kind, messages(appointment.id)[-1].status) == (
         Kind.AFTERCARE,
         MessageStatus.CANCELLED,
@@ -365,7 +367,7 @@ def test_a_message_not_yet_due_is_left_alone(client, sent):
 
 def test_without_a_provider_messages_wait_and_nothing_is_claimed(client):
     book(client)
-    assert outbox.run_once(now=lambda: SAME_DAY_AT).handled == 0
+    assert worker.run_once(now=lambda: SAME_DAY_AT).handled == 0
     assert {m.status for m in messages()} == {MessageStatus.QUEUED}
     assert {m.attempts for m in messages()} == {0}
 
@@ -531,16 +533,16 @@ def test_the_worker_loop_lives_through_a_lost_database_connection(app, monkeypat
             db.session.execute(text("SELECT 1"))  # holding a connection when the server goes
             raise OperationalError("SELECT", {}, ConnectionResetError("server restarting"))
         stopping.set()
-        return outbox.RunReport()
+        return worker.RunReport()
 
     def server_gone(_connection):
         event.remove(db.engine, "rollback", server_gone)
         raise OperationalError("ROLLBACK", {}, ConnectionResetError("server restarting"), True)
 
-    monkeypatch.setattr(outbox, "run_once", run_once)
+    monkeypatch.setattr(worker, "run_once", run_once)
     monkeypatch.setattr(outbox, "schedule_reminders", lambda now: None)
     event.listen(db.engine, "rollback", server_gone)
-    outbox.run_forever(stopping)
+    worker.run_forever(stopping)
     assert calls == [0, 1]
     assert "database connection lost, discarded" in caplog.text
     assert "outbox: OperationalError; trying again in 0 s" in caplog.text

@@ -2,7 +2,7 @@
 stopped and started again, and an HTTP server answering as Twilio's Messages API does.
 
 Bookings go through the public form (the Flask test client); the worker is
-``outbox.run_once`` in this process, with its clock given explicitly: every run is timed
+``worker.run_once`` in this process, with its clock given explicitly: every run is timed
 from the confirmation's own send-after time (``at``), so nothing depends on the real date.
 Reminders are turned off here: these tests are about delivery, and a reminder falling due
 would be one more message in every count."""
@@ -23,8 +23,8 @@ from flask_babel import force_locale, gettext
 from icalendar import Calendar
 from sqlalchemy import select
 
-from clinic import outbox
 from clinic.extensions import db
+from clinic.messaging import history, worker
 from clinic.models import Appointment, MessageStatus, OutboxMessage
 from tests.conftest import NEXT_DAY, NOW, intake_data, intake_url
 from tests.mailservers import (
@@ -149,8 +149,8 @@ def at(moment: datetime, seconds: float = 0):
     return lambda: fixed
 
 
-def run(now, rand: float = 0.5) -> outbox.RunReport:
-    return outbox.run_once(now=now, rand=lambda: rand)
+def run(now, rand: float = 0.5) -> worker.RunReport:
+    return worker.run_once(now=now, rand=lambda: rand)
 
 
 def parts(message) -> dict[str, list]:
@@ -363,7 +363,7 @@ def test_email_dies_after_max_attempts_with_growing_backoff(app, client, smtp_do
         before = fresh(message.id)
         assert before.status == MessageStatus.QUEUED
         clock = utc(before.send_after)
-        report = outbox.run_once(now=lambda moment=clock: moment, rand=lambda j=jitter: j)
+        report = worker.run_once(now=lambda moment=clock: moment, rand=lambda j=jitter: j)
         after = fresh(message.id)
         assert after.attempts == attempt
         if attempt < 3:
@@ -671,7 +671,7 @@ def test_without_providers_messages_stay_queued_and_nothing_is_claimed(app, clie
         assert untouched.status == MessageStatus.QUEUED
         assert untouched.attempts == 0
         assert untouched.claim_token is None and untouched.claimed_until is None
-    waiting = {w.channel: w.count for w in outbox.waiting_without_provider(NOW)}
+    waiting = {w.channel: w.count for w in history.waiting_without_provider(NOW)}
     assert waiting == {"email": 1, "sms": 1}
 
 
@@ -688,7 +688,7 @@ def test_only_configured_channel_is_sent(app, client, smtp):
         0,
         None,
     )
-    assert [(w.channel, w.count) for w in outbox.waiting_without_provider(NOW)] == [("sms", 1)]
+    assert [(w.channel, w.count) for w in history.waiting_without_provider(NOW)] == [("sms", 1)]
 
 
 # --- Contact details never in logs ----------------------------------------------------------
@@ -781,7 +781,7 @@ def test_a_claim_that_ran_out_is_taken_over_and_sent(app, client, smtp):
     assert sent.status == MessageStatus.SENT
     assert sent.claim_token is None
     # The worker that died, had it come back, could not overwrite the outcome.
-    assert outbox._finish(message.id, dead_worker, status=MessageStatus.QUEUED) is False
+    assert worker._finish(message.id, dead_worker, status=MessageStatus.QUEUED) is False
     assert fresh(message.id).status == MessageStatus.SENT
 
 

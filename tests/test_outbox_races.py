@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from clinic import booking, create_app
+from clinic import booking, create_app, settings
 from clinic.extensions import db
 from clinic.models import utcnow
 from tests import databases
@@ -48,10 +48,10 @@ def seed(url: str) -> None:
         {"SQLALCHEMY_DATABASE_URI": url, "REMINDER_EARLY_AT": "", "REMINDER_SAME_DAY_AT": ""}
     )
     with app.app_context():
-        rules = booking.current_rules()
+        rules = settings.current_rules()
         # The workers run on the real clock and do not send about a visit already past, so
         # the visits are the clinic's coming ones by that clock, not by the tests' frozen NOW.
-        now = booking.clinic_now(rules)
+        now = settings.clinic_now(rules)
         seats = [
             (day.plan.day, slot.plan.start)
             for day in booking.upcoming_days(rules, now)

@@ -24,10 +24,11 @@ from sqlalchemy import update
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
-from clinic import booking, delivery, outbox, schedule, visits
+from clinic import clinic_day, schedule, settings
 from clinic.extensions import db, mail
-from clinic.messages import Kind
+from clinic.messaging import transports, worker
 from clinic.models import MessageStatus, OutboxMessage, StaffRole
+from clinic.rules.messages import Kind
 from clinic.schedule import Hours, Resolution
 from tests.conftest import LA, NEXT_DAY, NOW, intake_data, intake_url
 from tests.live import free_port
@@ -118,8 +119,8 @@ def test_an_address_the_form_accepts_but_smtp_cannot_encode_does_not_stop_the_ot
 
 def test_a_mail_setting_mistake_does_not_stop_text_messages(app, monkeypatch):
     texts = []
-    monkeypatch.setattr(delivery, "configured_channels", lambda: ("email", "sms"))
-    monkeypatch.setattr(delivery, "send_sms", lambda to, body: texts.append(to) or "SM1")
+    monkeypatch.setattr(transports, "configured_channels", lambda: ("email", "sms"))
+    monkeypatch.setattr(transports, "send_sms", lambda to, body: texts.append(to) or "SM1")
     # README: MAIL_USE_SSL is "TLS from the first byte (port 465)"; MAIL_USE_TLS defaults to 1.
     _use_smtp(app, free_port(), MAIL_USE_TLS=True, MAIL_USE_SSL=True)
     app.config.update(REMINDER_EARLY_AT="", REMINDER_SAME_DAY_AT="")
@@ -135,7 +136,7 @@ def test_a_mail_setting_mistake_does_not_stop_text_messages(app, monkeypatch):
 
 def test_a_confirmation_not_yet_sent_is_not_sent_after_the_booking_is_cancelled(app, sent, staff):
     appointment = book_at(0)
-    visits.cancel(appointment, staff[StaffRole.FRONT_DESK], NOW)
+    clinic_day.cancel(appointment, staff[StaffRole.FRONT_DESK], NOW)
     run_at(NOW + timedelta(seconds=1))
     assert [body for _c, _to, body in sent if "you are booked" in body] == []
     assert len(sent) == 1 and "is cancelled" in sent[0][2]
@@ -157,7 +158,7 @@ def test_moving_a_booking_after_its_early_reminder_does_not_remind_again(app, se
         Hours(start=time(16, 20)),
         staff[StaffRole.ADMIN],
         MONDAY,
-        booking.current_rules(),
+        settings.current_rules(),
         Resolution.MOVE,
         [appointment],
     )
@@ -174,7 +175,7 @@ def test_a_message_whose_claim_ran_out_before_its_turn_is_not_sent_by_both_worke
     app, monkeypatch
 ):
     app.config.update(OUTBOX_BATCH_SIZE=2, OUTBOX_CLAIM_SECONDS=300)
-    monkeypatch.setattr(delivery, "configured_channels", lambda: ("sms",))
+    monkeypatch.setattr(transports, "configured_channels", lambda: ("sms",))
     book_at(0)
     book_at(1)
     clock = {"now": NOW}
@@ -183,7 +184,7 @@ def test_a_message_whose_claim_ran_out_before_its_turn_is_not_sent_by_both_worke
 
     def another_worker() -> None:
         with app.app_context():
-            outbox.run_once(now=lambda: NOW + timedelta(seconds=400), rand=lambda: 0.5)
+            worker.run_once(now=lambda: NOW + timedelta(seconds=400), rand=lambda: 0.5)
             db.session.remove()
 
     def slow_send_sms(number, body):
@@ -198,8 +199,8 @@ def test_a_message_whose_claim_ran_out_before_its_turn_is_not_sent_by_both_worke
             thread.join()
         return "SM" + "0" * 32
 
-    monkeypatch.setattr(delivery, "send_sms", slow_send_sms)
-    outbox.run_once(now=lambda: clock["now"], rand=lambda: 0.5)
+    monkeypatch.setattr(transports, "send_sms", slow_send_sms)
+    worker.run_once(now=lambda: clock["now"], rand=lambda: 0.5)
     # The first worker had not started on the second youth's text when its claim ran out.
     assert to.count("+14155550001") == 1
 
@@ -214,8 +215,8 @@ def test_no_transaction_is_open_while_a_message_is_sent(app, monkeypatch):
         open_during_send.append(db.session().in_transaction())
         return "SM1"
 
-    monkeypatch.setattr(delivery, "configured_channels", lambda: ("sms",))
-    monkeypatch.setattr(delivery, "send_sms", send_sms)
+    monkeypatch.setattr(transports, "configured_channels", lambda: ("sms",))
+    monkeypatch.setattr(transports, "send_sms", send_sms)
     book_at(0)
     run_at(NOW)
     assert open_during_send == [False]

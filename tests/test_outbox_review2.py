@@ -11,10 +11,11 @@ from datetime import datetime, time, timedelta
 from icalendar import Calendar
 from sqlalchemy import update
 
-from clinic import booking, delivery, outbox, visits
+from clinic import clinic_day, settings
 from clinic.extensions import db
-from clinic.messages import Kind
+from clinic.messaging import history, outbox, transports
 from clinic.models import Appointment, MessageStatus, OutboxMessage, StaffRole, naive_utc
+from clinic.rules.messages import Kind
 from tests.conftest import LA, NEXT_DAY, NOW
 from tests.outboxkit import book_at, messages, run_at
 
@@ -32,13 +33,13 @@ def test_undo_while_the_cancellation_is_being_sent_still_tells_the_youth_booked_
     desk = staff[StaffRole.FRONT_DESK]
     appointment = book_at(0)
     run_at(NOW)  # the confirmation
-    visits.cancel(appointment, desk, NOW)
+    clinic_day.cancel(appointment, desk, NOW)
 
     def undo_mid_send(body: str) -> None:
         # The desk undoes the mis-tap while the worker is talking to Twilio.
         if "is cancelled" in body:
             sent.during_send = None
-            visits.undo(appointment, desk, NOW, booking.current_rules())
+            clinic_day.undo(appointment, desk, NOW, settings.current_rules())
 
     sent.during_send = undo_mid_send
     run_at(NOW + timedelta(seconds=1))
@@ -54,17 +55,17 @@ def test_undo_while_the_cancellation_is_being_sent_still_tells_the_youth_booked_
 # Fixed: restored() counts every notice ever sent: a second cancel withdrawn before it went
 # still sends another 'booked again'
 def test_a_second_mis_tap_undone_at_once_sends_nothing(app, sent, staff):
-    desk, rules = staff[StaffRole.FRONT_DESK], booking.current_rules()
+    desk, rules = staff[StaffRole.FRONT_DESK], settings.current_rules()
     appointment = book_at(0)
     run_at(NOW)  # the confirmation
-    visits.cancel(appointment, desk, NOW)
+    clinic_day.cancel(appointment, desk, NOW)
     run_at(NOW + timedelta(seconds=1))  # "is cancelled" reaches the youth
-    visits.undo(appointment, desk, NOW + timedelta(seconds=2), rules)
+    clinic_day.undo(appointment, desk, NOW + timedelta(seconds=2), rules)
     run_at(NOW + timedelta(seconds=3))  # "booked again" reaches the youth
     assert len(sent.texts("booked again")) == 1
     # Later the same day: another mis-tap, undone before its notice went.
-    visits.cancel(appointment, desk, NOW + timedelta(minutes=5))
-    visits.undo(appointment, desk, NOW + timedelta(minutes=5), rules)
+    clinic_day.cancel(appointment, desk, NOW + timedelta(minutes=5))
+    clinic_day.undo(appointment, desk, NOW + timedelta(minutes=5), rules)
     run_at(NOW + timedelta(minutes=6))
     assert len(sent.texts("is cancelled")) == 1  # the second notice was withdrawn ...
     assert len(sent.texts("booked again")) == 1  # ... so there is nothing to apologise for
@@ -76,17 +77,17 @@ def test_a_second_mis_tap_undone_at_once_sends_nothing(app, sent, staff):
 # Fixed: treated() queues aftercare again after an undo although the first one was sent
 def test_completing_again_after_an_undo_does_not_send_aftercare_twice(app, sent, staff, clock):
     desk, clinician = staff[StaffRole.FRONT_DESK], staff[StaffRole.CLINICIAN]
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     appointment = book_at(0)
     at = datetime.combine(NEXT_DAY, time(16, 5), tzinfo=LA)
     clock.set(at)
-    visits.check_in(appointment, desk, at, rules)
-    visits.call(appointment, clinician, "Laser 1", at, rules)
-    record = visits.TreatmentRecord(areas=["hands"])
-    visits.complete(appointment, clinician, record, at)
+    clinic_day.check_in(appointment, desk, at, rules)
+    clinic_day.call(appointment, clinician, "Laser 1", at, rules)
+    record = clinic_day.TreatmentRecord(areas=["hands"])
+    clinic_day.complete(appointment, clinician, record, at)
     run_at(at + timedelta(seconds=5))  # the aftercare goes within seconds
-    visits.undo(appointment, clinician, at + timedelta(minutes=1), rules)  # a mis-tap on Done
-    visits.complete(appointment, clinician, record, at + timedelta(minutes=2))
+    clinic_day.undo(appointment, clinician, at + timedelta(minutes=1), rules)  # a mis-tap on Done
+    clinic_day.complete(appointment, clinician, record, at + timedelta(minutes=2))
     run_at(at + timedelta(minutes=3))
     assert len(sent.texts("thanks for coming")) == 1
 
@@ -102,14 +103,14 @@ def test_resending_an_old_cancellation_does_not_tell_a_booked_youth_they_are_can
     desk = staff[StaffRole.FRONT_DESK]
     appointment = book_at(0)
     run_at(NOW)
-    visits.cancel(appointment, desk, NOW)
+    clinic_day.cancel(appointment, desk, NOW)
     run_at(NOW + timedelta(seconds=1))
-    visits.undo(appointment, desk, NOW + timedelta(seconds=2), booking.current_rules())
+    clinic_day.undo(appointment, desk, NOW + timedelta(seconds=2), settings.current_rules())
     run_at(NOW + timedelta(seconds=3))
     assert db.session.get(Appointment, appointment).status == "booked"
     (notice,) = [m for m in messages(appointment) if m.kind == Kind.CANCELLED]
     # The youth says they got nothing; the desk presses "Send again" on the row it sees.
-    again = outbox.resend(notice.id, desk.id).id
+    again = history.resend(notice.id, desk.id).id
     # A resend is queued at the real clock, past the frozen one: put it at the clinic's "now".
     db.session.execute(
         update(OutboxMessage)
@@ -145,10 +146,10 @@ def test_many_tries_allowed_keep_the_backoff_at_its_cap(app, monkeypatch):
     app.config.update(OUTBOX_MAX_ATTEMPTS=50, REMINDER_EARLY_AT="", REMINDER_SAME_DAY_AT="")
 
     def twilio_down(to, body):
-        raise delivery.TemporaryFailure("Twilio error 20500 (HTTP 500): down")
+        raise transports.TemporaryFailure("Twilio error 20500 (HTTP 500): down")
 
-    monkeypatch.setattr(delivery, "configured_channels", lambda: ("sms",))
-    monkeypatch.setattr(delivery, "send_sms", twilio_down)
+    monkeypatch.setattr(transports, "configured_channels", lambda: ("sms",))
+    monkeypatch.setattr(transports, "send_sms", twilio_down)
     appointment = book_at(0)
     db.session.execute(update(OutboxMessage).values(attempts=41))  # a long outage so far
     db.session.commit()
@@ -201,19 +202,19 @@ def test_a_booking_cancelled_and_restored_before_anything_went_is_confirmed(
     nothing, is sent a confirmation."""
     desk = staff[StaffRole.FRONT_DESK]
     appointment = book_at(0)
-    visits.cancel(appointment, desk, NOW)
+    clinic_day.cancel(appointment, desk, NOW)
 
     def twilio_down(to, body):
-        raise delivery.TemporaryFailure("Twilio error 20500 (HTTP 500): down")
+        raise transports.TemporaryFailure("Twilio error 20500 (HTTP 500): down")
 
     with monkeypatch.context() as down:
-        down.setattr(delivery, "send_sms", twilio_down)
+        down.setattr(transports, "send_sms", twilio_down)
         run_at(NOW + timedelta(seconds=1))
     statuses = {m.kind: m.status for m in messages(appointment)}
     assert statuses[Kind.CONFIRMATION] == MessageStatus.CANCELLED  # dropped by the worker
     assert statuses[Kind.CANCELLED] == MessageStatus.QUEUED  # waiting for a retry
 
-    visits.undo(appointment, desk, NOW + timedelta(seconds=2), booking.current_rules())
+    clinic_day.undo(appointment, desk, NOW + timedelta(seconds=2), settings.current_rules())
     db.session.execute(update(OutboxMessage).values(send_after=naive_utc(NOW)))  # retries due
     db.session.commit()
     run_at(NOW + timedelta(minutes=5))

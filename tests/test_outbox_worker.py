@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from clinic import booking, create_app
+from clinic import booking, create_app, settings
 from clinic.extensions import db
 from tests import databases
 from tests.conftest import intake_data, intake_url
@@ -47,8 +47,8 @@ def test_a_running_worker_delivers_a_booking_within_seconds_and_stops_on_sigterm
         try:
             app = create_app({"SQLALCHEMY_DATABASE_URI": url})
             with app.app_context():
-                rules = booking.current_rules()
-                now = booking.clinic_now(rules)  # the real clock, as the worker's
+                rules = settings.current_rules()
+                now = settings.clinic_now(rules)  # the real clock, as the worker's
                 day = next(d for d in booking.upcoming_days(rules, now) if d.bookable)
                 slot = next(s for s in day.slots if s.bookable)
                 booked_at = time.monotonic()

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 
-from clinic import booking
+from clinic import booking, settings
 from clinic.extensions import db
 from clinic.models import Appointment, ClinicDay, Intake, Slot, Youth
 from tests import databases
@@ -780,7 +780,7 @@ def test_a_cancelled_booking_is_never_shown_as_booked(client):
     english(client)
     assert book(client).status_code == 303
     appointment = db.session.scalars(select(Appointment)).one()
-    booking.cancel(appointment.id, None, booking.clinic_now(booking.current_rules()))
+    booking.cancel(appointment.id, None, settings.clinic_now(settings.current_rules()))
 
     # The confirmation in the session no longer confirms anything.
     assert client.get("/book/confirmed").headers["Location"] == "/book"

@@ -9,8 +9,6 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import insert
 
-from clinic import scheduling
-from clinic.booking import current_rules
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
@@ -22,6 +20,8 @@ from clinic.models import (
     Treatment,
     Youth,
 )
+from clinic.rules.calendar import day_slots, plan_days
+from clinic.settings import current_rules
 from tests.conftest import NEXT_DAY
 from tests.querycount import count_statements
 
@@ -43,8 +43,8 @@ BUDGETS = {
 
 def fill_day(day: date, bookings: int) -> None:
     """``bookings`` appointments spread over the day's slots, written in a few bulk inserts."""
-    plan = scheduling.plan_days(day, day, current_rules().day, [])[0]
-    slots = scheduling.day_slots(plan)
+    plan = plan_days(day, day, current_rules().day, [])[0]
+    slots = day_slots(plan)
     per_slot = [bookings // len(slots) + (i < bookings % len(slots)) for i in range(len(slots))]
     slot_ids = []
     for slot_plan, taken in zip(slots, per_slot, strict=True):

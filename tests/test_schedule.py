@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import create_engine, func, insert, select, text, update
 from werkzeug.security import generate_password_hash
 
-from clinic import booking, schedule, scheduling
+from clinic import booking, schedule, settings
 from clinic.extensions import db
 from clinic.models import Appointment, ClinicDay, Slot, StaffRole, StatusChange
 from clinic.permissions import NotAllowed
+from clinic.rules.visits import SEAT_HOLDING, VisitStatus, seat_change
 from clinic.schedule import Hours, Resolution
-from clinic.scheduling import VisitStatus
 from tests import databases
 from tests.conftest import FIRST_SLOT, LA, NEXT_DAY, NOW, intake_data, intake_url
 from tests.live import (
@@ -53,7 +53,7 @@ def admin(make_staff):
 
 @pytest.fixture
 def rules(app):
-    return booking.current_rules()
+    return settings.current_rules()
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def start_of(appointment_id: int) -> time:
 def set_status(appointment_id: int, status: VisitStatus) -> None:
     """Move an appointment as the clinic day would have, its seat counter with it."""
     old = VisitStatus(status_of(appointment_id))
-    delta = scheduling.seat_change(old, status)
+    delta = seat_change(old, status)
     slot_id = db.session.scalar(select(Appointment.slot_id).where(Appointment.id == appointment_id))
     db.session.execute(
         update(Appointment).where(Appointment.id == appointment_id).values(status=status)
@@ -116,7 +116,7 @@ def set_status(appointment_id: int, status: VisitStatus) -> None:
 
 def counters_hold() -> None:
     """Every slot's counter equals its seat-holding appointments, within its capacity."""
-    holding = [status.value for status in scheduling.SEAT_HOLDING]
+    holding = [status.value for status in SEAT_HOLDING]
     for slot in db.session.scalars(select(Slot)).all():
         active = db.session.scalar(
             select(func.count())

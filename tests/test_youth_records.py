@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from clinic import records
-from clinic.booking import current_rules
 from clinic.extensions import db
 from clinic.models import Appointment, Intake, Slot, StaffRole, Treatment, Youth
 from clinic.permissions import NotAllowed
-from clinic.scheduling import SEAT_HOLDING
+from clinic.rules.visits import SEAT_HOLDING
+from clinic.settings import current_rules
 from tests.conftest import NEXT_DAY, PASSWORD, intake_data, intake_url
 from tests.querycount import count_statements
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import date, datetime, time
 
@@ -33,6 +32,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from clinic import booking, vocab
+from clinic.rules.eligibility import normalize_phone
 
 REQUIRED = _l("Please fill this in.")
 CHOOSE = _l("Please choose one.")
@@ -86,23 +86,6 @@ def without_control_characters(value: str | None) -> str | None:
 def has_a_letter(form, field) -> None:
     if field.data and not any(ch.isalpha() for ch in field.data):
         raise ValidationError(_l("Please write your name with letters."))
-
-
-_PHONE_JUNK = re.compile(r"[\s().\-]")
-
-
-def normalize_phone(text: str | None) -> str | None:
-    """'(415) 555-0134' -> '+14155550134'; None if it is not a US number."""
-    if not text:
-        return None
-    digits = _PHONE_JUNK.sub("", text)
-    if digits.startswith("+1"):
-        digits = digits[2:]
-    elif digits.startswith("1") and len(digits) == 11:
-        digits = digits[1:]
-    if not re.fullmatch(r"[2-9]\d{9}", digits):
-        return None
-    return "+1" + digits
 
 
 def phone_number(form, field) -> None:

@@ -21,14 +21,15 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from clinic import booking, scheduling, visits
+from clinic import booking, clinic_day, settings
 from clinic.extensions import csrf
 from clinic.i18n import clock, long_day
-from clinic.messages import choose_channel
 from clinic.models import AppointmentStatus
 from clinic.public import bp
 from clinic.public.forms import IntakeForm, options
-from clinic.scheduling import Eligibility
+from clinic.rules.eligibility import Eligibility, age_on, birthday_at_age, needs_guardian
+from clinic.rules.messages import choose_channel
+from clinic.rules.policy import ClinicRules
 from clinic.urls import safe_path
 
 CONFIRMED_KEY = "confirmed_appointment"
@@ -59,22 +60,22 @@ def set_language():
 
 @bp.route("/book")
 def days():
-    rules = booking.current_rules()
-    now = booking.clinic_now(rules)
+    rules = settings.current_rules()
+    now = settings.clinic_now(rules)
     return render_template("public/days.html", days=booking.upcoming_days(rules, now))
 
 
 @bp.route("/book/<isodate:day>")
 def times(day: date):
-    rules = booking.current_rules()
-    availability = booking.day_availability(day, rules, booking.clinic_now(rules))
+    rules = settings.current_rules()
+    availability = booking.day_availability(day, rules, settings.clinic_now(rules))
     if availability is None or not _within_window(day, rules):
         abort(404)
     return render_template("public/times.html", day=availability)
 
 
-def _within_window(day: date, rules: scheduling.ClinicRules) -> bool:
-    today = booking.clinic_now(rules).date()
+def _within_window(day: date, rules: ClinicRules) -> bool:
+    today = settings.clinic_now(rules).date()
     return today <= day <= rules.window.last_day(today)
 
 
@@ -83,8 +84,8 @@ def _within_window(day: date, rules: scheduling.ClinicRules) -> bool:
 @csrf.exempt
 @bp.route("/book/<isodate:day>/<clock:start>", methods=["GET", "POST"])
 def intake(day: date, start: time):
-    rules = booking.current_rules()
-    now = booking.clinic_now(rules)
+    rules = settings.current_rules()
+    now = settings.clinic_now(rules)
     availability = booking.day_availability(day, rules, now)
     if not _within_window(day, rules):
         availability = None
@@ -165,7 +166,7 @@ def _has_errors(form: IntakeForm) -> bool:
     return any(field.errors for field in form)
 
 
-def _check_age_and_guardian(form: IntakeForm, day: date, rules: scheduling.ClinicRules) -> None:
+def _check_age_and_guardian(form: IntakeForm, day: date, rules: ClinicRules) -> None:
     """Apply the age and consent rules as soon as the date of birth can be read, so the youth
     sees every problem at once."""
     birth = form.date_of_birth.parsed
@@ -242,7 +243,7 @@ def _age_message(form: IntakeForm, error: booking.NotEligible, day: date, rules)
     if error.outcome is Eligibility.NOT_BORN:
         return _("This date of birth is after the appointment. Please check the year.")
     if error.outcome is Eligibility.TOO_YOUNG:
-        turns = scheduling.birthday_at_age(birth, rules.ages.minimum)
+        turns = birthday_at_age(birth, rules.ages.minimum)
         return _(
             "The clinic sees young people from age %(min)d. You turn %(min)d on %(date)s: "
             "you are welcome to book a clinic day from then on.",
@@ -253,7 +254,7 @@ def _age_message(form: IntakeForm, error: booking.NotEligible, day: date, rules)
         "This free clinic is for young people up to age %(max)d on the day of the "
         "appointment, and you will be %(age)d on %(day)s.",
         max=rules.ages.maximum,
-        age=scheduling.age_on(birth, day),
+        age=age_on(birth, day),
         day=long_day(day),
     )
 
@@ -276,10 +277,8 @@ def confirmed():
     if appointment is None or not fresh:
         session.pop(CONFIRMED_KEY, None)
         return redirect(url_for("public.days"))
-    rules = booking.current_rules()
-    minor = scheduling.needs_guardian(
-        appointment.youth.date_of_birth, appointment.slot.day, rules.ages
-    )
+    rules = settings.current_rules()
+    minor = needs_guardian(appointment.youth.date_of_birth, appointment.slot.day, rules.ages)
     intake = appointment.intake
     channel = choose_channel(intake.contact_by, intake.phone, intake.email) if intake else None
     return _private(
@@ -293,8 +292,8 @@ def confirmed():
 
 
 def _board_context() -> dict:
-    rules = booking.current_rules()
-    serving = visits.now_serving(booking.clinic_now(rules).date())
+    rules = settings.current_rules()
+    serving = clinic_day.now_serving(settings.clinic_now(rules).date(), rules)
     # A waiting room holds both languages at once: every label is shown in each.
     labels = {}
     for lang in current_app.config["LANGUAGES"]:
@@ -323,8 +322,8 @@ def now_serving_board():
 @bp.route("/api/availability")
 def availability_api():
     """Open days and, per slot, its start time and seats left (read-only, no personal data)."""
-    rules = booking.current_rules()
-    now = booking.clinic_now(rules)
+    rules = settings.current_rules()
+    now = settings.clinic_now(rules)
     days = booking.upcoming_days(rules, now)
     return jsonify(
         {

@@ -12,10 +12,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from clinic import booking, outbox
-from clinic.messages import Kind
+from clinic import settings
+from clinic.messaging import history
 from clinic.models import MessageStatus
 from clinic.permissions import Action
+from clinic.rules.messages import Kind
 from clinic.staff import bp, requires
 
 PAGE_SIZE = 50
@@ -57,7 +58,7 @@ def messages():
     page = request.args.get("page", 1, type=int) or 1
     if not 1 <= page <= MAX_PAGE:
         abort(404)
-    rows = outbox.recent(status or None, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+    rows = history.recent(status or None, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
     return render_template(
         "staff/messages/list.html",
         rows=rows[:PAGE_SIZE],
@@ -65,7 +66,7 @@ def messages():
         page=page,
         status=status,
         filters=FILTERS,
-        waiting=outbox.waiting_without_provider(booking.clinic_now(booking.current_rules())),
+        waiting=history.waiting_without_provider(settings.clinic_now(settings.current_rules())),
         kind_labels=KIND_LABELS,
         status_labels=STATUS_LABELS,
         channel_labels=CHANNEL_LABELS,
@@ -81,10 +82,10 @@ def resend_message(message_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        outbox.resend(message_id, current_user.id)
-    except outbox.AlreadyResent:
+        history.resend(message_id, current_user.id)
+    except history.AlreadyResent:
         flash(_("A copy of this message is already waiting to be sent."), "error")
-    except outbox.NotResendable:
+    except history.NotResendable:
         flash(_("Only a message that was sent or failed can be sent again."), "error")
     else:
         flash(_("The message will be sent again in a moment."), "success")

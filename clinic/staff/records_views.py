@@ -16,13 +16,20 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from clinic import booking, records, scheduling, vocab
+from clinic import booking, records, settings, vocab
 from clinic.extensions import db
 from clinic.i18n import clock, long_day
 from clinic.models import Youth
 from clinic.permissions import Action
-from clinic.public.forms import normalize_phone
-from clinic.scheduling import Eligibility, VisitStatus
+from clinic.rules.eligibility import (
+    Eligibility,
+    age_on,
+    birthday_at_age,
+    needs_guardian,
+    normalize_phone,
+)
+from clinic.rules.policy import ClinicRules
+from clinic.rules.visits import VisitStatus
 from clinic.staff import bp, requires
 from clinic.staff.records_forms import FollowUpForm, MergeForm, SearchForm
 
@@ -76,12 +83,12 @@ def _labels():
 
 
 def _interval() -> timedelta:
-    return booking.current_rules().follow_up
+    return settings.current_rules().follow_up
 
 
-def _now() -> tuple[scheduling.ClinicRules, datetime]:
-    rules = booking.current_rules()
-    return rules, booking.clinic_now(rules)
+def _now() -> tuple[ClinicRules, datetime]:
+    rules = settings.current_rules()
+    return rules, settings.clinic_now(rules)
 
 
 # --- Search ------------------------------------------------------------------------------
@@ -188,7 +195,7 @@ def book_follow_up(youth_id: int):
     form.slot.choices = _slot_choices(plan, form.slot.data if request.method == "POST" else None)
     birth = plan.youth.date_of_birth
     # A birth date after the first day offered is a typing mistake; booking explains it.
-    minor = birth <= plan.first_day and scheduling.needs_guardian(birth, plan.first_day, rules.ages)
+    minor = birth <= plan.first_day and needs_guardian(birth, plan.first_day, rules.ages)
     page = {
         "form": form,
         "plan": plan,
@@ -307,13 +314,13 @@ def _age_message(outcome: Eligibility, birth: date, day: date, rules) -> str:
             "The youth turns %(min)d on %(date)s, and the clinic sees young people from age "
             "%(min)d. Please choose a date from then on.",
             min=rules.ages.minimum,
-            date=long_day(scheduling.birthday_at_age(birth, rules.ages.minimum)),
+            date=long_day(birthday_at_age(birth, rules.ages.minimum)),
         )
     if outcome is Eligibility.TOO_OLD:
         return _(
             "The youth will be %(age)d on %(day)s: the clinic sees young people up to age "
             "%(max)d on the day of the appointment.",
-            age=scheduling.age_on(birth, day),
+            age=age_on(birth, day),
             day=long_day(day),
             max=rules.ages.maximum,
         )

@@ -21,7 +21,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from clinic import booking, schedule, vocab
+from clinic import schedule, settings, vocab
 from clinic.i18n import clock
 from clinic.permissions import Action
 from clinic.public.forms import TOO_LONG, without_control_characters
@@ -167,10 +167,10 @@ def schedule_add_extra():
     """Add an extra clinic day."""
     form = ExtraDayForm()
     if form.validate():
-        rules = booking.current_rules()
+        rules = settings.current_rules()
         try:
             done = schedule.add_extra_day(
-                form.day.parsed, form.hours(), current_user, booking.clinic_now(rules), rules
+                form.day.parsed, form.hours(), current_user, settings.clinic_now(rules), rules
             )
         except schedule.InvalidHours as problem:
             _field_error(form, problem)
@@ -183,8 +183,8 @@ def schedule_add_extra():
 
 
 def _overview(form: ExtraDayForm, status: int = 200):
-    rules = booking.current_rules()
-    today = booking.clinic_now(rules).date()
+    rules = settings.current_rules()
+    today = settings.clinic_now(rules).date()
     return (
         render_template(
             "staff/schedule/index.html",
@@ -202,7 +202,7 @@ def _overview(form: ExtraDayForm, status: int = 200):
 @requires(Action.MANAGE_SCHEDULE)
 def schedule_day(day: date):
     """One date: close, reopen, change hours, slot length or seats, remove an extra day."""
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     editor = schedule.day_editor(day, rules)
     if editor is None:
         abort(404)
@@ -211,7 +211,7 @@ def schedule_day(day: date):
     if request.method == "GET":
         return _editor(editor, hours_form, close_form)
 
-    now = booking.clinic_now(rules)
+    now = settings.clinic_now(rules)
     change = request.form.get("change")
     if change == "close":
         close_form = CloseForm()
@@ -270,9 +270,9 @@ def schedule_day(day: date):
 @requires(Action.MANAGE_SCHEDULE)
 def schedule_block_slot(day: date, start: time):
     """Take one time out of the day: no booking or walk-in takes it."""
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     editor = _editor_or_404(day, rules, start)
-    now = booking.clinic_now(rules)
+    now = settings.clinic_now(rules)
     return _attempt(
         editor,
         _hours_form(editor),
@@ -288,9 +288,9 @@ def schedule_block_slot(day: date, start: time):
 @requires(Action.MANAGE_SCHEDULE)
 def schedule_unblock_slot(day: date, start: time):
     """Offer a blocked time again."""
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     editor = _editor_or_404(day, rules, start)
-    now = booking.clinic_now(rules)
+    now = settings.clinic_now(rules)
     return _attempt(
         editor,
         _hours_form(editor),
@@ -304,7 +304,7 @@ def schedule_unblock_slot(day: date, start: time):
 @requires(Action.MANAGE_SCHEDULE)
 def schedule_cancelled(day: date):
     """The youth whose appointments a schedule change cancelled: the admin's call list."""
-    rules = booking.current_rules()
+    rules = settings.current_rules()
     contacts = schedule.cancelled_by_schedule(day, rules)
     see_contact = current_user.can(Action.SEE_CONTACT)
     if not see_contact:
@@ -414,8 +414,8 @@ def _editor(
     problem: str | None = None,
     status: int = 200,
 ):
-    rules = booking.current_rules()
-    today = booking.clinic_now(rules).date()
+    rules = settings.current_rules()
+    today = settings.clinic_now(rules).date()
     see_contact = current_user.can(Action.SEE_CONTACT)
     affected = []
     if stranding is not None:

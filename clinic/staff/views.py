@@ -26,14 +26,14 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from clinic import booking, scheduling, visits, vocab
+from clinic import booking, clinic_day, settings, vocab
 from clinic.extensions import db
 from clinic.i18n import long_day
 from clinic.models import Appointment, Consent
 from clinic.permissions import Action, NotAllowed
-from clinic.public.forms import normalize_phone
 from clinic.public.views import explain_refusal
-from clinic.scheduling import VisitStatus
+from clinic.rules.eligibility import age_on, normalize_phone
+from clinic.rules.visits import VisitStatus
 from clinic.staff import bp, requires
 from clinic.staff.forms import TreatmentForm, WalkInForm
 from clinic.urls import parse_day
@@ -60,56 +60,58 @@ ACTION_LABELS = {
 
 def _explain(error: Exception) -> str:
     """A refused move, in words the front desk and clinicians use."""
-    if isinstance(error, visits.Refused):
+    if isinstance(error, clinic_day.Refused):
         return _(
             "Not possible: this appointment is now “%(status)s”.",
             status=STATUS_LABELS[error.status],
         )
     messages = {
-        visits.NotFound: _l("That appointment does not exist."),
-        visits.WrongDay: _l("This can only be done on the day of the appointment."),
-        visits.NotYet: _l("Too early: a no-show can be marked once the appointment time has come."),
-        visits.ChangedMeanwhile: _l(
+        clinic_day.NotFound: _l("That appointment does not exist."),
+        clinic_day.WrongDay: _l("This can only be done on the day of the appointment."),
+        clinic_day.NotYet: _l(
+            "Too early: a no-show can be marked once the appointment time has come."
+        ),
+        clinic_day.ChangedMeanwhile: _l(
             "Someone else changed this appointment a moment ago. Here is the queue as it is now."
         ),
-        visits.ConsentNeeded: _l(
+        clinic_day.ConsentNeeded: _l(
             "This youth is a minor: confirm a parent or guardian's consent before treatment."
         ),
-        visits.UnknownStation: _l("Please choose one of the stations."),
-        visits.NobodyWaiting: _l("Nobody in the queue can be called right now."),
-        visits.SeatTaken: _l(
+        clinic_day.UnknownStation: _l("Please choose one of the stations."),
+        clinic_day.NobodyWaiting: _l("Nobody in the queue can be called right now."),
+        clinic_day.SeatTaken: _l(
             "Its seat has been given to someone else since. Add the youth as a walk-in if a "
             "seat is free."
         ),
-        visits.NothingToUndo: _l("There is nothing here to undo."),
-        visits.NoFreeSeat: _l(
+        clinic_day.NothingToUndo: _l("There is nothing here to undo."),
+        clinic_day.NoFreeSeat: _l(
             "Every seat left today is taken. A no-show or a cancellation frees one."
         ),
-        visits.NoClinicToday: _l("There is no clinic today."),
-        visits.ScheduleChanged: _l(
+        clinic_day.NoClinicToday: _l("There is no clinic today."),
+        clinic_day.ScheduleChanged: _l(
             "The schedule changed since (the day was closed, its hours changed or the time was "
             "blocked): this appointment cannot come back. Book a new time instead."
         ),
-        visits.OtherAppointment: _l(
+        clinic_day.OtherAppointment: _l(
             "This youth has booked another appointment since: cancel that one first."
         ),
-        visits.FormReused: _l(
+        clinic_day.FormReused: _l(
             "This form was already used to add someone else. Please check the answers and "
             "press the button again."
         ),
     }
-    if isinstance(error, visits.StationBusy):
+    if isinstance(error, clinic_day.StationBusy):
         return _("%(station)s is busy: complete its treatment first.", station=error.station)
     return str(messages.get(type(error), _l("That did not work. Please try again.")))
 
 
 def _rules_and_now():
-    rules = booking.current_rules()
-    return rules, booking.clinic_now(rules)
+    rules = settings.current_rules()
+    return rules, settings.clinic_now(rules)
 
 
 def _now():
-    return booking.clinic_now(booking.current_rules())
+    return settings.clinic_now(settings.current_rules())
 
 
 def _back_to_day(day: date | None = None):
@@ -127,7 +129,7 @@ def _do(move, success, day_hint: date | None = None):
         moved = move()
     except NotAllowed:
         abort(403)
-    except visits.VisitError as error:
+    except clinic_day.VisitError as error:
         flash(_explain(error), "error")
         return _back_to_day(day_hint)
     flash(success(moved), "success")
@@ -159,22 +161,22 @@ def day_picker():
 
 def _sheet_context(day: date) -> dict:
     rules, now = _rules_and_now()
-    sheet = visits.day_sheet(day, rules, now)
+    sheet = clinic_day.day_sheet(day, rules, now)
     today = now.date()
     return {
         "sheet": sheet,
         "today": today,
         "now": now,
         "is_today": day == today,
-        "stations": visits.stations(),
+        "stations": rules.stations,
         "status_labels": STATUS_LABELS,
         "action_labels": ACTION_LABELS,
-        "undoable": lambda change: visits.undoable(change, current_user.role, today, rules),
+        "undoable": lambda change: clinic_day.undoable(change, current_user.role, today, rules),
         "walk_in_seats": sheet.walk_in_seats(now),
         "clinical": current_user.can(Action.SEE_CLINICAL),
         "flag_labels": dict(vocab.SCREENING_FLAGS),
         "refresh_seconds": current_app.config["QUEUE_REFRESH_SECONDS"],
-        "grace_minutes": current_app.config["NO_SHOW_GRACE_MINUTES"],
+        "grace_minutes": rules.no_show_grace.seconds // 60,
     }
 
 
@@ -206,7 +208,7 @@ def _consent_choice() -> Consent | None:
 def check_in(appointment_id: int):
     rules, now = _rules_and_now()
     return _do(
-        lambda: visits.check_in(appointment_id, current_user, now, rules, _consent_choice()),
+        lambda: clinic_day.check_in(appointment_id, current_user, now, rules, _consent_choice()),
         lambda moved: _("Checked in: %(code)s.", code=moved.code),
     )
 
@@ -220,7 +222,7 @@ def record_consent(appointment_id: int):
         flash(_("Please choose what the guardian said."), "error")
         return _back_to_day()
     return _do(
-        lambda: visits.record_consent(appointment_id, current_user, now, consent),
+        lambda: clinic_day.record_consent(appointment_id, current_user, now, consent),
         lambda moved: _("Consent recorded for %(code)s.", code=moved.code),
     )
 
@@ -232,7 +234,7 @@ def call(appointment_id: int):
     station = request.form.get("station", "")
     session["station"] = station
     return _do(
-        lambda: visits.call(appointment_id, current_user, station, now, rules),
+        lambda: clinic_day.call(appointment_id, current_user, station, now, rules),
         lambda moved: _("%(code)s called to %(station)s.", code=moved.code, station=station),
     )
 
@@ -244,7 +246,7 @@ def call_next(day: date):
     station = request.form.get("station", "")
     session["station"] = station
     return _do(
-        lambda: visits.call_next(day, current_user, station, now, rules),
+        lambda: clinic_day.call_next(day, current_user, station, now, rules),
         lambda moved: _("%(code)s called to %(station)s.", code=moved.code, station=station),
         day_hint=day,
     )
@@ -255,7 +257,7 @@ def call_next(day: date):
 def no_show(appointment_id: int):
     rules, now = _rules_and_now()
     return _do(
-        lambda: visits.mark_no_show(appointment_id, current_user, now, rules),
+        lambda: clinic_day.mark_no_show(appointment_id, current_user, now, rules),
         lambda moved: _("%(code)s marked as a no-show. The seat is free.", code=moved.code),
     )
 
@@ -267,8 +269,8 @@ def no_shows(day: date):
     rules, now = _rules_and_now()
     ids = [int(value) for value in request.form.getlist("appointment_id") if value.isdigit()]
     try:
-        done = visits.mark_no_shows(ids, current_user, now, rules)
-    except visits.VisitError as error:
+        done = clinic_day.mark_no_shows(ids, current_user, now, rules)
+    except clinic_day.VisitError as error:
         flash(_explain(error), "error")
         return _back_to_day(day)
     flash(
@@ -286,7 +288,7 @@ def cancel_appointment(appointment_id: int):
     now = _now()
     # The code, never the name: flashed messages travel in the (signed, not secret) cookie.
     return _do(
-        lambda: visits.cancel(appointment_id, current_user, now),
+        lambda: clinic_day.cancel(appointment_id, current_user, now),
         lambda moved: _("Appointment %(code)s cancelled. Its seat is free again.", code=moved.code),
     )
 
@@ -296,7 +298,7 @@ def cancel_appointment(appointment_id: int):
 def undo(appointment_id: int):
     rules, now = _rules_and_now()
     return _do(
-        lambda: visits.undo(appointment_id, current_user, now, rules),
+        lambda: clinic_day.undo(appointment_id, current_user, now, rules),
         lambda moved: _(
             "Undone: %(code)s is “%(status)s” again.",
             code=moved.code,
@@ -321,13 +323,13 @@ def complete(appointment_id: int):
     if appointment is None:
         abort(404)
     now = _now()
-    previous = visits.sessions_before(appointment.youth_id, appointment.slot.day)
+    previous = clinic_day.sessions_before(appointment.youth_id, appointment.slot.day)
     form = TreatmentForm()
     if request.method == "GET":
         form.session_number.data = previous + 1
         form.areas.data = list(appointment.intake.tattoo_locations) if appointment.intake else []
     elif form.validate():
-        record = visits.TreatmentRecord(
+        record = clinic_day.TreatmentRecord(
             areas=form.areas.data,
             session_number=form.session_number.data,
             skin_type=form.skin_type.data or None,
@@ -335,7 +337,7 @@ def complete(appointment_id: int):
             notes=form.text("notes"),
         )
         return _do(
-            lambda: visits.complete(appointment_id, current_user, record, now),
+            lambda: clinic_day.complete(appointment_id, current_user, record, now),
             lambda moved: _("Treatment recorded for %(code)s.", code=moved.code),
             day_hint=appointment.slot.day,
         )
@@ -345,7 +347,7 @@ def complete(appointment_id: int):
             "staff/complete.html",
             form=form,
             appointment=appointment,
-            age=scheduling.age_on(appointment.youth.date_of_birth, appointment.slot.day),
+            age=age_on(appointment.youth.date_of_birth, appointment.slot.day),
             status_labels=STATUS_LABELS,
             flag_choices=vocab.SCREENING_FLAGS,
         ),
@@ -362,7 +364,7 @@ def walk_in():
     """A youth at the desk without an appointment: the intake, then straight into the queue."""
     rules, now = _rules_and_now()
     today = now.date()
-    seats = visits.walk_in_seats(rules, now)
+    seats = clinic_day.walk_in_seats(rules, now)
     form = WalkInForm()
     if request.method == "GET":
         form.submission_key.data = secrets.token_urlsafe(24)
@@ -386,7 +388,7 @@ def walk_in():
         form.form_errors.append(_("There is no clinic today."))
     elif valid and not any(f.errors for f in form) and not form.form_errors:
         try:
-            appointment = visits.walk_in(
+            appointment = clinic_day.walk_in(
                 form.booking_request(today), current_user, now, rules, form.consent_choice()
             )
         except NotAllowed:
@@ -399,7 +401,7 @@ def walk_in():
                     date=long_day(error.earliest),
                 )
             )
-        except visits.FormReused as error:
+        except clinic_day.FormReused as error:
             form.submission_key.data = secrets.token_urlsafe(24)
             form.form_errors.append(_explain(error))
         except booking.AlreadyBooked:
@@ -411,7 +413,7 @@ def walk_in():
             )
         except booking.BookingError as error:
             _explain_booking(form, error, today, rules)
-        except visits.VisitError as error:
+        except clinic_day.VisitError as error:
             form.form_errors.append(_explain(error))
         else:
             flash(

@@ -8,8 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from clinic.messages import choose_channel
-from clinic.scheduling import ReminderKind, ReminderPolicy, reminders_for, retry_delay
+from clinic.rules.messages import (
+    ReminderKind,
+    ReminderPolicy,
+    choose_channel,
+    reminders_for,
+    retry_delay,
+)
 
 LA = ZoneInfo("America/Los_Angeles")
 DAY = date(2026, 11, 24)  # a Tuesday, after the clocks went back on 1 November

@@ -14,23 +14,25 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from clinic.scheduling import (
-    AgeLimits,
-    BookingWindow,
+from clinic.rules.calendar import (
     DayDefaults,
     DayException,
     DayPlan,
-    Eligibility,
     SlotPlan,
+    clinic_days,
+    day_slots,
+    find_slot,
+    plan_days,
+)
+from clinic.rules.eligibility import (
+    AgeLimits,
+    BookingWindow,
+    Eligibility,
     SlotState,
     age_on,
     birthday_at_age,
-    clinic_days,
-    day_slots,
     eligibility,
-    find_slot,
     needs_guardian,
-    plan_days,
     slot_start,
     slot_state,
 )

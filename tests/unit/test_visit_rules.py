@@ -8,13 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from clinic.scheduling import (
+from clinic.rules.calendar import DayPlan, SlotPlan
+from clinic.rules.schedule import Stranded, stranded_bookings
+from clinic.rules.visits import (
     SEAT_HOLDING,
-    DayPlan,
     InvalidTransition,
     QueuePlace,
-    SlotPlan,
-    Stranded,
     VisitAction,
     VisitStatus,
     earliest_follow_up,
@@ -24,7 +23,6 @@ from clinic.scheduling import (
     queue_order,
     seat_change,
     sources_of,
-    stranded_bookings,
     walk_in_slot,
 )
 

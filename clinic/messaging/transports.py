@@ -154,7 +154,7 @@ RECIPIENT_REFUSED = frozenset(
 )
 
 # The Twilio client logs each request at INFO, with its parameters: never let it.
-_quiet = logging.getLogger("clinic.delivery.twilio")
+_quiet = logging.getLogger(f"{__name__}.twilio")
 _quiet.setLevel(logging.WARNING)
 _quiet.propagate = False
 

@@ -1,8 +1,8 @@
 """What each message to a youth says, in the youth's language: subject, e-mail, text message.
 
-A message is written when it is sent (``clinic.outbox``), in the language the youth chose on
-their intake, whoever caused it (a staff member working in English cancels in Spanish for a
-youth who chose Spanish). Every string goes through the app's Flask-Babel catalogues. Times
+A message is written when it is sent (``clinic.messaging.worker``), in the language the youth
+chose on their intake, whoever caused it (a staff member working in English cancels in Spanish
+for a youth who chose Spanish). Every string goes through the app's Flask-Babel catalogues. Times
 are the clinic's wall-clock times, always with the day of the week.
 
 Texts stay neutral on purpose: a phone's lock screen or a shared inbox shows them, so they
@@ -11,51 +11,16 @@ name the clinic and the time but never the treatment or the youth's full name.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from datetime import date, time
 
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import force_locale, gettext
 
-from clinic.i18n import clock, long_day, short_day
-
-
-class Kind(enum.StrEnum):
-    CONFIRMATION = "confirmation"  # booked online or by staff
-    RESTORED = "restored"  # a cancellation undone by staff: booked again
-    CANCELLED = "cancelled"  # cancelled by staff (the youth called, or asked)
-    CLINIC_CANCELLED = "clinic_cancelled"  # the clinic closed the day or changed its hours
-    MOVED = "moved"  # to another time the same day, by a schedule change
-    REMINDER_EARLY = "reminder_early"
-    REMINDER_SAME_DAY = "reminder_same_day"
-    AFTERCARE = "aftercare"  # after a treatment
-
-    @property
-    def is_reminder(self) -> bool:
-        return self in (Kind.REMINDER_EARLY, Kind.REMINDER_SAME_DAY)
-
-    @property
-    def about_a_visit_ahead(self) -> bool:
-        """Messages that only make sense while the appointment is still booked."""
-        return self in (Kind.CONFIRMATION, Kind.RESTORED, Kind.MOVED) or self.is_reminder
-
-
-CHANNELS = ("email", "sms")
-
-
-def choose_channel(contact_by: str | None, phone: str | None, email: str | None) -> str | None:
-    """Which way to reach a youth: the way they chose if they gave that contact, else e-mail
-    when they gave one, else a text; None when there is no way at all."""
-    if contact_by == "sms" and phone:
-        return "sms"
-    if contact_by == "email" and email:
-        return "email"
-    if email:
-        return "email"
-    if phone:
-        return "sms"
-    return None
+from clinic import settings
+from clinic.formats import clock, long_day, short_day
+from clinic.rules.messages import Kind
+from clinic.settings import ClinicInfo
 
 
 @dataclass(frozen=True)
@@ -98,31 +63,13 @@ class Written:
 def compose(kind: Kind, facts: Facts, language: str) -> Written:
     """The message ``kind`` about ``facts``, written in ``language``."""
     with force_locale(language):
-        letter = _WRITERS[kind](facts, _Clinic.from_config())
+        letter = _WRITERS[kind](facts, settings.clinic_info())
         return Written(
             letter,
             text=render_template("messages/email.txt", letter=letter),
             html=render_template("messages/email.html", letter=letter, language=language),
             # Neutral: a calendar is seen by others.
             calendar_title=gettext("Clinic appointment (%(code)s)", code=facts.code),
-        )
-
-
-@dataclass(frozen=True)
-class _Clinic:
-    name: str
-    address: str
-    phone: str
-    sms_name: str  # neutral: texts show on lock screens
-
-    @classmethod
-    def from_config(cls) -> _Clinic:
-        config = current_app.config
-        return cls(
-            config["CLINIC_NAME"],
-            config["CLINIC_ADDRESS"],
-            config["CLINIC_PHONE"],
-            config["CLINIC_SMS_NAME"],
         )
 
 
@@ -136,7 +83,7 @@ def _when_short(facts: Facts) -> str:
     return f"{short_day(facts.day)}, {clock(facts.start)}"
 
 
-def _sms_fields(facts: Facts, clinic: _Clinic) -> dict[str, str]:
+def _sms_fields(facts: Facts, clinic: ClinicInfo) -> dict[str, str]:
     """What texts fill in: signed with the neutral name, the short time, the code, the phone
     (a text uses those it names)."""
     return {
@@ -174,18 +121,18 @@ def _bring(facts: Facts) -> list[str]:
     return items
 
 
-def _where(clinic: _Clinic) -> str:
+def _where(clinic: ClinicInfo) -> str:
     return gettext("Where: %(name)s, %(address)s.", name=clinic.name, address=clinic.address)
 
 
-def _call_us(clinic: _Clinic) -> str:
+def _call_us(clinic: ClinicInfo) -> str:
     return gettext(
         "If you cannot come, call us at %(phone)s so someone else can have your seat.",
         phone=clinic.phone,
     )
 
 
-def _confirmation(facts: Facts, clinic: _Clinic) -> Letter:
+def _confirmation(facts: Facts, clinic: ClinicInfo) -> Letter:
     return Letter(
         subject=gettext("You are booked: %(when)s", when=_when_short(facts)),
         greeting=_greeting(facts),
@@ -206,7 +153,7 @@ def _confirmation(facts: Facts, clinic: _Clinic) -> Letter:
     )
 
 
-def _restored(facts: Facts, clinic: _Clinic) -> Letter:
+def _restored(facts: Facts, clinic: ClinicInfo) -> Letter:
     letter = _confirmation(facts, clinic)
     return Letter(
         subject=gettext("Your appointment is back on: %(when)s", when=_when_short(facts)),
@@ -228,7 +175,7 @@ def _restored(facts: Facts, clinic: _Clinic) -> Letter:
     )
 
 
-def _cancelled(facts: Facts, clinic: _Clinic, by_clinic: bool) -> Letter:
+def _cancelled(facts: Facts, clinic: ClinicInfo, by_clinic: bool) -> Letter:
     if by_clinic:
         subject = gettext("We had to cancel your appointment: %(when)s", when=_when_short(facts))
         lead = gettext(
@@ -270,7 +217,7 @@ def _cancelled(facts: Facts, clinic: _Clinic, by_clinic: bool) -> Letter:
     )
 
 
-def _moved(facts: Facts, clinic: _Clinic) -> Letter:
+def _moved(facts: Facts, clinic: ClinicInfo) -> Letter:
     old = clock(facts.old_start) if facts.old_start else ""
     return Letter(
         subject=gettext("New time for your appointment: %(when)s", when=_when_short(facts)),
@@ -297,7 +244,7 @@ def _moved(facts: Facts, clinic: _Clinic) -> Letter:
     )
 
 
-def _reminder(facts: Facts, clinic: _Clinic, today: bool) -> Letter:
+def _reminder(facts: Facts, clinic: ClinicInfo, today: bool) -> Letter:
     if today:
         subject = gettext("Today at %(time)s: your appointment", time=clock(facts.start))
         lead = gettext("See you today, %(when)s.", when=_when(facts))
@@ -329,7 +276,7 @@ def _reminder(facts: Facts, clinic: _Clinic, today: bool) -> Letter:
     )
 
 
-def _aftercare(facts: Facts, clinic: _Clinic) -> Letter:
+def _aftercare(facts: Facts, clinic: ClinicInfo) -> Letter:
     paragraphs = [gettext("Thank you for coming today. Here is how to look after your skin.")]
     if facts.next_session_from is not None:
         paragraphs.append(

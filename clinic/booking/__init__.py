@@ -1,0 +1,84 @@
+"""Booking: a seat for a youth on a clinic day.
+
+Owns the open days and times with their seats (``availability``, reads), the refusals
+(``errors``), the checks every way of booking applies (``checks``), the shared writes that
+take a seat and record the youth (``seats``), and the use cases that book and cancel
+(``book``). The clinic day's walk-ins, the records' follow-ups and the schedule's moves take
+their seats through here, under the same rules.
+
+May import: ``clinic.rules``, ``models``, ``database``, ``extensions``, ``settings`` and
+``clinic.messaging`` (a booking writes its messages in its own transaction). Never the web.
+This module is the package's interface: what other packages and the web call.
+"""
+
+from clinic.booking.availability import (
+    UPCOMING,
+    DayAvailability,
+    SlotAvailability,
+    confirmed_appointment,
+    day_availability,
+    day_plans,
+    find_by_submission,
+    last_treatment_day,
+    next_clinic_day,
+    upcoming_appointment,
+    upcoming_days,
+)
+from clinic.booking.book import Cancellation, book, cancel
+from clinic.booking.checks import check_healed, check_youth, is_repeat_of
+from clinic.booking.errors import (
+    AlreadyBooked,
+    BookingError,
+    GuardianRequired,
+    NotCancellable,
+    NotEligible,
+    SlotUnavailable,
+    SubmissionCancelled,
+    SubmissionReused,
+    TooSoon,
+)
+from clinic.booking.request import BookingRequest
+from clinic.booking.seats import (
+    CODE_ALPHABET,
+    insert_ignoring_conflict,
+    intake_from,
+    new_code,
+    take_seat,
+    upsert_youth,
+)
+
+__all__ = [
+    "CODE_ALPHABET",
+    "UPCOMING",
+    "AlreadyBooked",
+    "BookingError",
+    "BookingRequest",
+    "Cancellation",
+    "DayAvailability",
+    "GuardianRequired",
+    "NotCancellable",
+    "NotEligible",
+    "SlotAvailability",
+    "SlotUnavailable",
+    "SubmissionCancelled",
+    "SubmissionReused",
+    "TooSoon",
+    "book",
+    "cancel",
+    "check_healed",
+    "check_youth",
+    "confirmed_appointment",
+    "day_availability",
+    "day_plans",
+    "find_by_submission",
+    "insert_ignoring_conflict",
+    "intake_from",
+    "is_repeat_of",
+    "last_treatment_day",
+    "new_code",
+    "next_clinic_day",
+    "take_seat",
+    "upcoming_appointment",
+    "upcoming_days",
+    "upsert_youth",
+]

@@ -1,0 +1,144 @@
+"""Use cases: a youth books a seat, and an upcoming booking is cancelled. Each is one
+transaction, committed once: load -> rules -> write.
+
+Views call these with plain values and the current clinic time; nothing here reads the request.
+Rule violations are raised as ``BookingError`` subclasses (``clinic.booking.errors``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from sqlalchemy import select, update
+
+from clinic.booking.availability import day_availability, find_by_submission, upcoming_appointment
+from clinic.booking.checks import check_healed, check_youth, is_repeat_of
+from clinic.booking.errors import (
+    AlreadyBooked,
+    NotCancellable,
+    SlotUnavailable,
+    SubmissionCancelled,
+    SubmissionReused,
+)
+from clinic.booking.request import BookingRequest
+from clinic.booking.seats import intake_from, new_code, take_seat, upsert_youth
+from clinic.database import lock_day, retrying_transaction, write_transaction
+from clinic.extensions import db
+from clinic.messaging import outbox
+from clinic.models import Appointment, AppointmentStatus, Slot, utcnow
+from clinic.rules.calendar import SlotPlan
+from clinic.rules.eligibility import SlotState
+from clinic.rules.policy import ClinicRules
+
+
+def book(
+    request: BookingRequest, rules: ClinicRules, now: datetime, staff_id: int | None = None
+) -> Appointment:
+    """Book a seat for a youth: one transaction, committed once, or nothing at all.
+
+    The seat is taken by a conditional UPDATE of the slot's counter, so two requests can never
+    both take the last seat. Repeating the same submission returns the first appointment.
+    """
+    # A concurrent request that inserted the same unique row first (the youth, the slot) makes
+    # this attempt fail; the next one finds that row.
+    return retrying_transaction(lambda: _book_once(request, rules, now, staff_id))
+
+
+def _book_once(
+    request: BookingRequest, rules: ClinicRules, now: datetime, staff_id: int | None
+) -> Appointment:
+    earlier = find_by_submission(request.submission_key)
+    if earlier is not None:
+        if not is_repeat_of(
+            earlier, request.first_name, request.last_name, request.date_of_birth, request.day
+        ):
+            raise SubmissionReused()
+        if earlier.status in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW):
+            # Its booking was cancelled since: never show it as booked; a fresh form books anew.
+            raise SubmissionCancelled()
+        return earlier
+
+    # Read the day's plan only once a schedule change to it can no longer be half way.
+    lock_day(request.day, exclusive=False)
+    slot_plan = _bookable_slot(request.day, request.start, rules, now)
+    check_youth(request.date_of_birth, request.day, request.has_guardian, rules)
+
+    youth = upsert_youth(request)
+    upcoming = upcoming_appointment(youth.id, now.date())
+    if upcoming is not None:
+        if upcoming.submission_key == request.submission_key:
+            return upcoming
+        raise AlreadyBooked()
+    check_healed(youth.id, request.day, rules)
+
+    slot_id = take_seat(slot_plan)
+    appointment = Appointment(
+        code=new_code(),
+        youth_id=youth.id,
+        slot_id=slot_id,
+        status=AppointmentStatus.BOOKED,
+        submission_key=request.submission_key,
+    )
+    appointment.intake = intake_from(request)
+    db.session.add(appointment)
+    db.session.flush()
+    # In this transaction: the booking and its confirmation commit together or not at all.
+    outbox.booked(appointment.id, now, staff_id=staff_id)
+    return appointment
+
+
+def _bookable_slot(day: date, start: time, rules: ClinicRules, now: datetime) -> SlotPlan:
+    availability = day_availability(day, rules, now)
+    if availability is None:
+        raise SlotUnavailable("not_offered")
+    slot = next((s for s in availability.slots if s.plan.start == start), None)
+    if slot is None:
+        raise SlotUnavailable("not_offered")
+    if slot.state in (SlotState.CLOSED, SlotState.TOO_FAR_AHEAD, SlotState.BLOCKED):
+        raise SlotUnavailable(slot.state.value)
+    # A slot that looks full here is still tried: the counter decides, atomically.
+    return slot.plan
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    code: str
+    day: date
+
+
+def cancel(appointment_id: int, staff_id: int | None, now: datetime) -> Cancellation:
+    """Cancel an upcoming appointment and give its seat back.
+
+    One transaction: the appointment's status changes only if it is still booked and
+    upcoming, and the seat is given back only if it did, so two people cancelling the same
+    appointment at once free one seat; a booking racing for that seat sees it only once the
+    cancel has committed.
+    """
+    with write_transaction():
+        cancelled = db.session.execute(
+            update(Appointment)
+            .where(
+                Appointment.id == appointment_id,
+                Appointment.status == AppointmentStatus.BOOKED,
+                Appointment.slot_id.in_(select(Slot.id).where(Slot.day >= now.date())),
+            )
+            .values(
+                status=AppointmentStatus.CANCELLED,
+                cancelled_at=utcnow(),
+                cancelled_by_id=staff_id,
+            )
+            .returning(Appointment.slot_id, Appointment.code)
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+        if cancelled is None:
+            raise NotCancellable()
+        outbox.cancelled(appointment_id, now, staff_id=staff_id)
+        day = db.session.execute(
+            update(Slot)
+            .where(Slot.id == cancelled.slot_id)
+            .values(booked=Slot.booked - 1)
+            .returning(Slot.day)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+    return Cancellation(cancelled.code, day)

@@ -1,0 +1,53 @@
+"""Why a booking is refused. The web layer puts each into words next to the field concerned
+(``clinic.web.refusals``); the youth never sees a bare error."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from clinic.rules.eligibility import Eligibility
+
+
+class BookingError(Exception):
+    """A booking refused by a rule; the view explains it to the youth."""
+
+
+class SlotUnavailable(BookingError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "not_offered", "closed", "too_far_ahead" or "full"
+
+
+class NotEligible(BookingError):
+    def __init__(self, outcome: Eligibility) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
+
+
+class GuardianRequired(BookingError):
+    pass
+
+
+class AlreadyBooked(BookingError):
+    """The youth already holds an upcoming appointment."""
+
+
+class SubmissionReused(BookingError):
+    """The form's key already booked someone else (a shared phone, the Back button)."""
+
+
+class SubmissionCancelled(BookingError):
+    """The form's key made a booking that has been cancelled since."""
+
+
+class TooSoon(BookingError):
+    """A follow-up session before the minimum interval since the last treatment."""
+
+    def __init__(self, earliest: date) -> None:
+        super().__init__(earliest.isoformat())
+        self.earliest = earliest
+
+
+class NotCancellable(BookingError):
+    """Only an upcoming, booked appointment can be cancelled: this one was cancelled already,
+    or its day has passed."""

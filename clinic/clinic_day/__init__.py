@@ -1,0 +1,97 @@
+"""The clinic day, as staff run it: check-in, the waiting queue, treatment, no-shows, cancel,
+undo and walk-ins, and the day sheet and waiting-room screen that show it.
+
+Inside: the refusals (``errors``), an appointment as a move reads it and the writes every move
+shares (``current``), the moves (``moves``), undo (``undo``), walk-ins (``walk_ins``) and the
+reads (``sheet``). Every move is one use case and one transaction, with the acting staff
+member passed in and checked against ``clinic.permissions``.
+
+May import: ``clinic.rules``, ``models``, ``database``, ``extensions``, ``permissions``,
+``clinic.booking`` (walk-ins take seats as bookings do) and ``clinic.messaging``. Never the
+web. This module is the package's interface.
+"""
+
+from clinic.clinic_day.current import Moved
+from clinic.clinic_day.errors import (
+    ChangedMeanwhile,
+    ConsentNeeded,
+    FormReused,
+    NobodyWaiting,
+    NoClinicToday,
+    NoFreeSeat,
+    NotFound,
+    NothingToUndo,
+    NotYet,
+    OtherAppointment,
+    Refused,
+    ScheduleChanged,
+    SeatTaken,
+    StationBusy,
+    UnknownStation,
+    VisitError,
+    WrongDay,
+)
+from clinic.clinic_day.moves import (
+    TreatmentRecord,
+    call,
+    call_next,
+    cancel,
+    check_in,
+    complete,
+    mark_no_show,
+    mark_no_shows,
+    record_consent,
+)
+from clinic.clinic_day.sheet import (
+    DaySheet,
+    NowServing,
+    SheetSlot,
+    Visit,
+    day_sheet,
+    now_serving,
+    sessions_before,
+)
+from clinic.clinic_day.undo import last_change, undo, undoable
+from clinic.clinic_day.walk_ins import walk_in, walk_in_seats
+
+__all__ = [
+    "ChangedMeanwhile",
+    "ConsentNeeded",
+    "DaySheet",
+    "FormReused",
+    "Moved",
+    "NoClinicToday",
+    "NoFreeSeat",
+    "NobodyWaiting",
+    "NotFound",
+    "NotYet",
+    "NothingToUndo",
+    "NowServing",
+    "OtherAppointment",
+    "Refused",
+    "ScheduleChanged",
+    "SeatTaken",
+    "SheetSlot",
+    "StationBusy",
+    "TreatmentRecord",
+    "UnknownStation",
+    "Visit",
+    "VisitError",
+    "WrongDay",
+    "call",
+    "call_next",
+    "cancel",
+    "check_in",
+    "complete",
+    "day_sheet",
+    "last_change",
+    "mark_no_show",
+    "mark_no_shows",
+    "now_serving",
+    "record_consent",
+    "sessions_before",
+    "undo",
+    "undoable",
+    "walk_in",
+    "walk_in_seats",
+]

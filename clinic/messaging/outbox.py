@@ -1,0 +1,339 @@
+"""The outbox, as the use cases write it: every message to a youth is a row written in the same
+transaction as the change that causes it (a booking, a cancellation, a move, a treatment), and
+sent later by the worker (``clinic.messaging.worker``). So a booking never fails, or waits,
+because mail or SMS is down.
+
+Reminders are made once each: their ``dedup_key`` is unique, so scheduling them twice inserts
+nothing. Nothing here commits: the caller's transaction does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Text, cast, func, select, update
+
+from clinic import settings
+from clinic.database import dialect_insert, write_transaction
+from clinic.extensions import db
+from clinic.models import (
+    Appointment,
+    AppointmentStatus,
+    Intake,
+    MessageStatus,
+    OutboxMessage,
+    Slot,
+    naive_utc,
+)
+from clinic.rules.eligibility import slot_start
+from clinic.rules.messages import (
+    Kind,
+    ReminderKind,
+    choose_channel,
+    reminders_for,
+)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """An appointment as the outbox needs it: where it is and how to reach the youth."""
+
+    id: int
+    status: str
+    day: date
+    start: time
+    created_at: datetime
+    channel: str | None
+    language: str
+
+
+def _target(appointment_id: int) -> _Target | None:
+    found = _targets(Appointment.id == appointment_id)
+    return found[0] if found else None
+
+
+def _targets(*where: Any) -> list[_Target]:
+    rows = db.session.execute(
+        select(
+            Appointment.id,
+            Appointment.status,
+            Appointment.created_at,
+            Slot.day,
+            Slot.start_time,
+            Intake.contact_by,
+            Intake.phone,
+            Intake.email,
+            Intake.language,
+        )
+        .join(Slot, Slot.id == Appointment.slot_id)
+        .join(Intake, Intake.appointment_id == Appointment.id)
+        .where(*where)
+        .order_by(Appointment.id)
+    )
+    return [
+        _Target(
+            id=row.id,
+            status=row.status,
+            day=row.day,
+            start=row.start_time,
+            created_at=row.created_at,
+            channel=choose_channel(row.contact_by, row.phone, row.email),
+            language=row.language or "en",
+        )
+        for row in rows
+    ]
+
+
+def visit_key(day: date, start: time) -> str:
+    """A visit's date and time, as reminders record it: '2026-11-24T16:00'."""
+    return f"{day.isoformat()}T{start.strftime('%H:%M')}"
+
+
+def _starts(day: date, start: time) -> datetime:
+    """An appointment's start as stored in the outbox: naive UTC."""
+    return naive_utc(slot_start(day, start, settings.clinic_zone()))
+
+
+_REMINDERS = (Kind.REMINDER_EARLY, Kind.REMINDER_SAME_DAY)
+CANCELLATIONS = (Kind.CANCELLED, Kind.CLINIC_CANCELLED)
+# Messages that reached the youth or are reaching them now (a worker is sending).
+_GONE = (MessageStatus.SENT, MessageStatus.SENDING)
+# Messages that went, are going or will go (not withdrawn, not expired).
+_NOT_WITHDRAWN = (
+    MessageStatus.QUEUED,
+    MessageStatus.SENDING,
+    MessageStatus.SENT,
+    MessageStatus.DEAD,
+)
+# Messages about the visit ahead are pointless once it has started.
+_EXPIRE_AT_START = (Kind.CONFIRMATION, Kind.RESTORED, Kind.MOVED, *CANCELLATIONS)
+
+
+def _add(
+    target: _Target,
+    kind: Kind,
+    now: datetime,
+    *,
+    staff_id: int | None = None,
+    context: dict[str, str] | None = None,
+) -> None:
+    if target.channel is None:
+        return  # no way to reach them: staff see the booking had no contact
+    db.session.add(
+        OutboxMessage(
+            kind=kind,
+            channel=target.channel,
+            language=target.language,
+            appointment_id=target.id,
+            context=context or {},
+            created_by_id=staff_id,
+            # The use case's clock, which is the one its change was made at.
+            send_after=naive_utc(now),
+            created_at=naive_utc(now),
+            expires_at=_starts(target.day, target.start) if kind in _EXPIRE_AT_START else None,
+        )
+    )
+
+
+def booked(appointment_id: int, now: datetime, *, staff_id: int | None = None) -> None:
+    """A new booking: its confirmation, and its reminders."""
+    target = _target(appointment_id)
+    if target is None:
+        return
+    _add(target, Kind.CONFIRMATION, now, staff_id=staff_id)
+    _schedule_reminders(target, now)
+
+
+def cancelled(
+    appointment_id: int, now: datetime, *, by_clinic: bool = False, staff_id: int | None = None
+) -> None:
+    """A booking cancelled (by staff for the youth, or because the clinic changed its day):
+    its reminders are withdrawn, and the youth is told."""
+    _withdraw(_REMINDERS, appointment_id)
+    target = _target(appointment_id)
+    if target is not None:
+        kind = Kind.CLINIC_CANCELLED if by_clinic else Kind.CANCELLED
+        _add(target, kind, now, staff_id=staff_id)
+
+
+def moved(appointment_id: int, old_start: time, now: datetime, *, staff_id: int | None = None):
+    """A booking moved to another time the same day: the youth is told, and the reminders not
+    sent yet take the new time (one already sent is not sent again).
+
+    Moved twice before the first notice went, the youth gets one notice, from the time they
+    last heard of to the new one; moved back to that time, none."""
+    target = _target(appointment_id)
+    if target is None:
+        return
+    # What still waits expires when the visit starts: at its new time now.
+    db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.appointment_id == appointment_id,
+            OutboxMessage.kind.in_(_EXPIRE_AT_START),
+            OutboxMessage.status == MessageStatus.QUEUED,
+        )
+        .values(expires_at=_starts(target.day, target.start))
+        .execution_options(synchronize_session=False)
+    )
+    unsent = _withdraw((Kind.MOVED,), appointment_id)
+    known = min(unsent, key=lambda row: row.id).context["old_start"] if unsent else None
+    known_start = time.fromisoformat(known) if known else old_start
+    if known_start != target.start:
+        context = {"old_start": known_start.isoformat()}
+        _add(target, Kind.MOVED, now, staff_id=staff_id, context=context)
+    _schedule_reminders(target, now)
+
+
+def restored(appointment_id: int, now: datetime, *, staff_id: int | None = None) -> None:
+    """A cancellation undone: a cancellation notice not sent yet is withdrawn (the youth never
+    hears of the mis-tap); only one that reached them is followed by a "booked again", and a
+    youth who has heard nothing of the booking yet gets its confirmation."""
+    _withdraw(CANCELLATIONS, appointment_id)
+    target = _target(appointment_id)
+    if target is None:
+        return
+    # Notices that reached the youth, or are reaching them now (a worker is mid-send), and
+    # that no "booked again" has answered yet. Staff resends do not count: one cancellation,
+    # one apology.
+    heard = _count(appointment_id, CANCELLATIONS, _GONE)
+    answered = _count(appointment_id, (Kind.RESTORED,), _NOT_WITHDRAWN)
+    if heard > answered:
+        _add(target, Kind.RESTORED, now, staff_id=staff_id)
+    elif not _count(appointment_id, (Kind.CONFIRMATION, Kind.RESTORED, Kind.MOVED), _NOT_WITHDRAWN):
+        # Cancelled before its confirmation went (the worker then dropped it), and the notice
+        # never went either: the youth has not heard of this booking at all.
+        _add(target, Kind.CONFIRMATION, now, staff_id=staff_id)
+    _schedule_reminders(target, now)
+
+
+def treated(appointment_id: int, now: datetime, *, staff_id: int | None = None) -> None:
+    """A treatment done: aftercare tips, in the youth's language; once per visit, even when
+    a completion is undone after the tips went and then made again."""
+    target = _target(appointment_id)
+    if target is not None and not _count(appointment_id, (Kind.AFTERCARE,), _GONE):
+        _add(target, Kind.AFTERCARE, now, staff_id=staff_id)
+
+
+def _count(appointment_id: int, kinds: Iterable[Kind], statuses: Iterable[MessageStatus]) -> int:
+    """The appointment's messages of these kinds in these states, leaving out staff resends."""
+    return db.session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.appointment_id == appointment_id,
+            OutboxMessage.kind.in_(tuple(kinds)),
+            OutboxMessage.status.in_(tuple(statuses)),
+            OutboxMessage.resend_of_id.is_(None),
+        )
+    )
+
+
+def untreated(appointment_id: int) -> None:
+    """A completion undone: its aftercare tips go only if they have not already."""
+    _withdraw((Kind.AFTERCARE,), appointment_id)
+
+
+def _withdraw(kinds: Iterable[str], appointment_id: int | None = None) -> list[Any]:
+    """Cancel the messages of these kinds that have not gone yet: the appointment's, or
+    everyone's. Returns the withdrawn rows' (id, context); only rows still queued at this
+    instant are withdrawn, never one a worker is sending."""
+    where = [OutboxMessage.kind.in_(tuple(kinds)), OutboxMessage.status == MessageStatus.QUEUED]
+    if appointment_id is not None:
+        where.append(OutboxMessage.appointment_id == appointment_id)
+    return db.session.execute(
+        update(OutboxMessage)
+        .where(*where)
+        .values(status=MessageStatus.CANCELLED)
+        .returning(OutboxMessage.id, OutboxMessage.context)
+        .execution_options(synchronize_session=False)
+    ).all()
+
+
+def reminder_key(kind: str, appointment_id: int) -> str:
+    """One reminder of each kind per appointment, ever: a job run twice makes none, and a
+    reminder already sent is not sent again when the appointment moves."""
+    return f"{kind}:{appointment_id}"
+
+
+def _schedule_reminders(target: _Target, now: datetime) -> int:
+    """Insert the appointment's reminders still to come, unless they exist. One withdrawn
+    (the booking was cancelled, then restored) is queued again; one still queued for another
+    time (the booking moved) takes the new time; one sent, dead or expired is left alone.
+    Returns how many rows were added or changed."""
+    if target.channel is None or target.status != AppointmentStatus.BOOKED:
+        return 0
+    rules = settings.current_rules()
+    now = now.astimezone(UTC)
+    # A booking being made now was made now, whatever its row's clock says.
+    booked_at = min(target.created_at.replace(tzinfo=UTC), now)
+    reminders = reminders_for(target.day, target.start, rules.zone, booked_at, now, rules.reminders)
+    count = 0
+    for reminder in reminders:
+        values = {
+            "kind": reminder.kind.value,
+            "channel": target.channel,
+            "language": target.language,
+            "appointment_id": target.id,
+            # The time it reminds of: a reminder for a time the booking has left is not sent.
+            "context": {"starts": visit_key(target.day, target.start)},
+            "dedup_key": reminder_key(reminder.kind, target.id),
+            "status": MessageStatus.QUEUED.value,
+            "send_after": naive_utc(reminder.send_at),
+            "expires_at": naive_utc(reminder.expires_at),
+            "attempts": 0,
+            "created_at": naive_utc(now),
+        }
+        statement = dialect_insert(OutboxMessage).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[OutboxMessage.dedup_key],
+            set_={
+                "status": MessageStatus.QUEUED.value,
+                "channel": target.channel,
+                "language": target.language,
+                "send_after": values["send_after"],
+                "expires_at": values["expires_at"],
+                "context": values["context"],
+                "attempts": 0,
+                "last_error": None,
+            },
+            where=(OutboxMessage.status == MessageStatus.CANCELLED.value)
+            | (
+                (OutboxMessage.status == MessageStatus.QUEUED.value)
+                & (
+                    # The visit moved, or the reminder settings changed.
+                    # JSON has no equality on PostgreSQL; its text does.
+                    (cast(OutboxMessage.context, Text) != cast(statement.excluded.context, Text))
+                    | (OutboxMessage.send_after != statement.excluded.send_after)
+                    | (OutboxMessage.expires_at != statement.excluded.expires_at)
+                )
+            ),
+        )
+        # RETURNING: a row comes back only if one was inserted or revived (rowcount is -1
+        # for an upsert on psycopg).
+        count += len(db.session.execute(statement.returning(OutboxMessage.id)).all())
+    return count
+
+
+def schedule_reminders(now: datetime) -> int:
+    """Make sure every booked appointment in the coming days has its reminders (the
+    ``flask reminders`` job). Bookings schedule their own; this catches what they could not
+    (bookings made before reminders existed, a setting changed since). Idempotent: run it as
+    often as you like. Returns how many reminders it added or moved."""
+    rules = settings.current_rules()
+    policy = rules.reminders
+    today = now.astimezone(rules.zone).date()
+    # A week beyond the earliest reminder: rows made early wait for their time harmlessly.
+    horizon = today + timedelta(days=max(policy.days_before, 0) + 7)
+    added = 0
+    with write_transaction():
+        # A reminder the clinic has turned off since it was queued is not sent.
+        turned_off = [kind for kind in ReminderKind if kind not in policy.enabled]
+        if turned_off:
+            _withdraw(turned_off)
+        for target in _targets(
+            Appointment.status == AppointmentStatus.BOOKED, Slot.day.between(today, horizon)
+        ):
+            added += _schedule_reminders(target, now)
+    return added

@@ -1,0 +1,390 @@
+"""The outbox worker (``flask outbox run``): claims due messages, writes each in the youth's
+language, sends it by e-mail or text, and records the outcome.
+
+Several workers can run at once: claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so they
+take different rows; on SQLite the claim is made under the database's single write lock. Each
+message is sent outside any transaction. A failed try is retried after an exponential backoff
+with jitter (``clinic.rules.messages.retry_delay``); after ``OUTBOX_MAX_ATTEMPTS`` tries, or at
+once on a permanent error, the message is dead and staff see it, with a resend button.
+
+Delivery is at least once: a worker that dies between sending and recording leaves its claim
+to expire (``OUTBOX_CLAIM_SECONDS``), and another worker sends again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import threading
+import time as clock_time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import joinedload
+
+from clinic import settings
+from clinic.database import discard_transaction, write_transaction
+from clinic.extensions import db
+from clinic.messaging import ics, outbox, transports
+from clinic.messaging.outbox import CANCELLATIONS, visit_key
+from clinic.messaging.texts import Facts, compose
+from clinic.models import (
+    Appointment,
+    AppointmentStatus,
+    MessageStatus,
+    OutboxMessage,
+    naive_utc,
+)
+from clinic.rules.eligibility import needs_guardian
+from clinic.rules.messages import (
+    Kind,
+    retry_delay,
+)
+from clinic.rules.visits import earliest_follow_up
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunReport:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    skipped: int = 0  # cancelled or expired when their turn came
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.dead + self.skipped
+
+
+def claim(now: datetime, limit: int, channels: Iterable[str]) -> list[tuple[int, str]]:
+    """Claim up to ``limit`` due messages for this worker; returns (id, claim token) pairs.
+
+    Due: queued with its send-after time passed, or claimed by a worker whose claim ran out
+    (it died mid-send). Only channels that can send now are claimed; the others wait.
+    """
+    channels = tuple(channels)
+    if not channels:
+        return []
+    at = naive_utc(now)
+    due = or_(
+        and_(OutboxMessage.status == MessageStatus.QUEUED, OutboxMessage.send_after <= at),
+        and_(OutboxMessage.status == MessageStatus.SENDING, OutboxMessage.claimed_until < at),
+    )
+    token = secrets.token_hex(16)
+    lease = at + settings.outbox_settings().claim
+    with write_transaction():
+        ids = db.session.scalars(
+            select(OutboxMessage.id)
+            .where(due, OutboxMessage.channel.in_(channels))
+            .order_by(OutboxMessage.send_after, OutboxMessage.id)
+            .limit(limit)
+            # PostgreSQL: rows another worker is claiming are skipped, not waited for. SQLite
+            # ignores this; its write lock (BEGIN IMMEDIATE) makes claims one at a time.
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not ids:
+            return []
+        claimed = db.session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), due)
+            .values(status=MessageStatus.SENDING, claim_token=token, claimed_until=lease)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    return [(message_id, token) for message_id in sorted(claimed)]
+
+
+def run_once(
+    now: Callable[[], datetime] | None = None,
+    rand: Callable[[], float] = random.random,
+    stopping: threading.Event | None = None,
+) -> RunReport:
+    """Send every message due now, batch after batch, until none is left (or ``stopping`` is
+    set: the messages claimed but not tried are given back). Returns a report."""
+    now = now or (lambda: datetime.now(UTC))
+    batch_size = settings.outbox_settings().batch_size
+    report = RunReport()
+    channels = transports.configured_channels()
+    while stopping is None or not stopping.is_set():
+        batch = claim(now(), batch_size, channels)
+        if not batch:
+            break
+        for index, (message_id, token) in enumerate(batch):
+            if stopping is not None and stopping.is_set():
+                _release(batch[index:])
+                break
+            _try(message_id, token, now, rand, report)
+    return report
+
+
+def _try(message_id: int, token: str, now, rand, report: RunReport) -> None:
+    """Deliver one claimed message; whatever goes wrong with it is recorded on it as a failed
+    try, and the worker goes on with the others."""
+    try:
+        _deliver(message_id, token, now, rand, report)
+    except Exception as error:  # one bad message must not stop the rest
+        db.session.rollback()
+        # The type and where, never the message: exception texts can quote an address.
+        log.error(
+            "outbox: message %d failed unexpectedly: %s\n%s",
+            message_id,
+            type(error).__name__,
+            "".join(traceback.format_tb(error.__traceback__)),
+        )
+        failure = transports.TemporaryFailure(f"unexpected {type(error).__name__}")
+        if _fail(message_id, token, failure, now, rand):
+            report.dead += 1
+        else:
+            report.retried += 1
+
+
+def _release(claimed: list[tuple[int, str]]) -> None:
+    """Give claimed messages back, untried, for the next worker."""
+    with write_transaction():
+        for message_id, token in claimed:
+            db.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token)
+                .values(status=MessageStatus.QUEUED, claim_token=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def run_forever(stopping: threading.Event) -> None:
+    """``flask outbox run --loop``: send what is due, then look again every few seconds, until
+    ``stopping`` is set; and keep reminders scheduled every ten minutes, so that a missing
+    cron line cannot stop them. A database that goes away (a restart) is waited for."""
+    poll = settings.outbox_settings().poll_seconds
+    next_reminders = 0.0
+    while not stopping.is_set():
+        try:
+            if clock_time.monotonic() >= next_reminders:
+                outbox.schedule_reminders(datetime.now(UTC))
+                next_reminders = clock_time.monotonic() + 600
+            report = run_once(stopping=stopping)
+        except Exception as error:
+            discard_transaction()  # over a dead connection too: the loop must live on
+            log.error("outbox: %s; trying again in %d s", type(error).__name__, poll)
+            stopping.wait(poll)
+            continue
+        if report.handled:
+            log.info(
+                "outbox: %d sent, %d to retry, %d dead, %d skipped",
+                report.sent,
+                report.retried,
+                report.dead,
+                report.skipped,
+            )
+        else:
+            stopping.wait(poll)
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """A claimed message and what it is about, read before sending."""
+
+    message: OutboxMessage
+    appointment: Appointment | None
+
+
+def _load(message_id: int) -> _Outgoing:
+    message = db.session.get(OutboxMessage, message_id)
+    appointment = None
+    if message.appointment_id is not None:
+        appointment = db.session.scalar(
+            select(Appointment)
+            .where(Appointment.id == message.appointment_id)
+            .options(
+                joinedload(Appointment.slot),
+                joinedload(Appointment.youth),
+                joinedload(Appointment.intake),
+            )
+        )
+    return _Outgoing(message, appointment)
+
+
+def _deliver(message_id, token, now, rand, report: RunReport) -> None:
+    if not _renew(message_id, token, now()):
+        return  # our claim ran out (a long batch) and another worker has this one now
+    outgoing = _load(message_id)
+    message = outgoing.message
+    kind, channel, language = Kind(message.kind), message.channel, message.language
+    skip = _why_skip(outgoing, kind, now())
+    if skip is not None:
+        db.session.rollback()
+        _finish(message_id, token, status=skip)
+        report.skipped += 1
+        return
+    address = _address(outgoing)
+    if address is None:
+        db.session.rollback()
+        _fail(message_id, token, transports.PermanentFailure("no address to send to"), now, rand)
+        report.dead += 1
+        return
+    written = compose(kind, _facts(outgoing, kind), language)
+    attachment = _calendar_file(outgoing, written, message_id) if channel == "email" else None
+    db.session.rollback()  # no transaction stays open while the network is slow
+    try:
+        if channel == "email":
+            reference = transports.send_email(
+                address, written.letter.subject, written.text, written.html, attachment
+            )
+        else:
+            reference = transports.send_sms(address, written.letter.sms)
+    except transports.DeliveryFailure as failure:
+        dead = _fail(message_id, token, failure, now, rand)
+        if dead:
+            report.dead += 1
+        else:
+            report.retried += 1
+        log.warning(
+            "outbox: message %d (%s, %s) failed: %s", message_id, kind, channel, failure.reason
+        )
+        return
+    _finish(
+        message_id,
+        token,
+        status=MessageStatus.SENT,
+        sent_at=naive_utc(now()),
+        recipient=address,
+        provider_ref=reference[:64],
+        last_error=None,
+        attempts=OutboxMessage.attempts + 1,
+        last_attempt_at=naive_utc(now()),
+    )
+    report.sent += 1
+
+
+def _renew(message_id: int, token: str, now: datetime) -> bool:
+    """Extend this worker's claim on a message just before sending it; False if the claim
+    is no longer ours."""
+    lease = naive_utc(now) + settings.outbox_settings().claim
+    with write_transaction():
+        return bool(
+            db.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token)
+                .values(claimed_until=lease)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        )
+
+
+def _why_skip(outgoing: _Outgoing, kind: Kind, now: datetime) -> MessageStatus | None:
+    """A message that should no longer go: its moment has passed, or it is about a visit
+    that is no longer ahead as it was written (cancelled, or moved since)."""
+    message, appointment = outgoing.message, outgoing.appointment
+    if message.expires_at is not None and naive_utc(now) >= message.expires_at:
+        return MessageStatus.EXPIRED
+    if appointment is None:
+        return None
+    if kind in CANCELLATIONS:
+        # Undone since (a mis-tap, or "send again" on an old notice): the youth is booked, and
+        # a notice, with its calendar file removing the visit, would say otherwise.
+        booked = appointment.status == AppointmentStatus.BOOKED
+        return MessageStatus.CANCELLED if booked else None
+    if not kind.about_a_visit_ahead:
+        return None
+    if appointment.status != AppointmentStatus.BOOKED:
+        return MessageStatus.CANCELLED
+    visit = visit_key(appointment.slot.day, appointment.slot.start_time)
+    if kind.is_reminder and (message.context or {}).get("starts", visit) != visit:
+        return MessageStatus.CANCELLED
+    return None
+
+
+def _address(outgoing: _Outgoing) -> str | None:
+    """Where the message goes: the contact given with this booking, as it is now."""
+    intake = outgoing.appointment.intake if outgoing.appointment else None
+    if intake is None:
+        return None
+    return intake.address_for(outgoing.message.channel)
+
+
+def _facts(outgoing: _Outgoing, kind: Kind) -> Facts:
+    rules = settings.current_rules()
+    appointment = outgoing.appointment
+    youth = appointment.youth
+    day = appointment.slot.day
+    old = outgoing.message.context.get("old_start")
+    return Facts(
+        code=appointment.code,
+        day=day,
+        start=appointment.slot.start_time,
+        name=youth.preferred_name or youth.first_name,
+        minor=needs_guardian(youth.date_of_birth, day, rules.ages),
+        old_start=time.fromisoformat(old) if old else None,
+        next_session_from=(
+            earliest_follow_up(day, rules.follow_up) if kind is Kind.AFTERCARE else None
+        ),
+    )
+
+
+def _calendar_file(outgoing: _Outgoing, written, sequence: int) -> tuple[str, bytes, str] | None:
+    if not written.letter.calendar or outgoing.appointment is None:
+        return None
+    clinic = settings.clinic_info()
+    slot = outgoing.appointment.slot
+    method = "CANCEL" if written.letter.cancelled else "PUBLISH"
+    content = ics.appointment_ics(
+        code=outgoing.appointment.code,
+        day=slot.day,
+        start=slot.start_time,
+        end=slot.end_time,
+        zone=settings.clinic_zone().key,
+        title=written.calendar_title,
+        # Calendars are seen by family and on lock screens: the neutral name, as texts use.
+        location=f"{clinic.sms_name}, {clinic.address}",
+        uid_domain=transports.sender_domain(),
+        organizer=transports.sender_address(),
+        sequence=sequence,
+        cancelled=written.letter.cancelled,
+    )
+    return ("appointment.ics", content, f"text/calendar; charset=utf-8; method={method}")
+
+
+def _finish(message_id: int, token: str, **values: object) -> bool:
+    """Record a claimed message's outcome, unless its claim ran out and another worker took
+    it over meanwhile (then that worker records it)."""
+    with write_transaction():
+        changed = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token)
+            .values(claim_token=None, claimed_until=None, **values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    if not changed:
+        log.warning("outbox: message %d was taken over by another worker", message_id)
+    return bool(changed)
+
+
+def _fail(message_id, token, failure: transports.DeliveryFailure, now, rand) -> bool:
+    """Record a failed try: queued again after the backoff, or dead. Returns True if dead."""
+    config = settings.outbox_settings()
+    attempts = (
+        db.session.scalar(select(OutboxMessage.attempts).where(OutboxMessage.id == message_id)) + 1
+    )
+    db.session.rollback()
+    dead = isinstance(failure, transports.PermanentFailure) or attempts >= config.max_attempts
+    delay = retry_delay(
+        attempts,
+        config.retry_base,
+        config.retry_cap,
+        rand(),
+    )
+    at = naive_utc(now())
+    _finish(
+        message_id,
+        token,
+        status=MessageStatus.DEAD if dead else MessageStatus.QUEUED,
+        attempts=attempts,
+        last_attempt_at=at,
+        last_error=failure.reason,
+        send_after=at if dead else at + delay,
+    )
+    return dead

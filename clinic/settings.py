@@ -1,0 +1,130 @@
+"""Where the rules and the clock come from: the app's configuration, read into plain values.
+
+Use cases never read ``current_app.config``: they take a ``ClinicRules`` (and a ``now``) from
+their caller, which gets them here; the web layer once per request (``clinic.web.context``),
+the worker and the commands once per run. Tests freeze the clock by replacing ``clinic_now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from clinic.rules.calendar import DayDefaults
+from clinic.rules.eligibility import AgeLimits, BookingWindow
+from clinic.rules.messages import ReminderPolicy
+from clinic.rules.policy import ClinicRules
+
+
+def _config(config: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return config if config is not None else current_app.config
+
+
+def clinic_zone(config: Mapping[str, Any] | None = None) -> ZoneInfo:
+    """The clinic's time zone: appointment times are its wall clock."""
+    return ZoneInfo(_config(config)["CLINIC_TZ"])
+
+
+def current_rules(config: Mapping[str, Any] | None = None) -> ClinicRules:
+    """The clinic's rules as configured for this app."""
+    config = _config(config)
+    return ClinicRules(
+        zone=clinic_zone(config),
+        day=DayDefaults(
+            start=time.fromisoformat(config["CLINIC_DAY_START"]),
+            end=time.fromisoformat(config["CLINIC_DAY_END"]),
+            slot_minutes=config["SLOT_MINUTES"],
+            seats=config["SEATS_PER_SLOT"],
+        ),
+        window=BookingWindow(
+            horizon_days=config["BOOKING_HORIZON_DAYS"],
+            cutoff=timedelta(hours=config["BOOKING_CUTOFF_HOURS"]),
+        ),
+        ages=AgeLimits(
+            minimum=config["MIN_AGE"], maximum=config["MAX_AGE"], adult=config["GUARDIAN_AGE"]
+        ),
+        follow_up=timedelta(weeks=config["FOLLOW_UP_MIN_WEEKS"]),
+        stations=tuple(config["STATIONS"]),
+        no_show_grace=timedelta(minutes=config["NO_SHOW_GRACE_MINUTES"]),
+        reminders=reminder_policy(config),
+    )
+
+
+def clinic_now(rules: ClinicRules) -> datetime:
+    """The current instant, aware, in the clinic's time zone."""
+    return datetime.now(rules.zone)
+
+
+def reminder_policy(config: Mapping[str, Any] | None = None) -> ReminderPolicy:
+    """The reminder settings, read; the app factory calls it once, so that a time that
+    cannot be read stops the app at start rather than failing every booking."""
+    config = _config(config)
+
+    def at(name: str) -> time | None:
+        text = config[name].strip()
+        try:
+            return time.fromisoformat(text) if text else None
+        except ValueError:
+            raise RuntimeError(
+                f"{name} must be a time like 10:00 (or empty), not {text!r}"
+            ) from None
+
+    return ReminderPolicy(
+        days_before=config["REMINDER_DAYS_BEFORE"],
+        early_at=at("REMINDER_EARLY_AT"),
+        same_day_at=at("REMINDER_SAME_DAY_AT"),
+    )
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """How the outbox worker sends: tries, backoff, claims and batches."""
+
+    max_attempts: int
+    retry_base: timedelta
+    retry_cap: timedelta
+    claim: timedelta  # how long a worker's claim on a message lasts
+    batch_size: int
+    poll_seconds: float
+
+
+def outbox_settings(config: Mapping[str, Any] | None = None) -> OutboxSettings:
+    config = _config(config)
+    return OutboxSettings(
+        max_attempts=config["OUTBOX_MAX_ATTEMPTS"],
+        retry_base=timedelta(seconds=config["OUTBOX_RETRY_BASE_SECONDS"]),
+        retry_cap=timedelta(seconds=config["OUTBOX_RETRY_CAP_SECONDS"]),
+        claim=timedelta(seconds=config["OUTBOX_CLAIM_SECONDS"]),
+        batch_size=config["OUTBOX_BATCH_SIZE"],
+        poll_seconds=config["OUTBOX_POLL_SECONDS"],
+    )
+
+
+@dataclass(frozen=True)
+class ClinicInfo:
+    """How the clinic presents itself to youth: on pages, in messages and calendar files."""
+
+    name: str
+    address: str
+    phone: str
+    sms_name: str  # neutral: texts and calendars show on lock screens and to family
+
+
+def clinic_info(config: Mapping[str, Any] | None = None) -> ClinicInfo:
+    config = _config(config)
+    return ClinicInfo(
+        name=config["CLINIC_NAME"],
+        address=config["CLINIC_ADDRESS"],
+        phone=config["CLINIC_PHONE"],
+        sms_name=config["CLINIC_SMS_NAME"],
+    )
+
+
+def password_hash_method(config: Mapping[str, Any] | None = None) -> str:
+    """werkzeug's method for hashing staff passwords (cheap in the test configuration only)."""
+    return str(_config(config)["PASSWORD_HASH_METHOD"])
