@@ -29,7 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set outside development and tests")
-    from clinic.staff_accounts import strong_hash_method
+    from clinic.accounts import strong_hash_method
 
     if env != "testing" and not strong_hash_method(app.config["PASSWORD_HASH_METHOD"]):
         # Only the test configuration may hash cheaply: it signs in hundreds of times.

@@ -13,7 +13,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, insert, select
 
-from clinic import booking, settings, staff_accounts, vocab
+from clinic import accounts, booking, settings, vocab
 from clinic.extensions import db
 from clinic.messaging import outbox, transports, worker
 from clinic.models import (
@@ -105,24 +105,24 @@ def create_staff(email: str, name: str, role: str, password: str) -> None:
     # The same use case the admin's pages are built on, with no acting user: whoever runs
     # this already holds the server. It takes the write lock, as the app may be serving.
     try:
-        created = staff_accounts.create_or_reset_from_cli(
+        created = accounts.create_or_reset_from_cli(
             email=email, name=name, role=role, password=password
         )
-    except staff_accounts.PasswordTooShort:
+    except accounts.PasswordTooShort:
         raise click.BadParameter(
-            f"use at least {staff_accounts.MIN_PASSWORD_LENGTH} characters",
+            f"use at least {accounts.MIN_PASSWORD_LENGTH} characters",
             param_hint="password",
         ) from None
-    except staff_accounts.InvalidEmail:
+    except accounts.InvalidEmail:
         raise click.BadParameter("not an email address", param_hint="email") from None
-    except staff_accounts.InvalidName:
+    except accounts.InvalidName:
         raise click.BadParameter("give a name of up to 100 characters", param_hint="name") from None
-    except staff_accounts.LastAdmin:
+    except accounts.LastAdmin:
         raise click.ClickException(
             "this is the last active admin: make another account admin first"
         ) from None
     done = "created" if created else "updated, and signed out everywhere"
-    click.echo(f"Staff account {done}: {staff_accounts.normalize_email(email)} ({role}).")
+    click.echo(f"Staff account {done}: {accounts.normalize_email(email)} ({role}).")
 
 
 # Deterministic demo people: a fixed seed, names from a short list, no real person.

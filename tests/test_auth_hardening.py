@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 import clinic.auth.views
 import clinic.staff
-from clinic import create_app, staff_accounts
+from clinic import accounts, create_app
 from clinic.extensions import db, limiter
 from clinic.models import StaffRole, StaffUser, utcnow
 from tests.conftest import NEXT_DAY, PASSWORD
@@ -395,7 +395,7 @@ def test_an_admin_reset_signs_the_account_out(app, client, make_staff, login):
     clerk = make_staff(StaffRole.FRONT_DESK)
     admin = make_staff(StaffRole.ADMIN)
     login(clerk)
-    staff_accounts.reset_password(admin, clerk.id, "temporary phrase 1")
+    accounts.reset_password(admin, clerk.id, "temporary phrase 1")
     assert client.get(f"/staff/day/{NEXT_DAY}").status_code == 302
     assert login(clerk).status_code == 401
     assert login(clerk, "temporary phrase 1").status_code == 303

@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from clinic import staff_accounts
+from clinic import accounts
 from clinic.extensions import db, limiter
 from clinic.models import StaffRole, StaffUser
 from clinic.permissions import NotAllowed
@@ -209,8 +209,8 @@ def test_a_bad_new_account_is_refused_next_to_its_field(client, admin, login, da
 
 
 def test_the_email_is_unique_whatever_its_case_in_the_service_too(admin):
-    with pytest.raises(staff_accounts.EmailTaken):
-        staff_accounts.create_account(
+    with pytest.raises(accounts.EmailTaken):
+        accounts.create_account(
             admin, email=" Admin@Clinic.TEST", name="Again", role="admin", password="x" * 12
         )
     assert count_accounts() == 1
@@ -218,7 +218,7 @@ def test_the_email_is_unique_whatever_its_case_in_the_service_too(admin):
 
 def test_only_an_admin_may_create_in_the_service(clerk):
     with pytest.raises(NotAllowed):
-        staff_accounts.create_account(
+        accounts.create_account(
             clerk, email="x@clinic.test", name="X", role="admin", password="x" * 12
         )
     assert count_accounts() == 1
@@ -296,8 +296,8 @@ def test_a_bad_role_is_refused(client, admin, clerk, login):
 
 
 def test_the_service_refuses_an_unknown_role(admin, clerk):
-    with pytest.raises(staff_accounts.UnknownRole):
-        staff_accounts.change_role(admin, clerk.id, "boss")
+    with pytest.raises(accounts.UnknownRole):
+        accounts.change_role(admin, clerk.id, "boss")
 
 
 # --- Password resets --------------------------------------------------------------------------
@@ -383,9 +383,9 @@ def test_a_demoted_admin_cannot_act_on_a_stale_page(admin, make_staff):
     second = make_staff(StaffRole.ADMIN, email="second@clinic.test")
     # What the request had loaded before the demotion.
     stale = StaffUser(id=admin.id, role=StaffRole.ADMIN)
-    staff_accounts.change_role(second, admin.id, "front_desk")
+    accounts.change_role(second, admin.id, "front_desk")
     with pytest.raises(NotAllowed):
-        staff_accounts.change_role(stale, second.id, "front_desk")
+        accounts.change_role(stale, second.id, "front_desk")
     assert reload(second).role == "admin"
 
 
@@ -395,14 +395,14 @@ def test_two_admins_removing_each_other_at_once_leave_one(app, make_staff, monke
     and the clinic would have no admin."""
     first = make_staff(StaffRole.ADMIN, email="first@clinic.test")
     second = make_staff(StaffRole.ADMIN, email="second@clinic.test")
-    real = staff_accounts._locked_admin_ids
+    real = accounts._locked_admin_ids
 
     def slow_read():
         admins = real()
         time.sleep(0.4)  # the window in which the other transaction runs
         return admins
 
-    monkeypatch.setattr(staff_accounts, "_locked_admin_ids", slow_read)
+    monkeypatch.setattr(accounts, "_locked_admin_ids", slow_read)
     barrier = threading.Barrier(2)
     outcomes: dict[int, str] = {}
 
@@ -413,11 +413,11 @@ def test_two_admins_removing_each_other_at_once_leave_one(app, make_staff, monke
             barrier.wait()
             try:
                 if move == "demote":
-                    staff_accounts.change_role(actor, target_id, "front_desk")
+                    accounts.change_role(actor, target_id, "front_desk")
                 else:
-                    staff_accounts.set_active(actor, target_id, False)
+                    accounts.set_active(actor, target_id, False)
                 outcomes[actor_id] = "done"
-            except (staff_accounts.LastAdmin, NotAllowed) as error:
+            except (accounts.LastAdmin, NotAllowed) as error:
                 outcomes[actor_id] = type(error).__name__
             finally:
                 db.session.remove()
@@ -458,8 +458,8 @@ def test_the_command_line_cannot_demote_the_last_admin(runner, admin):
 
 
 def test_the_service_never_removes_the_last_admin_even_without_an_actor(admin):
-    with pytest.raises(staff_accounts.LastAdmin):
-        staff_accounts.create_or_reset_from_cli(
+    with pytest.raises(accounts.LastAdmin):
+        accounts.create_or_reset_from_cli(
             email=admin.email, name="A", role="clinician", password=NEW_PASSWORD
         )
 
@@ -572,7 +572,7 @@ def test_settings_are_translated(client, admin, login):
     ],
 )
 def test_only_a_costly_hash_method_counts_as_strong(method, strong):
-    assert staff_accounts.strong_hash_method(method) is strong
+    assert accounts.strong_hash_method(method) is strong
 
 
 def test_production_and_development_hash_passwords_with_scrypt(monkeypatch):

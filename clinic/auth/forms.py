@@ -1,13 +1,13 @@
 """Forms for signing in and for staff accounts. They check the shape of each answer; the rules
-(unique e-mail, the last admin, ...) live in ``clinic.staff_accounts``."""
+(unique e-mail, the last admin, ...) live in ``clinic.accounts``."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
+from clinic.accounts import EMAIL_SHAPE, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from clinic.permissions import Role
-from clinic.staff_accounts import EMAIL_SHAPE, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 REQUIRED = _l("Please fill this in.")
 CHOOSE = _l("Please choose one.")

@@ -19,7 +19,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from clinic import staff_accounts
+from clinic import accounts
 from clinic.auth import bp
 from clinic.auth.forms import LoginForm
 from clinic.extensions import db, limiter
@@ -41,7 +41,7 @@ def _address_key() -> str:
 def _account_key() -> str:
     # A hash, not the address itself: the key shows up in the limiter's log lines and in the
     # shared store, and neither should hold a staff member's e-mail.
-    email = staff_accounts.normalize_email(request.form.get("email", ""))
+    email = accounts.normalize_email(request.form.get("email", ""))
     return "login-account:" + hashlib.sha256(email.encode()).hexdigest()[:32]
 
 
@@ -80,14 +80,14 @@ def login():
         return redirect(url_for("staff.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        email = staff_accounts.normalize_email(form.email.data)
+        email = accounts.normalize_email(form.email.data)
         user = db.session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
         password_ok = check_password_hash(
             user.password_hash if user else _dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]),
             form.password.data,
         )
         if user is not None and password_ok and user.active:
-            staff_accounts.record_sign_in(user.id, utcnow())
+            accounts.record_sign_in(user.id, utcnow())
             session.clear()  # a fresh session: nothing carried over from before sign-in
             login_user(user)
             target = safe_path(request.args.get("next")) or url_for("staff.index")
@@ -100,7 +100,7 @@ def login():
 def logout():
     if current_user.is_authenticated:
         # A new session token: this cookie, and any copy of it, no longer signs anyone in.
-        staff_accounts.sign_out(current_user.id)
+        accounts.sign_out(current_user.id)
     logout_user()
     session.clear()
     flash(_("You are signed out."), "success")

@@ -121,6 +121,14 @@ def eligibility(birth_date: date, day: date, limits: AgeLimits = AgeLimits()) ->
     return Eligibility.ELIGIBLE
 
 
+def age_today(birth_date: date, today: date) -> int | None:
+    """Return a person's age in whole years ``today``, or None for a birth date after it (a
+    typing mistake, shown as such rather than as a negative age)."""
+    if birth_date > today:
+        return None
+    return age_on(birth_date, today)
+
+
 def birthday_at_age(birth_date: date, age: int) -> date:
     """Return the date on which someone born on ``birth_date`` turns ``age``.
 

@@ -1,5 +1,5 @@
 """Staff pages: the admin's staff accounts and the clinic's settings, and each person's own
-password. The rules live in ``clinic.staff_accounts``; these views parse, call and redirect."""
+password. The rules live in ``clinic.accounts``; these views parse, call and redirect."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from flask_babel import ngettext
 from flask_login import current_user, login_user
 from sqlalchemy import make_url
 
-from clinic import i18n, staff_accounts
+from clinic import accounts, i18n
+from clinic.accounts import AccountError
 from clinic.auth.forms import (
     ROLE_LABELS,
     NewAccountForm,
@@ -26,29 +27,28 @@ from clinic.extensions import db
 from clinic.models import StaffUser
 from clinic.permissions import Action, NotAllowed
 from clinic.staff import bp, requires
-from clinic.staff_accounts import AccountError
 
 
 def _message(error: AccountError) -> str:
     """The translated sentence for a refusal."""
-    if isinstance(error, staff_accounts.EmailTaken):
+    if isinstance(error, accounts.EmailTaken):
         return _("There is already an account with this email.")
-    if isinstance(error, staff_accounts.InvalidEmail):
+    if isinstance(error, accounts.InvalidEmail):
         return _("Please check this email address.")
-    if isinstance(error, staff_accounts.InvalidName):
+    if isinstance(error, accounts.InvalidName):
         return _("Please fill this in.")
-    if isinstance(error, staff_accounts.UnknownRole):
+    if isinstance(error, accounts.UnknownRole):
         return _("Please choose one.")
-    if isinstance(error, staff_accounts.PasswordTooShort):
-        return _("Please use at least %(min)d characters.", min=staff_accounts.MIN_PASSWORD_LENGTH)
-    if isinstance(error, staff_accounts.WrongPassword):
+    if isinstance(error, accounts.PasswordTooShort):
+        return _("Please use at least %(min)d characters.", min=accounts.MIN_PASSWORD_LENGTH)
+    if isinstance(error, accounts.WrongPassword):
         return _("That is not your current password.")
-    if isinstance(error, staff_accounts.NotOnYourself):
+    if isinstance(error, accounts.NotOnYourself):
         return _(
             "You cannot do this to your own account. Another admin can, or change your "
             "password under My password."
         )
-    if isinstance(error, staff_accounts.LastAdmin):
+    if isinstance(error, accounts.LastAdmin):
         return _("The clinic needs at least one active admin. Make someone else admin first.")
     return _("That change could not be made.")
 
@@ -69,12 +69,12 @@ def _field_error(form, error: AccountError, field: str | None = None) -> None:
 # --- The list and a new account -----------------------------------------------------------
 
 
-@bp.route("/accounts")
+@bp.route("/accounts", endpoint="accounts")
 @requires(Action.MANAGE_STAFF)
-def accounts():
+def account_list():
     return render_template(
         "staff/accounts/list.html",
-        accounts=staff_accounts.list_accounts(current_user),
+        accounts=accounts.list_accounts(current_user),
         role_labels=ROLE_LABELS,
         when=i18n.day_clock_at,
     )
@@ -82,7 +82,7 @@ def accounts():
 
 def _render_new(form: NewAccountForm, status: int = 200):
     return render_template(
-        "staff/accounts/new.html", form=form, min_password=staff_accounts.MIN_PASSWORD_LENGTH
+        "staff/accounts/new.html", form=form, min_password=accounts.MIN_PASSWORD_LENGTH
     ), status
 
 
@@ -98,7 +98,7 @@ def create_account():
     form = NewAccountForm()
     if form.validate_on_submit():
         try:
-            user = staff_accounts.create_account(
+            user = accounts.create_account(
                 current_user,
                 email=form.email.data,
                 name=form.name.data,
@@ -166,7 +166,7 @@ def account(user_id: int):
 def _set_active(user_id: int, active: bool):
     user = _account_or_404(user_id)
     try:
-        staff_accounts.set_active(current_user, user_id, active)
+        accounts.set_active(current_user, user_id, active)
     except NotAllowed:
         abort(403)
     except AccountError as error:
@@ -197,7 +197,7 @@ def change_role(user_id: int):
     form = RoleForm()
     if form.validate_on_submit():
         try:
-            staff_accounts.change_role(current_user, user_id, form.role.data)
+            accounts.change_role(current_user, user_id, form.role.data)
         except NotAllowed:
             abort(403)
         except AccountError as error:
@@ -217,7 +217,7 @@ def reset_password(user_id: int):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            staff_accounts.reset_password(current_user, user_id, form.password.data)
+            accounts.reset_password(current_user, user_id, form.password.data)
         except NotAllowed:
             abort(403)
         except AccountError as error:
@@ -245,13 +245,13 @@ def own_password():
     form = OwnPasswordForm()
     if form.validate_on_submit():
         try:
-            user = staff_accounts.change_own_password(
+            user = accounts.change_own_password(
                 current_user, form.current_password.data, form.new_password.data
             )
         except NotAllowed:
             abort(403)
         except AccountError as error:
-            field = "new_password" if isinstance(error, staff_accounts.PasswordTooShort) else None
+            field = "new_password" if isinstance(error, accounts.PasswordTooShort) else None
             _field_error(form, error, field)
         else:
             # Every session of the account ended with the old token; this one carries on
@@ -265,7 +265,7 @@ def own_password():
     return render_template(
         "staff/accounts/own_password.html",
         form=form,
-        min_password=staff_accounts.MIN_PASSWORD_LENGTH,
+        min_password=accounts.MIN_PASSWORD_LENGTH,
     ), status
 
 

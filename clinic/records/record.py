@@ -1,0 +1,235 @@
+"""One youth's record as the acting staff member may see it: identity, contact (``SEE_CONTACT``),
+visits, treatments, screening answers and notes (``SEE_CLINICAL``). What a record shows is
+filtered here, by the actor's role, so a template cannot show what the role may not see. Reads
+only, in a fixed number of statements however long the history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from clinic import booking
+from clinic.extensions import db
+from clinic.models import (
+    Appointment,
+    Intake,
+    StaffUser,
+    Treatment,
+    Youth,
+)
+from clinic.permissions import Action, can, require
+from clinic.records.lookup import PossibleDuplicate, possible_duplicates
+from clinic.rules.eligibility import age_today
+from clinic.rules.visits import earliest_follow_up
+
+CONTACT_FIELDS = (
+    "phone",
+    "email",
+    "language",
+    "contact_by",
+    "guardian_name",
+    "guardian_relationship",
+    "guardian_phone",
+)
+
+
+GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
+
+
+@dataclass(frozen=True)
+class Contact:
+    phone: str | None
+    email: str | None
+    language: str
+    contact_by: str | None
+    guardian_name: str | None
+    guardian_relationship: str | None
+    guardian_phone: str | None
+
+    @classmethod
+    def of(cls, row: Youth | Intake) -> Contact:
+        return cls(**{name: getattr(row, name) for name in CONTACT_FIELDS})
+
+    @property
+    def has_guardian(self) -> bool:
+        return all(getattr(self, name) for name in GUARDIAN_FIELDS)
+
+
+@dataclass(frozen=True)
+class VisitEntry:
+    id: int
+    day: date
+    start: time
+    status: str
+    walk_in: bool
+    code: str
+    ticket: int | None
+
+
+@dataclass(frozen=True)
+class ClinicalNotes:
+    skin_type: str | None
+    settings: str | None
+    notes: str | None
+
+
+@dataclass(frozen=True)
+class TreatmentEntry:
+    day: date
+    session_number: int
+    areas: list[str]
+    clinician: str
+    clinical: ClinicalNotes | None  # only for clinicians
+
+
+@dataclass(frozen=True)
+class YouthRecord:
+    id: int
+    first_name: str
+    last_name: str
+    preferred_name: str | None
+    display_name: str
+    date_of_birth: date
+    age: int | None
+    language: str
+    contact: Contact | None  # None: the actor may not see contact details
+    # The newest booking's contact when it differs from the record's (a new phone, a
+    # guardian given later): shown flagged, since staff confirm changes at check-in.
+    latest_contact: Contact | None
+    visits: list[VisitEntry]  # newest first
+    treatments: list[TreatmentEntry]  # newest first
+    screening: list[str] | None  # the latest intake's answers; None: not a clinician
+    sessions: int
+    earliest_follow_up: date | None
+    upcoming: VisitEntry | None
+    duplicates: list[PossibleDuplicate]
+
+
+@dataclass(frozen=True)
+class Merged:
+    """The record asked for was merged: its history lives on record ``into_id``."""
+
+    into_id: int
+
+
+def load_youth(youth_id: int) -> Youth | None:
+    return db.session.scalars(
+        select(Youth)
+        .where(Youth.id == youth_id)
+        .options(
+            selectinload(Youth.appointments).joinedload(Appointment.slot),
+            selectinload(Youth.treatments).joinedload(Treatment.clinician),
+        )
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def latest_intake(youth_id: int) -> Intake | None:
+    """What the youth answered on their newest booking (or walk-in), if any."""
+    return db.session.scalars(
+        select(Intake)
+        .join(Intake.appointment)
+        .where(Appointment.youth_id == youth_id)
+        .order_by(Intake.created_at.desc(), Intake.id.desc())
+        .limit(1)
+    ).first()
+
+
+def visit_entry(appointment: Appointment) -> VisitEntry:
+    return VisitEntry(
+        id=appointment.id,
+        day=appointment.slot.day,
+        start=appointment.slot.start_time,
+        status=appointment.status,
+        walk_in=appointment.walk_in,
+        code=appointment.code,
+        ticket=appointment.ticket,
+    )
+
+
+def upcoming_entry(visits: Sequence[VisitEntry], today: date) -> VisitEntry | None:
+    ahead = [v for v in visits if v.status in booking.UPCOMING and v.day >= today]
+    return min(ahead, key=lambda v: (v.day, v.start), default=None)
+
+
+def youth_record(
+    youth_id: int, actor: StaffUser, today: date, interval: timedelta
+) -> YouthRecord | Merged | None:
+    """A youth's record as ``actor`` may see it; ``Merged`` for a merged record, None if
+    there is no such record.
+
+    Rule: everyone with ``VIEW_RECORDS`` sees identity, visits and treatments (date, session,
+    areas, clinician); contact and guardian only with ``SEE_CONTACT``; screening answers and
+    treatment notes, skin type and laser settings only with ``SEE_CLINICAL``. The next
+    session may be booked from the last treatment plus ``interval``
+    (``earliest_follow_up``). A fixed number of statements, however long the
+    history.
+    """
+    require(actor.role, Action.VIEW_RECORDS)
+    youth = load_youth(youth_id)
+    if youth is None:
+        return None
+    if youth.merged_into_id is not None:
+        return Merged(youth.merged_into_id)
+    duplicates = possible_duplicates(
+        youth.first_name, youth.last_name, youth.date_of_birth, youth.phone, youth.id
+    )
+    return build_record(youth, actor, today, interval, duplicates)
+
+
+def build_record(
+    youth: Youth,
+    actor: StaffUser,
+    today: date,
+    interval: timedelta,
+    duplicates: list[PossibleDuplicate],
+) -> YouthRecord:
+    intake = latest_intake(youth.id)
+    sees_contact = can(actor.role, Action.SEE_CONTACT)
+    clinician = can(actor.role, Action.SEE_CLINICAL)
+
+    contact = latest_contact = None
+    if sees_contact:
+        contact = Contact.of(youth)
+        if intake is not None and Contact.of(intake) != contact:
+            latest_contact = Contact.of(intake)
+
+    visits = sorted(
+        (visit_entry(a) for a in youth.appointments),
+        key=lambda v: (v.day, v.start, v.id),
+        reverse=True,
+    )
+    treatments = [
+        TreatmentEntry(
+            day=t.day,
+            session_number=t.session_number,
+            areas=list(t.areas or []),
+            clinician=t.clinician.name,
+            clinical=ClinicalNotes(t.skin_type, t.settings, t.notes) if clinician else None,
+        )
+        for t in sorted(youth.treatments, key=lambda t: (t.day, t.id), reverse=True)
+    ]
+    last_treatment = treatments[0].day if treatments else None
+    return YouthRecord(
+        id=youth.id,
+        first_name=youth.first_name,
+        last_name=youth.last_name,
+        preferred_name=youth.preferred_name,
+        display_name=youth.display_name,
+        date_of_birth=youth.date_of_birth,
+        age=age_today(youth.date_of_birth, today),
+        language=youth.language,
+        contact=contact,
+        latest_contact=latest_contact,
+        visits=visits,
+        treatments=treatments,
+        screening=list(intake.screening or []) if clinician and intake is not None else None,
+        sessions=len(treatments),
+        earliest_follow_up=earliest_follow_up(last_treatment, interval),
+        upcoming=upcoming_entry(visits, today),
+        duplicates=duplicates,
+    )
