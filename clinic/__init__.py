@@ -162,7 +162,6 @@ def _is_transient(error: OperationalError) -> bool:
 
 
 def register_commands(app: Flask) -> None:
-    from clinic import backup, cli
+    from clinic import commands
 
-    cli.init_app(app)
-    backup.init_app(app)
+    commands.init_app(app)

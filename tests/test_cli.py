@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from clinic import cli
+from clinic.commands import demo_large
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
@@ -256,7 +256,7 @@ def test_a_damaged_backup_is_refused(app, runner, tmp_path):
 
 
 def test_seed_demo_large_is_a_consistent_two_year_clinic(runner, monkeypatch):
-    monkeypatch.setattr(cli, "LARGE_YOUTH", 2_000)  # the real 20,000 only makes it slower
+    monkeypatch.setattr(demo_large, "LARGE_YOUTH", 2_000)  # the real 20,000 only makes it slower
     result = runner.invoke(args=["seed-demo", "--scale", "large"])
     assert result.exit_code == 0, result.output
     assert "Demo clinic loaded: 2000 youth" in result.output
@@ -313,7 +313,7 @@ def test_seed_demo_large_is_deterministic(app, runner, tmp_path, monkeypatch):
     from clinic import create_app
     from tests import databases
 
-    monkeypatch.setattr(cli, "LARGE_YOUTH", 500)
+    monkeypatch.setattr(demo_large, "LARGE_YOUTH", 500)
     runner.invoke(args=["seed-demo", "--scale", "large"])
     first = large_snapshot()
     other = databases.new_database("other", tmp_path)

@@ -21,15 +21,9 @@ from pathlib import Path
 
 import click
 from alembic.script import ScriptDirectory
-from flask import Flask
 from sqlalchemy import URL, make_url
 
 from clinic.extensions import db, migrate
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(backup_command)
-    app.cli.add_command(restore_command)
 
 
 @click.command("backup")
