@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from clinic.urls import ClockConverter, IsoDateConverter, RowIdConverter
+from clinic.web.converters import ClockConverter, IsoDateConverter, RowIdConverter
 from config import CONFIGS
 
 
@@ -60,8 +60,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from clinic import database, i18n, models
+    from clinic import database, models
     from clinic.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+    from clinic.web import i18n
 
     db.init_app(app)
     database.init_app(app)
@@ -98,13 +99,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from clinic.auth import bp as auth_bp
-    from clinic.public import bp as public_bp
-    from clinic.staff import bp as staff_bp
+    from clinic import web
 
-    app.register_blueprint(public_bp)
-    app.register_blueprint(auth_bp, url_prefix="/auth")
-    app.register_blueprint(staff_bp, url_prefix="/staff")
+    web.register_blueprints(app)
 
 
 class _NoRowValues(logging.Filter):

@@ -13,7 +13,6 @@ import secrets
 import unicodedata
 from datetime import UTC, date, datetime, time
 
-from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -31,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from clinic import settings
 from clinic.extensions import db
 from clinic.permissions import Action, Role, can
 from clinic.rules.calendar import DayException
@@ -85,7 +85,7 @@ class StaffUser(UserMixin, db.Model):
         return can(self.role, action)
 
     def set_password(self, password: str) -> None:
-        method = current_app.config["PASSWORD_HASH_METHOD"]
+        method = settings.password_hash_method()
         self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:

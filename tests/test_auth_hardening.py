@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import clinic.auth.views
-import clinic.staff
+import clinic.web.auth.views
+import clinic.web.staff
 from clinic import accounts, create_app
 from clinic.extensions import db, limiter
 from clinic.models import StaffRole, StaffUser, utcnow
@@ -73,13 +73,13 @@ def test_a_throttled_attempt_never_checks_the_password(client, make_staff, monke
     for _ in range(5):
         attempt(client, user.email, WRONG)
     checked = []
-    real = clinic.auth.views.check_password_hash
+    real = clinic.web.auth.views.check_password_hash
 
     def spy(hash_, password):
         checked.append(password)
         return real(hash_, password)
 
-    monkeypatch.setattr(clinic.auth.views, "check_password_hash", spy)
+    monkeypatch.setattr(clinic.web.auth.views, "check_password_hash", spy)
     assert attempt(client, user.email, PASSWORD).status_code == 429
     assert checked == []
 
@@ -276,12 +276,12 @@ def test_signing_in_records_the_time_and_a_failure_does_not(client, make_staff, 
 
 def _last_seen(client, seconds_ago: int) -> None:
     with client.session_transaction() as session:
-        session[clinic.staff.SEEN_KEY] = int(time.time()) - seconds_ago
+        session[clinic.web.staff.SEEN_KEY] = int(time.time()) - seconds_ago
 
 
 def _seen(client) -> int:
     with client.session_transaction() as session:
-        return session[clinic.staff.SEEN_KEY]
+        return session[clinic.web.staff.SEEN_KEY]
 
 
 def test_an_idle_session_is_signed_out(client, make_staff, login):
@@ -323,7 +323,7 @@ def test_the_idle_limit_is_the_configured_one(app, client, make_staff, login):
 
 def test_a_polling_endpoint_does_not_keep_the_session_alive(client, make_staff, login, monkeypatch):
     """The guard's rule, shown with the day view standing in for the queue's refresh."""
-    monkeypatch.setattr(clinic.staff, "IDLE_ENDPOINTS", {"staff.day"})
+    monkeypatch.setattr(clinic.web.staff, "IDLE_ENDPOINTS", {"staff.day"})
     login(make_staff())
     client.get("/staff/")
     _last_seen(client, 20 * 60)

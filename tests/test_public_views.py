@@ -643,7 +643,7 @@ def test_typed_birth_dates_follow_the_language(client, lang, typed, expected):
 
 
 def test_confirmation_is_not_shown_to_the_next_person_on_the_phone(client, monkeypatch):
-    import clinic.public.views as views
+    import clinic.web.public.views as views
 
     book(client)
     assert client.get("/book/confirmed").status_code == 200

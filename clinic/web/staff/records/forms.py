@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 from wtforms.widgets import HiddenInput
 
 from clinic import vocab
-from clinic.public.forms import (
+from clinic.web.forms import (
     CHOOSE,
     REQUIRED,
     TOO_LONG,

@@ -8,12 +8,22 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
-from clinic.permissions import Action
+from clinic.permissions import Action, NotAllowed
 
 bp = Blueprint("staff", __name__)
 
@@ -55,6 +65,13 @@ def require_staff():
     if action is None or not current_user.can(action):
         abort(403)
     return None
+
+
+@bp.errorhandler(NotAllowed)
+def not_allowed(_error: NotAllowed):
+    """A use case re-checks the actor's role inside its transaction (another admin may have
+    changed it since this request began): refused as the guard would have refused it."""
+    return render_template("errors/403.html"), 403
 
 
 # Endpoints a screen polls by itself; they do not keep a session alive.
@@ -99,11 +116,9 @@ def staff_helpers():
     return {"can": can, "Action": Action, "staff_menu": staff_menu}
 
 
-# Each module registers its routes on bp.
-from clinic.staff import (  # noqa: E402,F401
-    accounts_views,
-    messages_views,
-    records_views,
-    schedule_views,
-    views,
-)
+# Each screen's views register their routes on bp.
+from clinic.web.staff.accounts import views as _accounts  # noqa: E402,F401
+from clinic.web.staff.day import views as _day  # noqa: E402,F401
+from clinic.web.staff.messages import views as _messages  # noqa: E402,F401
+from clinic.web.staff.records import views as _records  # noqa: E402,F401
+from clinic.web.staff.schedule import views as _schedule  # noqa: E402,F401

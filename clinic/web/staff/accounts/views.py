@@ -14,19 +14,19 @@ from flask_babel import ngettext
 from flask_login import current_user, login_user
 from sqlalchemy import make_url
 
-from clinic import accounts, i18n
+from clinic import accounts, formats
 from clinic.accounts import AccountError
-from clinic.auth.forms import (
+from clinic.extensions import db
+from clinic.models import StaffUser
+from clinic.permissions import Action
+from clinic.web.staff import bp, requires
+from clinic.web.staff.accounts.forms import (
     ROLE_LABELS,
     NewAccountForm,
     OwnPasswordForm,
     ResetPasswordForm,
     RoleForm,
 )
-from clinic.extensions import db
-from clinic.models import StaffUser
-from clinic.permissions import Action, NotAllowed
-from clinic.staff import bp, requires
 
 
 def _message(error: AccountError) -> str:
@@ -53,10 +53,6 @@ def _message(error: AccountError) -> str:
     return _("That change could not be made.")
 
 
-# Each view also turns ``NotAllowed`` into 403: the use case re-checks the actor's role inside
-# its transaction, and another admin may have changed it since this request began.
-
-
 def _field_error(form, error: AccountError, field: str | None = None) -> None:
     """Put a refusal next to its field, or above the form."""
     target = getattr(form, field or error.field or "", None)
@@ -76,7 +72,7 @@ def account_list():
         "staff/accounts/list.html",
         accounts=accounts.list_accounts(current_user),
         role_labels=ROLE_LABELS,
-        when=i18n.day_clock_at,
+        when=formats.day_clock_at,
     )
 
 
@@ -105,8 +101,6 @@ def create_account():
                 role=form.role.data,
                 password=form.password.data,
             )
-        except NotAllowed:
-            abort(403)
         except AccountError as error:
             _field_error(form, error)
         else:
@@ -147,7 +141,7 @@ def _render_account(
             "staff/accounts/account.html",
             account=user,
             role_label=ROLE_LABELS.get(user.role, user.role),
-            when=i18n.day_clock_at,
+            when=formats.day_clock_at,
             itself=user.id == current_user.id,
             role_form=role_form,
             password_form=password_form or ResetPasswordForm(formdata=None),
@@ -167,8 +161,6 @@ def _set_active(user_id: int, active: bool):
     user = _account_or_404(user_id)
     try:
         accounts.set_active(current_user, user_id, active)
-    except NotAllowed:
-        abort(403)
     except AccountError as error:
         return _render_account(user, refusal=_message(error), status=422)
     if active:
@@ -198,8 +190,6 @@ def change_role(user_id: int):
     if form.validate_on_submit():
         try:
             accounts.change_role(current_user, user_id, form.role.data)
-        except NotAllowed:
-            abort(403)
         except AccountError as error:
             if error.field is None:
                 return _render_account(user, refusal=_message(error), status=422)
@@ -218,8 +208,6 @@ def reset_password(user_id: int):
     if form.validate_on_submit():
         try:
             accounts.reset_password(current_user, user_id, form.password.data)
-        except NotAllowed:
-            abort(403)
         except AccountError as error:
             if error.field is None:
                 return _render_account(user, refusal=_message(error), status=422)
@@ -248,8 +236,6 @@ def own_password():
             user = accounts.change_own_password(
                 current_user, form.current_password.data, form.new_password.data
             )
-        except NotAllowed:
-            abort(403)
         except AccountError as error:
             field = "new_password" if isinstance(error, accounts.PasswordTooShort) else None
             _field_error(form, error, field)
@@ -277,7 +263,7 @@ def _minutes(n: int) -> str:
 
 
 def _clock(text: str) -> str:
-    return i18n.clock(time.fromisoformat(text)) if text.strip() else _("Off")
+    return formats.clock(time.fromisoformat(text)) if text.strip() else _("Off")
 
 
 def _attempts(limit: str) -> str:

@@ -19,12 +19,12 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from clinic import accounts
-from clinic.auth import bp
-from clinic.auth.forms import LoginForm
+from clinic import accounts, settings
 from clinic.extensions import db, limiter
 from clinic.models import StaffUser, utcnow
-from clinic.urls import safe_path
+from clinic.web.auth import bp
+from clinic.web.auth.forms import LoginForm
+from clinic.web.converters import safe_path
 
 
 @functools.cache
@@ -83,7 +83,7 @@ def login():
         email = accounts.normalize_email(form.email.data)
         user = db.session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
         password_ok = check_password_hash(
-            user.password_hash if user else _dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]),
+            user.password_hash if user else _dummy_hash(settings.password_hash_method()),
             form.password.data,
         )
         if user is not None and password_ok and user.active:

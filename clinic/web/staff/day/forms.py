@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from clinic import booking, vocab
 from clinic.models import Consent
-from clinic.public.forms import (
+from clinic.web.forms import (
     TOO_LONG,
     CheckboxesField,
     IntakeForm,

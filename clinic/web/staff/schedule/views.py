@@ -17,109 +17,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import StringField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from clinic import schedule, settings, vocab
-from clinic.i18n import clock
+from clinic import schedule, vocab
+from clinic.formats import clock
 from clinic.permissions import Action
-from clinic.public.forms import TOO_LONG, without_control_characters
 from clinic.schedule import Resolution
-from clinic.staff import bp, requires
-from clinic.urls import parse_day
-
-REQUIRED = _l("Please fill this in.")
-
-
-# --- Forms -------------------------------------------------------------------------------
-
-
-class _ParsedField(StringField):
-    """Text read into a value; what was typed is kept when it cannot be read."""
-
-    message = _l("Please check this.")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.parsed = None
-
-    def parse(self, text: str):
-        raise NotImplementedError
-
-    def process_formdata(self, valuelist):
-        super().process_formdata(valuelist)
-        self.parsed = None
-        text = (self.data or "").strip()
-        if text:
-            try:
-                self.parsed = self.parse(text)
-            except ValueError:
-                self.parsed = None
-
-    def pre_validate(self, form):
-        if (self.data or "").strip() and self.parsed is None:
-            raise ValidationError(self.message)
-
-
-class DateText(_ParsedField):
-    message = _l("Please enter a date as year-month-day, like 2026-12-15.")
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("render_kw", {"type": "date"})
-        super().__init__(*args, **kwargs)
-
-    def parse(self, text: str) -> date:
-        return parse_day(text)
-
-
-class ClockText(_ParsedField):
-    message = _l("Please enter a time like 16:00.")
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("render_kw", {"type": "time"})
-        super().__init__(*args, **kwargs)
-
-    def parse(self, text: str) -> time:
-        return time.fromisoformat(text).replace(second=0, microsecond=0, tzinfo=None)
-
-
-class WholeNumber(_ParsedField):
-    message = _l("Please enter a whole number.")
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("render_kw", {"type": "number", "inputmode": "numeric"})
-        super().__init__(*args, **kwargs)
-
-    def parse(self, text: str) -> int:
-        if not text.isdigit() or len(text) > 4:
-            raise ValueError(text)
-        return int(text)
-
-
-class HoursForm(FlaskForm):
-    start = ClockText(_l("Opens at"))
-    end = ClockText(_l("Closes at"))
-    slot_minutes = WholeNumber(_l("Slot length in minutes"))
-    seats = WholeNumber(_l("Seats per slot"))
-
-    def hours(self) -> schedule.Hours:
-        return schedule.Hours(
-            self.start.parsed, self.end.parsed, self.slot_minutes.parsed, self.seats.parsed
-        )
-
-
-class ExtraDayForm(HoursForm):
-    day = DateText(_l("Date"), validators=[DataRequired(REQUIRED)])
-
-
-class CloseForm(FlaskForm):
-    note = StringField(
-        _l("Why it is closed (staff see this note)"),
-        validators=[Optional(), Length(max=schedule.NOTE_LENGTH, message=TOO_LONG)],
-        filters=[without_control_characters, lambda v: v.strip() if v else v],
-    )
-
+from clinic.web import context
+from clinic.web.staff import bp, requires
+from clinic.web.staff.schedule.forms import CloseForm, ExtraDayForm, HoursForm
 
 HOURS_PROBLEMS = {
     "end_before_start": _l("The closing time must be after the opening time."),
@@ -167,10 +72,10 @@ def schedule_add_extra():
     """Add an extra clinic day."""
     form = ExtraDayForm()
     if form.validate():
-        rules = settings.current_rules()
+        rules = context.rules()
         try:
             done = schedule.add_extra_day(
-                form.day.parsed, form.hours(), current_user, settings.clinic_now(rules), rules
+                form.day.parsed, form.hours(), current_user, context.now(), rules
             )
         except schedule.InvalidHours as problem:
             _field_error(form, problem)
@@ -183,8 +88,8 @@ def schedule_add_extra():
 
 
 def _overview(form: ExtraDayForm, status: int = 200):
-    rules = settings.current_rules()
-    today = settings.clinic_now(rules).date()
+    rules = context.rules()
+    today = context.now().date()
     return (
         render_template(
             "staff/schedule/index.html",
@@ -202,7 +107,7 @@ def _overview(form: ExtraDayForm, status: int = 200):
 @requires(Action.MANAGE_SCHEDULE)
 def schedule_day(day: date):
     """One date: close, reopen, change hours, slot length or seats, remove an extra day."""
-    rules = settings.current_rules()
+    rules = context.rules()
     editor = schedule.day_editor(day, rules)
     if editor is None:
         abort(404)
@@ -211,7 +116,7 @@ def schedule_day(day: date):
     if request.method == "GET":
         return _editor(editor, hours_form, close_form)
 
-    now = settings.clinic_now(rules)
+    now = context.now()
     change = request.form.get("change")
     if change == "close":
         close_form = CloseForm()
@@ -270,9 +175,9 @@ def schedule_day(day: date):
 @requires(Action.MANAGE_SCHEDULE)
 def schedule_block_slot(day: date, start: time):
     """Take one time out of the day: no booking or walk-in takes it."""
-    rules = settings.current_rules()
+    rules = context.rules()
     editor = _editor_or_404(day, rules, start)
-    now = settings.clinic_now(rules)
+    now = context.now()
     return _attempt(
         editor,
         _hours_form(editor),
@@ -288,9 +193,9 @@ def schedule_block_slot(day: date, start: time):
 @requires(Action.MANAGE_SCHEDULE)
 def schedule_unblock_slot(day: date, start: time):
     """Offer a blocked time again."""
-    rules = settings.current_rules()
+    rules = context.rules()
     editor = _editor_or_404(day, rules, start)
-    now = settings.clinic_now(rules)
+    now = context.now()
     return _attempt(
         editor,
         _hours_form(editor),
@@ -304,7 +209,7 @@ def schedule_unblock_slot(day: date, start: time):
 @requires(Action.MANAGE_SCHEDULE)
 def schedule_cancelled(day: date):
     """The youth whose appointments a schedule change cancelled: the admin's call list."""
-    rules = settings.current_rules()
+    rules = context.rules()
     contacts = schedule.cancelled_by_schedule(day, rules)
     see_contact = current_user.can(Action.SEE_CONTACT)
     if not see_contact:
@@ -414,8 +319,8 @@ def _editor(
     problem: str | None = None,
     status: int = 200,
 ):
-    rules = settings.current_rules()
-    today = settings.clinic_now(rules).date()
+    rules = context.rules()
+    today = context.now().date()
     see_contact = current_user.can(Action.SEE_CONTACT)
     affected = []
     if stranding is not None:

@@ -8,7 +8,7 @@ birth dates never land in URLs, logs or browser history.
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,9 +16,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from clinic import booking, records, settings, vocab
+from clinic import booking, records, vocab
 from clinic.extensions import db
-from clinic.i18n import clock, long_day
+from clinic.formats import clock, long_day
 from clinic.models import Youth
 from clinic.permissions import Action
 from clinic.rules.eligibility import (
@@ -30,8 +30,9 @@ from clinic.rules.eligibility import (
 )
 from clinic.rules.policy import ClinicRules
 from clinic.rules.visits import VisitStatus
-from clinic.staff import bp, requires
-from clinic.staff.records_forms import FollowUpForm, MergeForm, SearchForm
+from clinic.web import context
+from clinic.web.staff import bp, requires
+from clinic.web.staff.records.forms import FollowUpForm, MergeForm, SearchForm
 
 STATUS_LABELS = {
     VisitStatus.BOOKED: _l("Booked"),
@@ -82,13 +83,9 @@ def _labels():
     }
 
 
-def _interval() -> timedelta:
-    return settings.current_rules().follow_up
-
-
 def _now() -> tuple[ClinicRules, datetime]:
-    rules = settings.current_rules()
-    return rules, settings.clinic_now(rules)
+    rules = context.rules()
+    return rules, context.now()
 
 
 # --- Search ------------------------------------------------------------------------------
@@ -114,7 +111,7 @@ def youth_search():
             _("Searching by phone is for the front desk. Please search by name or date of birth.")
         )
         return render_template("staff/records/search.html", form=form, result=None), 422
-    now = _now()[1]
+    now = context.now()
     result = records.search(query, current_user, now.date())
     return render_template(
         "staff/records/search.html", form=form, result=result, limit=records.SEARCH_LIMIT
@@ -127,8 +124,8 @@ def youth_search():
 @bp.route("/youth/<int:youth_id>")
 @requires(Action.VIEW_RECORDS)
 def youth_record(youth_id: int):
-    now = _now()[1]
-    record = records.youth_record(youth_id, current_user, now.date(), _interval())
+    now = context.now()
+    record = records.youth_record(youth_id, current_user, now.date(), context.rules().follow_up)
     if record is None:
         abort(404)
     if isinstance(record, records.Merged):
@@ -184,8 +181,8 @@ def _slot_choices(plan: records.FollowUpPlan, requested: str | None) -> list[Sel
 def book_follow_up(youth_id: int):
     """Book the youth's next session from their record, from the earliest date the skin has
     healed; every refusal is explained on the form, with the choice kept."""
-    rules, now = _now()
-    plan = records.follow_up_plan(youth_id, current_user, rules, now, _interval())
+    rules, now = context.rules(), context.now()
+    plan = records.follow_up_plan(youth_id, current_user, rules, now, context.rules().follow_up)
     if plan is None:
         abort(404)
     if isinstance(plan, records.Merged):
@@ -369,8 +366,10 @@ def _refusal_message(refusal: records.MergeRefused | None) -> str | None:
 @requires(Action.MERGE_YOUTH)
 def merge_youth_confirm(youth_id: int, other_id: int):
     """Both records side by side, before the admin merges ``other_id`` into ``youth_id``."""
-    now = _now()[1]
-    preview = records.merge_preview(youth_id, other_id, current_user, now.date(), _interval())
+    now = context.now()
+    preview = records.merge_preview(
+        youth_id, other_id, current_user, now.date(), context.rules().follow_up
+    )
     if preview is None:
         abort(404)
     form = MergeForm()
@@ -390,13 +389,15 @@ def merge_youth(youth_id: int):
     other_id = form.other_id.data
     if db.session.get(Youth, other_id) is None:
         abort(404)
-    now = _now()[1]
+    now = context.now()
     try:
         records.merge(youth_id, other_id, current_user, now.date())
     except LookupError:
         abort(404)
     except records.MergeRefused as refusal:
-        preview = records.merge_preview(youth_id, other_id, current_user, now.date(), _interval())
+        preview = records.merge_preview(
+            youth_id, other_id, current_user, now.date(), context.rules().follow_up
+        )
         if preview is None:
             abort(404)
         return _merge_page(preview, form, refusal, 422)

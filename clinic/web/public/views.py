@@ -19,28 +19,21 @@ from flask import (
 )
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
-from clinic import booking, clinic_day, settings
+from clinic import booking, clinic_day
 from clinic.extensions import csrf
-from clinic.i18n import clock, long_day
+from clinic.formats import clock
 from clinic.models import AppointmentStatus
-from clinic.public import bp
-from clinic.public.forms import IntakeForm, options
-from clinic.rules.eligibility import Eligibility, age_on, birthday_at_age, needs_guardian
+from clinic.rules.eligibility import needs_guardian
 from clinic.rules.messages import choose_channel
 from clinic.rules.policy import ClinicRules
-from clinic.urls import safe_path
+from clinic.web import context
+from clinic.web.converters import safe_path
+from clinic.web.forms import IntakeForm, options
+from clinic.web.public import bp
+from clinic.web.refusals import explain_refusal
 
 CONFIRMED_KEY = "confirmed_appointment"
-
-SLOT_MESSAGES = {
-    "full": _l("Sorry, this time just filled up. Please choose another time."),
-    "closed": _l("Booking for this time has closed. Please choose a later time."),
-    "too_far_ahead": _l("This time is not open for booking yet."),
-    "not_offered": _l("Please choose one of the times listed."),
-    "blocked": _l("This time is no longer offered. Please choose another time."),
-}
 
 
 @bp.route("/")
@@ -60,22 +53,22 @@ def set_language():
 
 @bp.route("/book")
 def days():
-    rules = settings.current_rules()
-    now = settings.clinic_now(rules)
+    rules = context.rules()
+    now = context.now()
     return render_template("public/days.html", days=booking.upcoming_days(rules, now))
 
 
 @bp.route("/book/<isodate:day>")
 def times(day: date):
-    rules = settings.current_rules()
-    availability = booking.day_availability(day, rules, settings.clinic_now(rules))
+    rules = context.rules()
+    availability = booking.day_availability(day, rules, context.now())
     if availability is None or not _within_window(day, rules):
         abort(404)
     return render_template("public/times.html", day=availability)
 
 
 def _within_window(day: date, rules: ClinicRules) -> bool:
-    today = settings.clinic_now(rules).date()
+    today = context.now().date()
     return today <= day <= rules.window.last_day(today)
 
 
@@ -84,8 +77,8 @@ def _within_window(day: date, rules: ClinicRules) -> bool:
 @csrf.exempt
 @bp.route("/book/<isodate:day>/<clock:start>", methods=["GET", "POST"])
 def intake(day: date, start: time):
-    rules = settings.current_rules()
-    now = settings.clinic_now(rules)
+    rules = context.rules()
+    now = context.now()
     availability = booking.day_availability(day, rules, now)
     if not _within_window(day, rules):
         availability = None
@@ -179,86 +172,6 @@ def _check_age_and_guardian(form: IntakeForm, day: date, rules: ClinicRules) -> 
         explain_refusal(form, error, day, rules)
 
 
-def explain_refusal(form: IntakeForm, error: booking.BookingError, day: date, rules) -> None:
-    """Put a refused booking's reason next to the field it concerns."""
-    if isinstance(error, booking.SlotUnavailable):
-        form.slot_time.errors = [*form.slot_time.errors, SLOT_MESSAGES[error.reason]]
-    elif isinstance(error, booking.NotEligible):
-        message = _age_message(form, error, day, rules)
-        form.date_of_birth.errors = [*form.date_of_birth.errors, message]
-        form.age_refusal = error.outcome.value
-    elif isinstance(error, booking.GuardianRequired):
-        message = _(
-            "You will be under %(age)d on %(day)s, so a parent or guardian must agree. "
-            "Please give their details.",
-            age=rules.ages.adult,
-            day=long_day(day),
-        )
-        for name in IntakeForm.GUARDIAN_FIELDS:
-            field = getattr(form, name)
-            if not form.text(name) and not field.errors:
-                field.errors = [*field.errors, message]
-    elif isinstance(error, booking.SubmissionCancelled):
-        form.submission_key.data = secrets.token_urlsafe(24)
-        form.form_errors.append(
-            _(
-                "The booking made with this form was cancelled. To book again, check the "
-                "time and press Book."
-            )
-        )
-    elif isinstance(error, booking.SubmissionReused):
-        form.submission_key.data = secrets.token_urlsafe(24)
-        form.form_errors.append(
-            _(
-                "This form was already used to book for someone else. Please check the "
-                "answers and press Book again."
-            )
-        )
-    elif isinstance(error, booking.TooSoon):
-        # Without the date: it would tell whoever knows a name and birth date when that youth
-        # was last treated.
-        form.form_errors.append(
-            _(
-                "The skin needs at least %(weeks)d weeks to heal between sessions, and this "
-                "date is too soon after the last one. Please choose a later day, or call the "
-                "clinic at %(phone)s.",
-                weeks=rules.follow_up.days // 7,
-                phone=current_app.config["CLINIC_PHONE"],
-            )
-        )
-    elif isinstance(error, booking.AlreadyBooked):
-        # Deliberately without the date: anyone who knows a youth's name and date of birth
-        # must not learn when that youth will be at the clinic.
-        form.form_errors.append(
-            _(
-                "There is already an upcoming appointment for this name and date of birth. "
-                "To change it, please call the clinic at %(phone)s.",
-                phone=current_app.config["CLINIC_PHONE"],
-            )
-        )
-
-
-def _age_message(form: IntakeForm, error: booking.NotEligible, day: date, rules) -> str:
-    birth = form.date_of_birth.parsed
-    if error.outcome is Eligibility.NOT_BORN:
-        return _("This date of birth is after the appointment. Please check the year.")
-    if error.outcome is Eligibility.TOO_YOUNG:
-        turns = birthday_at_age(birth, rules.ages.minimum)
-        return _(
-            "The clinic sees young people from age %(min)d. You turn %(min)d on %(date)s: "
-            "you are welcome to book a clinic day from then on.",
-            min=rules.ages.minimum,
-            date=long_day(turns),
-        )
-    return _(
-        "This free clinic is for young people up to age %(max)d on the day of the "
-        "appointment, and you will be %(age)d on %(day)s.",
-        max=rules.ages.maximum,
-        age=age_on(birth, day),
-        day=long_day(day),
-    )
-
-
 # On a shared phone the next person must not find the previous youth's booking.
 CONFIRMATION_SHOWN_FOR = 30 * 60  # seconds
 
@@ -277,7 +190,7 @@ def confirmed():
     if appointment is None or not fresh:
         session.pop(CONFIRMED_KEY, None)
         return redirect(url_for("public.days"))
-    rules = settings.current_rules()
+    rules = context.rules()
     minor = needs_guardian(appointment.youth.date_of_birth, appointment.slot.day, rules.ages)
     intake = appointment.intake
     channel = choose_channel(intake.contact_by, intake.phone, intake.email) if intake else None
@@ -292,8 +205,8 @@ def confirmed():
 
 
 def _board_context() -> dict:
-    rules = settings.current_rules()
-    serving = clinic_day.now_serving(settings.clinic_now(rules).date(), rules)
+    rules = context.rules()
+    serving = clinic_day.now_serving(context.now().date(), rules)
     # A waiting room holds both languages at once: every label is shown in each.
     labels = {}
     for lang in current_app.config["LANGUAGES"]:
@@ -322,8 +235,8 @@ def now_serving_board():
 @bp.route("/api/availability")
 def availability_api():
     """Open days and, per slot, its start time and seats left (read-only, no personal data)."""
-    rules = settings.current_rules()
-    now = settings.clinic_now(rules)
+    rules = context.rules()
+    now = context.now()
     days = booking.upcoming_days(rules, now)
     return jsonify(
         {

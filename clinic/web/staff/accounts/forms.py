@@ -1,5 +1,5 @@
-"""Forms for signing in and for staff accounts. They check the shape of each answer; the rules
-(unique e-mail, the last admin, ...) live in ``clinic.accounts``."""
+"""Forms for staff accounts and one's own password. They check the shape of each answer; the
+rules (unique e-mail, the last admin, ...) live in ``clinic.accounts``."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -8,11 +8,10 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from clinic.accounts import EMAIL_SHAPE, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from clinic.permissions import Role
+from clinic.web.forms import CHOOSE, REQUIRED, TOO_LONG
 
-REQUIRED = _l("Please fill this in.")
-CHOOSE = _l("Please choose one.")
-TOO_LONG = _l("Please keep this under %(max)d characters.")
 PASSWORD_LENGTH = _l("Please use at least %(min)d characters.", min=MIN_PASSWORD_LENGTH)
+
 
 ROLE_LABELS = {
     Role.ADMIN: _l("Admin"),
@@ -39,19 +38,6 @@ def _role_field() -> SelectField:
         coerce=str,
         validate_choice=True,
         validators=[DataRequired(CHOOSE)],
-    )
-
-
-class LoginForm(FlaskForm):
-    email = StringField(
-        _l("Email"),
-        validators=[DataRequired(REQUIRED), Length(max=254)],
-        render_kw={"autocomplete": "username", "type": "email"},
-    )
-    password = PasswordField(
-        _l("Password"),
-        validators=[DataRequired(REQUIRED), Length(max=MAX_PASSWORD_LENGTH)],
-        render_kw={"autocomplete": "current-password"},
     )
 
 

@@ -26,17 +26,18 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from clinic import booking, clinic_day, settings, vocab
+from clinic import booking, clinic_day, records, vocab
 from clinic.extensions import db
-from clinic.i18n import long_day
+from clinic.formats import long_day
 from clinic.models import Appointment, Consent
-from clinic.permissions import Action, NotAllowed
-from clinic.public.views import explain_refusal
+from clinic.permissions import Action
 from clinic.rules.eligibility import age_on, normalize_phone
 from clinic.rules.visits import VisitStatus
-from clinic.staff import bp, requires
-from clinic.staff.forms import TreatmentForm, WalkInForm
-from clinic.urls import parse_day
+from clinic.web import context
+from clinic.web.converters import parse_day
+from clinic.web.refusals import explain_refusal
+from clinic.web.staff import bp, requires
+from clinic.web.staff.day.forms import TreatmentForm, WalkInForm
 
 STATUS_LABELS = {
     VisitStatus.BOOKED: _l("Booked"),
@@ -106,12 +107,12 @@ def _explain(error: Exception) -> str:
 
 
 def _rules_and_now():
-    rules = settings.current_rules()
-    return rules, settings.clinic_now(rules)
+    rules = context.rules()
+    return rules, context.now()
 
 
 def _now():
-    return settings.clinic_now(settings.current_rules())
+    return context.now()
 
 
 def _back_to_day(day: date | None = None):
@@ -127,8 +128,6 @@ def _do(move, success, day_hint: date | None = None):
     """Run one move, flash its outcome, and go back to the day."""
     try:
         moved = move()
-    except NotAllowed:
-        abort(403)
     except clinic_day.VisitError as error:
         flash(_explain(error), "error")
         return _back_to_day(day_hint)
@@ -143,7 +142,7 @@ def _do(move, success, day_hint: date | None = None):
 @requires(Action.VIEW_DAY)
 def index():
     """Today's clinic day, or the next one."""
-    rules, now = _rules_and_now()
+    rules, now = context.rules(), context.now()
     day = booking.next_clinic_day(rules, now.date()) or now.date()
     return redirect(url_for("staff.day", day=day))
 
@@ -160,7 +159,7 @@ def day_picker():
 
 
 def _sheet_context(day: date) -> dict:
-    rules, now = _rules_and_now()
+    rules, now = context.rules(), context.now()
     sheet = clinic_day.day_sheet(day, rules, now)
     today = now.date()
     return {
@@ -183,14 +182,14 @@ def _sheet_context(day: date) -> dict:
 @bp.route("/day/<isodate:day>")
 @requires(Action.VIEW_DAY)
 def day(day: date):
-    return render_template("staff/day.html", **_sheet_context(day))
+    return render_template("staff/day/day.html", **_sheet_context(day))
 
 
 @bp.route("/day/<isodate:day>/live")
 @requires(Action.VIEW_DAY)
 def queue_fragment(day: date):
     """The live part of the day page alone: what open screens fetch every few seconds."""
-    return render_template("staff/_live.html", **_sheet_context(day))
+    return render_template("staff/day/_live.html", **_sheet_context(day))
 
 
 # --- Moves -------------------------------------------------------------------------------
@@ -206,7 +205,7 @@ def _consent_choice() -> Consent | None:
 @bp.post("/appointments/<int:appointment_id>/check-in")
 @requires(Action.CHECK_IN)
 def check_in(appointment_id: int):
-    rules, now = _rules_and_now()
+    rules, now = context.rules(), context.now()
     return _do(
         lambda: clinic_day.check_in(appointment_id, current_user, now, rules, _consent_choice()),
         lambda moved: _("Checked in: %(code)s.", code=moved.code),
@@ -216,7 +215,7 @@ def check_in(appointment_id: int):
 @bp.post("/appointments/<int:appointment_id>/consent")
 @requires(Action.CHECK_IN)
 def record_consent(appointment_id: int):
-    now = _now()
+    now = context.now()
     consent = _consent_choice()
     if consent is None:
         flash(_("Please choose what the guardian said."), "error")
@@ -230,7 +229,7 @@ def record_consent(appointment_id: int):
 @bp.post("/appointments/<int:appointment_id>/call")
 @requires(Action.TREAT)
 def call(appointment_id: int):
-    rules, now = _rules_and_now()
+    rules, now = context.rules(), context.now()
     station = request.form.get("station", "")
     session["station"] = station
     return _do(
@@ -242,7 +241,7 @@ def call(appointment_id: int):
 @bp.post("/day/<isodate:day>/call-next")
 @requires(Action.TREAT)
 def call_next(day: date):
-    rules, now = _rules_and_now()
+    rules, now = context.rules(), context.now()
     station = request.form.get("station", "")
     session["station"] = station
     return _do(
@@ -255,7 +254,7 @@ def call_next(day: date):
 @bp.post("/appointments/<int:appointment_id>/no-show")
 @requires(Action.MARK_NO_SHOW)
 def no_show(appointment_id: int):
-    rules, now = _rules_and_now()
+    rules, now = context.rules(), context.now()
     return _do(
         lambda: clinic_day.mark_no_show(appointment_id, current_user, now, rules),
         lambda moved: _("%(code)s marked as a no-show. The seat is free.", code=moved.code),
@@ -266,7 +265,7 @@ def no_show(appointment_id: int):
 @requires(Action.MARK_NO_SHOW)
 def no_shows(day: date):
     """The grace-period offer: mark every late youth listed on the screen at once."""
-    rules, now = _rules_and_now()
+    rules, now = context.rules(), context.now()
     ids = [int(value) for value in request.form.getlist("appointment_id") if value.isdigit()]
     try:
         done = clinic_day.mark_no_shows(ids, current_user, now, rules)
@@ -285,7 +284,7 @@ def no_shows(day: date):
 def cancel_appointment(appointment_id: int):
     """Cancel a booking (the youth called to say they cannot come) or a youth who left the
     queue; the seat opens at once."""
-    now = _now()
+    now = context.now()
     # The code, never the name: flashed messages travel in the (signed, not secret) cookie.
     return _do(
         lambda: clinic_day.cancel(appointment_id, current_user, now),
@@ -296,7 +295,7 @@ def cancel_appointment(appointment_id: int):
 @bp.post("/appointments/<int:appointment_id>/undo")
 @requires(Action.VIEW_DAY)  # the use case checks the right to undo this particular move
 def undo(appointment_id: int):
-    rules, now = _rules_and_now()
+    rules, now = context.rules(), context.now()
     return _do(
         lambda: clinic_day.undo(appointment_id, current_user, now, rules),
         lambda moved: _(
@@ -322,7 +321,7 @@ def complete(appointment_id: int):
     )
     if appointment is None:
         abort(404)
-    now = _now()
+    now = context.now()
     previous = clinic_day.sessions_before(appointment.youth_id, appointment.slot.day)
     form = TreatmentForm()
     if request.method == "GET":
@@ -344,7 +343,7 @@ def complete(appointment_id: int):
     status = 200 if request.method == "GET" else 422
     return (
         render_template(
-            "staff/complete.html",
+            "staff/day/complete.html",
             form=form,
             appointment=appointment,
             age=age_on(appointment.youth.date_of_birth, appointment.slot.day),
@@ -362,15 +361,13 @@ def complete(appointment_id: int):
 @requires(Action.CHECK_IN)
 def walk_in():
     """A youth at the desk without an appointment: the intake, then straight into the queue."""
-    rules, now = _rules_and_now()
+    rules, now = context.rules(), context.now()
     today = now.date()
     seats = clinic_day.walk_in_seats(rules, now)
     form = WalkInForm()
     if request.method == "GET":
         form.submission_key.data = secrets.token_urlsafe(24)
-        return render_template("staff/walk_in.html", form=form, seats=seats, today=today)
-
-    from clinic import records  # the records module's duplicate search
+        return render_template("staff/day/walk_in.html", form=form, seats=seats, today=today)
 
     valid = form.validate()
     duplicates = []
@@ -391,8 +388,6 @@ def walk_in():
             appointment = clinic_day.walk_in(
                 form.booking_request(today), current_user, now, rules, form.consent_choice()
             )
-        except NotAllowed:
-            abort(403)
         except booking.TooSoon as error:
             form.form_errors.append(
                 _(
@@ -423,7 +418,7 @@ def walk_in():
             return _back_to_day(today)
     return (
         render_template(
-            "staff/walk_in.html", form=form, seats=seats, today=today, duplicates=duplicates
+            "staff/day/walk_in.html", form=form, seats=seats, today=today, duplicates=duplicates
         ),
         422,
     )

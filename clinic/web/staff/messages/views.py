@@ -12,12 +12,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from clinic import settings
 from clinic.messaging import history
 from clinic.models import MessageStatus
 from clinic.permissions import Action
 from clinic.rules.messages import Kind
-from clinic.staff import bp, requires
+from clinic.web import context
+from clinic.web.staff import bp, requires
 
 PAGE_SIZE = 50
 MAX_PAGE = 10_000  # half a million messages back; beyond, an offset overflows
@@ -66,7 +66,7 @@ def messages():
         page=page,
         status=status,
         filters=FILTERS,
-        waiting=history.waiting_without_provider(settings.clinic_now(settings.current_rules())),
+        waiting=history.waiting_without_provider(context.now()),
         kind_labels=KIND_LABELS,
         status_labels=STATUS_LABELS,
         channel_labels=CHANNEL_LABELS,

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from clinic.auth import views  # noqa: E402,F401  (registers the routes on bp)
+from clinic.web.auth import views  # noqa: E402,F401  (registers the routes on bp)

@@ -1,0 +1,24 @@
+"""The web: the only code that knows about requests. Three blueprints by audience, each
+guarded once: ``public`` (youth booking, no account), ``auth`` (staff sign-in) and ``staff``
+(one sub-package per screen: day, records, schedule, accounts, messages, each with its forms
+beside its views). Shared here: form fields and the intake form (``forms``), the wording of
+refused bookings (``refusals``), the rules and the clock per request (``context``), URL
+converters (``converters``) and the visitor's language (``i18n``).
+
+May import every capability; no capability imports the web, and the blueprints never import
+one another (what two of them share lives in this package's shared modules).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from clinic.web.auth import bp as auth_bp
+    from clinic.web.public import bp as public_bp
+    from clinic.web.staff import bp as staff_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(staff_bp, url_prefix="/staff")

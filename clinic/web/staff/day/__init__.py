@@ -1,0 +1,2 @@
+"""The clinic day screen: the day sheet, the live queue, every move on it, treatments and
+walk-ins (``clinic.clinic_day``)."""

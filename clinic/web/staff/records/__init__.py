@@ -1,0 +1,2 @@
+"""The youth records screens: search, a record, booking a follow-up, merging duplicates
+(``clinic.records``)."""
