@@ -38,7 +38,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 test: setup
 	@echo "== Test suite on SQLite =="
 	TEST_DATABASE_URL= $(BIN)/pytest $(PYTEST_ARGS)
-	@if $(BIN)/python -m tests.postgres_available "$(PG_TEST_URL)"; then \
+	@if $(BIN)/python -m tests.support.postgres_available "$(PG_TEST_URL)"; then \
 		echo "== Test suite on PostgreSQL ($(PG_TEST_URL)) =="; \
 		TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest $(PYTEST_ARGS); \
 	elif [ -n "$(REQUIRE_POSTGRES)" ]; then \

@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 
 from clinic import booking, create_app, settings
-from tests.mailservers import SmtpServer, smtp_environment
+from tests.support.mailservers import SmtpServer, smtp_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(ROOT / ".venv" / "bin" / "flask")

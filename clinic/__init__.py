@@ -1,4 +1,12 @@
-"""The clinic's Flask application factory."""
+"""The clinic's Flask application factory: configuration, extensions, blueprints, error pages
+and commands, each registered by its own helper.
+
+The package's layers, top to bottom (checked by ``make lint``, see pyproject.toml): the edges
+(``web``, ``commands``); the capabilities that use others (``records``, ``schedule``,
+``clinic_day``); ``booking``; ``messaging`` and ``accounts``; ``formats``, ``models`` and
+``database``; ``settings``, ``extensions`` and ``vocab``; the pure ``permissions`` and
+``rules``. A module imports only from layers below its own.
+"""
 
 from __future__ import annotations
 

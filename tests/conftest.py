@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, raiseload
 from clinic import create_app, settings
 from clinic.extensions import db
 from clinic.models import StaffRole, StaffUser
-from tests import databases
+from tests.support import databases
 
 LA = ZoneInfo("America/Los_Angeles")
 # Friday 20 November 2026, 9 a.m. in the clinic. Coming clinic days: Tue 24 Nov, then 22 and
@@ -131,8 +131,8 @@ def staff(make_staff):
 
 @pytest.fixture
 def sent(monkeypatch):
-    """Messages 'sent' by senders that record them (see tests.outboxkit.Sent)."""
-    from tests.outboxkit import record_sends  # it imports this module's constants
+    """Messages 'sent' by senders that record them (see tests.support.outbox.Sent)."""
+    from tests.support.outbox import record_sends  # it imports this module's constants
 
     return record_sends(monkeypatch)
 

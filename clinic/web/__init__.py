@@ -19,6 +19,14 @@ def register_blueprints(app: Flask) -> None:
     from clinic.web.public import bp as public_bp
     from clinic.web.staff import bp as staff_bp
 
+    # Each staff screen registers its routes on the staff blueprint when its views load; the
+    # blueprint itself imports none of them, so the screens stay independent of one another.
+    from clinic.web.staff.accounts import views as _accounts  # noqa: F401
+    from clinic.web.staff.day import views as _day  # noqa: F401
+    from clinic.web.staff.messages import views as _messages  # noqa: F401
+    from clinic.web.staff.records import views as _records  # noqa: F401
+    from clinic.web.staff.schedule import views as _schedule  # noqa: F401
+
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(staff_bp, url_prefix="/staff")

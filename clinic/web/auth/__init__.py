@@ -1,4 +1,6 @@
-"""Staff sign-in and sign-out."""
+"""The staff sign-in blueprint: sign-in (throttled three ways) and sign-out.
+
+May import ``clinic.accounts`` and the shared web modules; never another blueprint."""
 
 from flask import Blueprint
 

@@ -1,4 +1,9 @@
-"""The youth-facing pages: no login, no account, nothing personal in a URL."""
+"""The youth-facing blueprint: booking (days, times, intake, confirmation), the language
+choice, the waiting room's screen and the availability API. No login, no account, nothing
+personal in a URL.
+
+May import the capabilities and the shared web modules (``clinic.web.forms``, ``refusals``,
+``context``, ``converters``); never another blueprint."""
 
 from flask import Blueprint
 

@@ -1,6 +1,13 @@
-"""The staff dashboard. Every route here requires a signed-in, active staff account whose role
+"""The staff blueprint. Every route here requires a signed-in, active staff account whose role
 allows the route's action: the guard below applies to the whole blueprint, and a route that
-declares no action is refused to everyone, so no route can forget its check."""
+declares no action is refused to everyone, so no route can forget its check. A use case that
+refuses the actor (``NotAllowed``) answers 403 through one error handler.
+
+One sub-package per screen, each with its views and its forms: ``day``, ``records``,
+``schedule``, ``accounts``, ``messages``. Their views register their routes on this blueprint
+(``clinic.web.register_blueprints`` loads them), and import nothing but this module of it.
+
+May import the capabilities and the shared web modules; never the public or auth blueprint."""
 
 from __future__ import annotations
 
@@ -114,11 +121,3 @@ def staff_helpers():
         ]
 
     return {"can": can, "Action": Action, "staff_menu": staff_menu}
-
-
-# Each screen's views register their routes on bp.
-from clinic.web.staff.accounts import views as _accounts  # noqa: E402,F401
-from clinic.web.staff.day import views as _day  # noqa: E402,F401
-from clinic.web.staff.messages import views as _messages  # noqa: E402,F401
-from clinic.web.staff.records import views as _records  # noqa: E402,F401
-from clinic.web.staff.schedule import views as _schedule  # noqa: E402,F401

@@ -1,0 +1,137 @@
+"""What messages say, in English and in Spanish: every kind of message in both languages,
+times as the clinic's with the weekday, what to bring, names escaped, no English left in a
+Spanish e-mail or text as it arrives, and a calendar event that does not name the
+treatment."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from html import unescape
+
+import pytest
+from icalendar import Calendar
+
+from clinic.messaging.texts import Facts, compose
+from clinic.rules.messages import Kind
+from tests.conftest import NEXT_DAY, NOW
+from tests.support.delivery import at, book_by_email, book_by_sms, code_of_booking, parts, run
+from tests.support.outbox import book_at, run_at
+
+FACTS = Facts(
+    code="QX7K2M",
+    day=NEXT_DAY,
+    start=time(16, 20),
+    name="Luis",
+    minor=True,
+    old_start=time(16, 0),
+    next_session_from=date(2027, 1, 5),
+)
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_every_message_is_written_in_english_and_in_spanish(app, kind):
+    english, spanish = compose(kind, FACTS, "en"), compose(kind, FACTS, "es")
+    for written, weekday in ((english, "Tuesday"), (spanish, "martes")):
+        letter = written.letter
+        assert letter.subject and letter.sms and written.text and written.html
+        assert "Luis" in written.text
+        assert app.config["CLINIC_PHONE"] in written.text
+        if kind is not Kind.AFTERCARE:
+            assert weekday in written.text.lower() or weekday in written.text
+            assert "QX7K2M" in letter.sms and "QX7K2M" in written.text
+        assert len(letter.sms) <= 320, len(letter.sms)
+        assert "tattoo" not in letter.sms.lower() and "tatuaje" not in letter.sms.lower()
+    assert english.letter.subject != spanish.letter.subject
+    assert english.text != spanish.text
+    assert english.letter.sms != spanish.letter.sms
+
+
+def test_times_are_the_clinics_with_the_weekday_in_each_language(app):
+    assert "Tuesday, November 24, 2026 at 4:20" in compose(Kind.CONFIRMATION, FACTS, "en").text
+    spanish = compose(Kind.CONFIRMATION, FACTS, "es").text
+    assert "martes, 24 de noviembre de 2026" in spanish and "16:20" in spanish
+
+
+def test_what_to_bring_asks_for_a_guardian_only_for_a_minor(app):
+    minor = compose(Kind.CONFIRMATION, FACTS, "en").text
+    adult = compose(Kind.CONFIRMATION, Facts(**{**FACTS.__dict__, "minor": False}), "en").text
+    assert "parent or guardian" in minor and "parent or guardian" not in adult
+    assert "photo ID" in adult and app.config["CLINIC_ADDRESS"] in adult
+
+
+def test_a_moved_appointment_gives_both_times_and_aftercare_the_next_session(app):
+    moved = compose(Kind.MOVED, FACTS, "en").text
+    assert "4:20" in moved and "4:00" in moved
+    aftercare = compose(Kind.AFTERCARE, FACTS, "es").text
+    assert "5 de enero de 2027" in aftercare and "ampollas" in aftercare
+
+
+def test_names_are_escaped_in_the_html_body(app):
+    facts = Facts(**{**FACTS.__dict__, "name": "<b>Luis</b>"})
+    written = compose(Kind.CONFIRMATION, facts, "en")
+    assert "<b>Luis</b>" not in written.html and "&lt;b&gt;Luis&lt;/b&gt;" in written.html
+    assert "<b>Luis</b>" in written.text  # plain text is not HTML
+
+
+# --- As they arrive, through real servers on loopback -------------------------------------
+
+
+@pytest.mark.usefixtures("messages_only")
+def test_spanish_messages_have_no_english_left(app, client, smtp, twilio):
+    """Every line of a Spanish confirmation comes from the catalogue, by e-mail and by text."""
+    email_message = book_by_email(client, language="es")
+    run(at(email_message.send_after, 1))
+    [received] = smtp.received
+    found = parts(received.message)
+    bodies = {
+        "subject": received.message["Subject"],
+        "text": found["text/plain"][0].get_content(),
+        "html": unescape(found["text/html"][0].get_content()),
+        "summary": str(
+            Calendar.from_ical(found["text/calendar"][0].get_content()).walk("VEVENT")[0]["SUMMARY"]
+        ),
+    }
+    sms_message = book_by_sms(
+        client, first_name="Bea", date_of_birth="2005-04-04", submission_key="b" * 32
+    )
+    run(at(sms_message.send_after, 1))
+    bodies["sms"] = twilio.requests[0].form["Body"]
+    english = (
+        "You are booked",
+        "Your confirmation code",
+        "What to bring",
+        "Where:",
+        "Please come",
+        "Clinic appointment",
+        "Bring an ID",
+        "Can't come",
+        "Call ",
+        "Code ",
+    )
+    for name, body in bodies.items():
+        for phrase in english:
+            assert phrase not in body, f"{phrase!r} in the Spanish {name}"
+    assert "código" in bodies["text"].lower()
+    assert "Qué traer" in bodies["text"]
+
+
+@pytest.mark.usefixtures("messages_only")
+def test_english_sms_is_in_english(app, client, twilio):
+    message = book_by_sms(client, language="en")
+    run(at(message.send_after, 1))
+    body = twilio.requests[0].form["Body"]
+    assert "Tue, Nov 24" in body
+    # A plain space before PM: Babel's narrow one would make it a costlier UCS-2 text.
+    assert "4:00 PM" in body and "\u202f" not in body
+    assert code_of_booking() in body
+
+
+# Found in review: the calendar event's LOCATION was CLINIC_NAME ("... Tattoo Removal
+# Clinic"), and calendars are seen by others.
+def test_the_calendar_event_does_not_name_the_treatment(app, sent):
+    book_at(0, email="ana@example.org", contact_by="email")
+    run_at(NOW)
+    (attachment,) = [a for a in sent.attachments if a is not None]
+    (event,) = Calendar.from_ical(attachment[1]).walk("VEVENT")
+    shown = " ".join(str(event.get(name, "")) for name in ("SUMMARY", "LOCATION", "DESCRIPTION"))
+    assert "tattoo" not in shown.lower(), shown
