@@ -34,13 +34,17 @@ run: setup
 # The suite runs on SQLite, then again on PostgreSQL when a server answers. CI sets
 # REQUIRE_POSTGRES=1 so that a missing server fails the run instead of skipping the pass.
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# Tests run in parallel, one pytest-xdist worker per core (each worker has its own databases);
+# TEST_WORKERS=0 runs them in one process, as for a debugger.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test: setup
 	@echo "== Test suite on SQLite =="
-	TEST_DATABASE_URL= $(BIN)/pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL= $(PYTEST)
 	@if $(BIN)/python -m tests.support.postgres_available "$(PG_TEST_URL)"; then \
 		echo "== Test suite on PostgreSQL ($(PG_TEST_URL)) =="; \
-		TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest $(PYTEST_ARGS); \
+		TEST_DATABASE_URL="$(PG_TEST_URL)" $(PYTEST); \
 	elif [ -n "$(REQUIRE_POSTGRES)" ]; then \
 		echo "!! PostgreSQL is required here (REQUIRE_POSTGRES) but does not answer."; exit 1; \
 	else \
