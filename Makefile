@@ -62,6 +62,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict --follow-imports=silent clinic/rules clinic/permissions.py
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/bandit -c pyproject.toml -r clinic migrations config.py wsgi.py --severity-level medium -q
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

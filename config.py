@@ -37,6 +37,12 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = 4 * 3600  # a youth may take a while to fill the form on a phone
 
+    # Security headers (clinic/web/headers.py; the Content-Security-Policy is fixed there).
+    # HSTS: after one visit over https, browsers use only https for this long (seconds) on
+    # this host and its subdomains; 0: not sent. Production sends it (below); development and
+    # tests run over plain http.
+    HSTS_SECONDS = 0
+
     # The clinic
     CLINIC_NAME = os.environ.get("CLINIC_NAME", "Mission Youth Tattoo Removal Clinic")
     CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "2500 Mission Street, San Francisco, CA")
@@ -50,6 +56,11 @@ class Config:
     CLINIC_DAY_END = os.environ.get("CLINIC_DAY_END", "20:00")
     SLOT_MINUTES = _int("SLOT_MINUTES", 20)
     SEATS_PER_SLOT = _int("SEATS_PER_SLOT", 2)
+
+    # A valid online request is answered no sooner than this (milliseconds) after it came in,
+    # whether it was booked or declined in a message to the youth: booking writes more rows
+    # than declining, and the difference must not tell a visitor that a name is a client's.
+    BOOKING_ANSWER_FLOOR_MS = _int("BOOKING_ANSWER_FLOOR_MS", 120)
 
     # The booking window
     BOOKING_HORIZON_DAYS = _int("BOOKING_HORIZON_DAYS", 60)
@@ -79,23 +90,66 @@ class Config:
     # and costs about 0.1 s a hash on purpose; only the test configuration makes it cheap.
     PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
 
-    # Staff sessions: signed out after this long without a request.
+    # --- Staff sign-in and sessions (clinic/web/auth/views.py explains the design) ---
+    # Staff sessions: signed out after this long without a request...
     STAFF_IDLE_MINUTES = _int("STAFF_IDLE_MINUTES", 30)
-    # Failed sign-ins allowed (Flask-Limiter syntax): for one account from one address, from
-    # one address over all accounts, and for one account from anywhere.
-    LOGIN_LIMIT_PER_ACCOUNT_ADDRESS = os.environ.get(
-        "LOGIN_LIMIT_PER_ACCOUNT_ADDRESS", "5 per 15 minutes"
+    # ...and this long after signing in, however active (each sign-in is its own session).
+    STAFF_SESSION_HOURS = _int("STAFF_SESSION_HOURS", 12)
+    # Failed sign-ins allowed, in Flask-Limiter's syntax; several limits joined by ";" all
+    # apply. A browser where the account signed in before carries a device cookie for it, and
+    # only its own failures count against it (PER_DEVICE). Any other browser counts against
+    # the account from its address (PER_ACCOUNT_ADDRESS) and against the account from every
+    # such browser together (UNTRUSTED_PER_ACCOUNT): 5 failures pause new devices for a
+    # minute, 10 for five, 20 for fifteen, 50 for a day. An admin can unlock the account.
+    LOGIN_FAILURES_PER_ACCOUNT_ADDRESS = os.environ.get(
+        "LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", "5 per 15 minutes"
     )
-    LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20 per 15 minutes")
-    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "50 per hour")
+    LOGIN_FAILURES_UNTRUSTED_PER_ACCOUNT = os.environ.get(
+        "LOGIN_FAILURES_UNTRUSTED_PER_ACCOUNT",
+        "5 per minute; 10 per 5 minutes; 20 per 15 minutes; 50 per day",
+    )
+    LOGIN_FAILURES_PER_DEVICE = os.environ.get(
+        "LOGIN_FAILURES_PER_DEVICE", "10 per 15 minutes; 50 per day"
+    )
+    # How long a device cookie (HttpOnly, SameSite=Strict, signed with SECRET_KEY) lasts after
+    # the last sign-in on that browser. It is Secure and named __Host-device whenever the
+    # session cookie is Secure (production), plain "device" otherwise.
+    DEVICE_COOKIE_DAYS = _int("DEVICE_COOKIE_DAYS", 180)
+    # --- end of staff sign-in ---
     # Where the limits are counted: memory:// is per process; several workers or app servers
     # must share redis://host:6379.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Keeps this app's counts apart in a Redis that other apps (or test runs) share.
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "clinic")
+    # Off only where limits are not the point (the load tests' servers): never in production.
+    RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)
+    # Production refuses memory:// (each worker would count apart) unless this says the app
+    # really runs as a single process.
+    RATELIMIT_SINGLE_PROCESS = _flag("RATELIMIT_SINGLE_PROCESS", False)
+    # If the shared store is down, serve without limits rather than refuse every booking
+    # (the failure is logged).
+    RATELIMIT_SWALLOW_ERRORS = _flag("RATELIMIT_SWALLOW_ERRORS", True)
+    # Limits on what an outsider can repeat (Flask-Limiter syntax; see clinic/web/limits.py).
+    # Online booking requests that got as far as "request received", per address and per
+    # contact (phone or e-mail) typed; behind a proxy, PROXY_FIX_X_FOR must be set or every
+    # visitor counts as the proxy's one address.
+    BOOKING_LIMIT_PER_ADDRESS = os.environ.get("BOOKING_LIMIT_PER_ADDRESS", "5 per hour;10 per day")
+    BOOKING_LIMIT_PER_CONTACT = os.environ.get("BOOKING_LIMIT_PER_CONTACT", "3 per day")
+    AVAILABILITY_LIMIT_PER_ADDRESS = os.environ.get(
+        "AVAILABILITY_LIMIT_PER_ADDRESS", "60 per minute"
+    )
+    # Staff pages that show youth records (searches, records), per account.
+    STAFF_RECORD_READS_PER_ACCOUNT = os.environ.get(
+        "STAFF_RECORD_READS_PER_ACCOUNT", "60 per minute;600 per hour"
+    )
+    # Messages the worker sends to one phone number or e-mail address; more wait a day.
+    MESSAGES_PER_DESTINATION = os.environ.get("MESSAGES_PER_DESTINATION", "8 per day")
     RATELIMIT_HEADERS_ENABLED = False
     # A moving window: no burst of twice the limit across a window's edge.
     RATELIMIT_STRATEGY = "moving-window"
     # Behind a TLS proxy every request comes from the proxy: trust this many proxies'
-    # X-Forwarded-For, so the per-address sign-in limit counts real addresses (0: none).
+    # X-Forwarded-For, so the per-address sign-in limit counts real addresses (0: none; staff
+    # who signed in on a browser before are never locked out by that address's failures).
     PROXY_FIX_X_FOR = _int("PROXY_FIX_X_FOR", 0)
 
     LANGUAGES = ("en", "es")
@@ -147,10 +201,24 @@ class TestingConfig(Config):
     # The suite signs in hundreds of times: one round of PBKDF2 instead of scrypt's 0.1 s.
     # Never outside tests: create_app refuses a weak method in any other configuration.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
+    # Hundreds of bookings: the timing test sets the production floor itself.
+    BOOKING_ANSWER_FLOOR_MS = 0
+    # Tests book and read from one address and one phone far more than a person would: the
+    # limits' own tests (tests/booking/test_limits.py) set the ones they try.
+    BOOKING_LIMIT_PER_ADDRESS = BOOKING_LIMIT_PER_CONTACT = "10000 per hour"
+    AVAILABILITY_LIMIT_PER_ADDRESS = STAFF_RECORD_READS_PER_ACCOUNT = "10000 per minute"
+    MESSAGES_PER_DESTINATION = "10000 per day"
 
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
+    # __Host-: browsers accept the cookie only if it is Secure, for Path=/ and without a
+    # Domain, so neither a subdomain nor a plain-http page can plant or overwrite it.
+    SESSION_COOKIE_NAME = "__Host-session"
+    # The same for Flask-Login's remember-me cookie, should sign-in ever offer it.
+    REMEMBER_COOKIE_NAME = "__Host-remember_token"
+    REMEMBER_COOKIE_SECURE = True
+    HSTS_SECONDS = _int("HSTS_SECONDS", 365 * 24 * 3600)  # one year
 
 
 CONFIGS = {

@@ -17,8 +17,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, render_template
-from sqlalchemy import select
+from flask import Flask, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -42,6 +41,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if env != "testing" and not strong_hash_method(app.config["PASSWORD_HASH_METHOD"]):
         # Only the test configuration may hash cheaply: it signs in hundreds of times.
         raise RuntimeError("PASSWORD_HASH_METHOD is too weak for staff passwords")
+    _refuse_per_process_limits(app)
     from clinic.settings import reminder_policy
 
     reminder_policy(app.config)  # REMINDER_*_AT: a typo stops the app here, not every booking
@@ -67,10 +67,24 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def _refuse_per_process_limits(app: Flask) -> None:
+    """In production several workers and app servers serve the clinic: a ``memory://`` store
+    would give each its own count, so every limit would allow that many times more. Only an
+    explicit single-process setting may keep it."""
+    per_process = app.config["RATELIMIT_STORAGE_URI"].startswith("memory://")
+    single = app.config["RATELIMIT_SINGLE_PROCESS"] or not app.config["RATELIMIT_ENABLED"]
+    if app.config["CLINIC_ENV"] == "production" and per_process and not single:
+        raise RuntimeError(
+            "RATELIMIT_STORAGE_URI is memory://, which counts each worker apart: set it "
+            "to the shared Redis (redis://host:6379/0), or set RATELIMIT_SINGLE_PROCESS=1 "
+            "if this app really runs as one process"
+        )
+
+
 def register_extensions(app: Flask) -> None:
     from clinic import database, models
     from clinic.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
-    from clinic.web import i18n
+    from clinic.web import headers, i18n
 
     db.init_app(app)
     database.init_app(app)
@@ -91,19 +105,15 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(session_token: str) -> models.StaffUser | None:
-        # The session holds the account's current token, not its id: a token drawn anew at
-        # sign-out or deactivation makes every old copy of the cookie worthless.
-        return db.session.scalar(
-            select(models.StaffUser).where(models.StaffUser.session_token == session_token)
-        )
+        # The session holds its sign-in's token, not the account's id: signing out, a password
+        # change, a deactivation or STAFF_SESSION_HOURS deletes or expires that sign-in's row,
+        # and every copy of the cookie stops working (clinic.accounts.signed_in_user).
+        from clinic import accounts
 
-    @app.after_request
-    def privacy_headers(response):
-        # Nothing here may leak where a youth came from or went (links carry no data, but a
-        # manage-link token will).
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+        return accounts.signed_in_user(session_token)
+
+    # Content-Security-Policy, Referrer-Policy, HSTS and the rest (clinic/web/headers.py).
+    headers.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -134,8 +144,19 @@ def register_errorhandlers(app: Flask) -> None:
         code = getattr(error, "code", 500) or 500
         return render_template(f"errors/{code}.html"), code
 
-    for code in (400, 403, 404, 405, 429):
+    for code in (400, 403, 404, 405):
         app.register_error_handler(code, render_error)
+
+    @app.errorhandler(429)
+    def too_many_requests(error):
+        # A limit's own answer (the booking form, with what was typed) comes as the response.
+        if getattr(error, "response", None) is not None:
+            return error.response
+        limit = getattr(error, "limit", None)
+        retry = {"Retry-After": str(limit.limit.get_expiry())} if limit is not None else {}
+        if request.path.startswith("/api/"):
+            return {"error": "too_many_requests"}, 429, retry
+        return render_template("errors/429.html"), 429, retry
 
     @app.errorhandler(500)
     def internal_error(error):

@@ -1,5 +1,5 @@
-"""Use cases for staff accounts: signing in and out, the admin's account management, and each
-person's own password.
+"""Use cases for staff accounts: signing in and out (one session per sign-in), the sign-in
+throttle's counts, the admin's account management, and each person's own password.
 
 Each use case is one write transaction and takes the acting ``StaffUser``; nothing here reads
 the request. The admin's actions are checked against ``Action.MANAGE_STAFF`` here as well as by
@@ -14,16 +14,27 @@ how the first admin is made, and how an admin who lost their password gets back 
 
 from __future__ import annotations
 
+import logging
 import re
-from datetime import datetime
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from limits import RateLimitItem, parse_many
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from clinic import settings
 from clinic.database import write_transaction
-from clinic.extensions import db
-from clinic.models import StaffUser
+from clinic.extensions import db, limiter
+from clinic.models import StaffSession, StaffUser, hash_session_token, utcnow
 from clinic.permissions import Action, NotAllowed, Role, require
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200  # werkzeug hashes anything; this only bounds the work per attempt
@@ -189,10 +200,20 @@ def _set_role(user: StaffUser, role: Role, admins: set[int]) -> None:
     user.role = role
 
 
-def _set_password(user: StaffUser, password: str) -> None:
+def _end_sessions(user_id: int, keep: int | None = None) -> None:
+    """Delete the account's sessions (all, or all but ``keep``): each of their cookies, and any
+    copy, signs nobody in from the next request on."""
+    statement = delete(StaffSession).where(StaffSession.staff_id == user_id)
+    if keep is not None:
+        statement = statement.where(StaffSession.id != keep)
+    db.session.execute(statement)
+
+
+def _set_password(user: StaffUser, password: str, keep_session: int | None = None) -> None:
     check_password(password)
     user.set_password(password)
-    user.end_sessions()  # whoever had the old password is signed out everywhere
+    # Whoever had the old password is signed out everywhere (but on ``keep_session``).
+    _end_sessions(user.id, keep=keep_session)
 
 
 def _insert(email: str, name: str, role: Role, password: str) -> StaffUser:
@@ -214,18 +235,266 @@ def _insert(email: str, name: str, role: Role, password: str) -> StaffUser:
 # --- Signing in and out ------------------------------------------------------------------
 
 
-def record_sign_in(user_id: int, now: datetime) -> None:
-    """Note when an account last signed in (naive UTC ``now``), for the accounts list."""
+def session_clock() -> datetime:
+    """Now, as naive UTC, for staff sessions. The real clock, not the clinic's: tests freeze
+    that one at a date and move it days ahead, which must not sign anyone out; the tests of
+    session expiry replace this function instead."""
+    return utcnow()
+
+
+def sign_in(user_id: int, lifetime: timedelta) -> StaffUser:
+    """Start a session for an account whose password was just checked, and return the account
+    carrying its token (``session_token``, for the browser's cookie; the database keeps only
+    its hash) and its id (``session_id``).
+
+    Each sign-in is a session of its own: another device's stays as it is. The session ends
+    ``lifetime`` after now whatever happens. Also notes the sign-in time for the accounts list,
+    and deletes every expired session of any account, so the table only holds live ones.
+    """
+    now = session_clock()
+    token = secrets.token_urlsafe(32)
     with write_transaction():
         user = _target(user_id)
         user.last_login_at = now
+        db.session.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
+        session = StaffSession(
+            staff_id=user.id,
+            token_hash=hash_session_token(token),
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+        db.session.add(session)
+        db.session.flush()
+        user.session_token, user.session_id = token, session.id
+    return user
 
 
-def sign_out(user_id: int) -> None:
-    """End every session of the account: a new session token makes each copy of the old
-    cookie worthless, on this device and any other."""
+def signed_in_user(token: str) -> StaffUser | None:
+    """The account a session token signs in (one query), or None: the session was signed out,
+    ended by a password change or a deactivation, has expired, or the account is inactive."""
+    found = db.session.execute(
+        select(StaffUser, StaffSession.id)
+        .join(StaffSession, StaffSession.staff_id == StaffUser.id)
+        .where(
+            StaffSession.token_hash == hash_session_token(token),
+            StaffSession.expires_at > session_clock(),
+            StaffUser.active.is_(True),
+        )
+    ).one_or_none()
+    if found is None:
+        return None
+    user, session_id = found
+    user.session_token, user.session_id = token, session_id
+    return user
+
+
+def sign_out(session_id: int) -> None:
+    """End one session, this browser's: every copy of its cookie stops working. The account's
+    other devices stay signed in."""
     with write_transaction():
-        _target(user_id).end_sessions()
+        db.session.execute(delete(StaffSession).where(StaffSession.id == session_id))
+
+
+# --- Throttling sign-in -------------------------------------------------------------------
+#
+# What is counted and why is explained in ``clinic.web.auth.views``; here are the counts. They
+# live in the limiter's storage (Redis in production, shared by every worker), under a keyed
+# hash of the e-mail typed, known account or not (so the answers never tell whether an
+# account exists, and the store never holds an address). Only failures are counted.
+
+
+@dataclass(frozen=True)
+class SignInLimits:
+    """The failed sign-ins allowed, read from the configuration (``LOGIN_FAILURES_*``)."""
+
+    per_account_address: tuple[RateLimitItem, ...]
+    untrusted_per_account: tuple[RateLimitItem, ...]
+    per_device: tuple[RateLimitItem, ...]
+    key_prefix: str = ""  # RATELIMIT_KEY_PREFIX: apps (or tests) sharing one Redis apart
+    swallow_errors: bool = False  # RATELIMIT_SWALLOW_ERRORS: a store that is down lets all in
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SignInLimits:
+        return cls(
+            per_account_address=tuple(parse_many(config["LOGIN_FAILURES_PER_ACCOUNT_ADDRESS"])),
+            untrusted_per_account=tuple(parse_many(config["LOGIN_FAILURES_UNTRUSTED_PER_ACCOUNT"])),
+            per_device=tuple(parse_many(config["LOGIN_FAILURES_PER_DEVICE"])),
+            key_prefix=config.get("RATELIMIT_KEY_PREFIX", ""),
+            swallow_errors=bool(config.get("RATELIMIT_SWALLOW_ERRORS", False)),
+        )
+
+    def longest(self) -> int:
+        """The longest window of any limit, in seconds."""
+        items = self.per_account_address + self.untrusted_per_account + self.per_device
+        return max(item.get_expiry() for item in items)
+
+
+@dataclass(frozen=True)
+class SignInAttempt:
+    """Who is trying to sign in, as the throttle sees them."""
+
+    account: str  # sign_in_account(email): the same for a known account and an unknown one
+    address: str
+    # The nonce of this browser's device cookie for this account, if it carries a valid one:
+    # the account signed in from this browser before.
+    device: str | None = None
+
+
+@dataclass(frozen=True)
+class SignInPause:
+    """What the admin sees of an account's throttle: failures from browsers it never signed
+    in on, counted over ``window``, and until when such browsers must wait (None: they need
+    not)."""
+
+    failures: int
+    window: timedelta
+    paused_until: datetime | None  # naive UTC
+
+
+def sign_in_account(email: str) -> str:
+    """What an e-mail typed is counted under: a keyed hash, never the address itself."""
+    return settings.keyed_hash("sign-in", normalize_email(email))
+
+
+Result = TypeVar("Result")
+
+
+def _storage_call(limits: SignInLimits, call: Callable[[], Result], fallback: Result) -> Result:
+    """Run a call on the limiter's store. If the store is down and RATELIMIT_SWALLOW_ERRORS
+    says so, sign-in goes on unthrottled (logged) rather than shut every staff member out."""
+    try:
+        return call()
+    except limiter.storage.base_exceptions as error:
+        if not limits.swallow_errors:
+            raise
+        log.warning("sign-in throttle store unavailable, not throttling: %s", type(error).__name__)
+        return fallback
+
+
+def _prefix(limits: SignInLimits, account: str) -> tuple[str, ...]:
+    return (limits.key_prefix, "sign-in", account) if limits.key_prefix else ("sign-in", account)
+
+
+def _unlocked_key(limits: SignInLimits, account: str) -> str:
+    return "/".join(("LIMITER", *_prefix(limits, account), "unlocked"))
+
+
+def _account_keys(limits: SignInLimits, account: str) -> tuple[str, ...]:
+    """The start of every key the account is counted under. It holds the account's unlock
+    mark (``unlock_sign_in`` changes it), so an unlock starts every count of the account
+    afresh, whatever address or device it was kept for."""
+    mark = limiter.storage.get(_unlocked_key(limits, account))
+    return (*_prefix(limits, account), str(mark))
+
+
+def _buckets(
+    limits: SignInLimits, attempt: SignInAttempt
+) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
+    """The limits this attempt is counted against, each with its key: a known device's own,
+    or, for any other browser, the account's from this address and from all new devices."""
+    base = _account_keys(limits, attempt.account)
+    if attempt.device is not None:
+        return [(item, (*base, "device", attempt.device)) for item in limits.per_device]
+    return [
+        *((item, (*base, "address", attempt.address)) for item in limits.per_account_address),
+        *((item, (*base, "untrusted")) for item in limits.untrusted_per_account),
+    ]
+
+
+def _window() -> MovingWindowRateLimiter:
+    # A moving window whatever RATELIMIT_STRATEGY says: the pause's end is read from it.
+    return MovingWindowRateLimiter(limiter.storage)
+
+
+def _naive_utc(timestamp: float | None) -> datetime | None:
+    return (
+        None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None)
+    )
+
+
+def _paused_until(buckets: list[tuple[RateLimitItem, tuple[str, ...]]]) -> float | None:
+    window, ends = _window(), []
+    for item, key in buckets:
+        stats = window.get_window_stats(item, *key)
+        if stats.remaining <= 0:
+            ends.append(stats.reset_time)
+    return max(ends) if ends else None
+
+
+def sign_in_paused_until(limits: SignInLimits, attempt: SignInAttempt) -> datetime | None:
+    """When this attempt may be heard (naive UTC), or None if it may be now.
+
+    Asked before the password is looked at: a refused attempt never learns whether its
+    password was right, so guessing on while refused gains nothing.
+    """
+    if not limiter.enabled:
+        return None
+    return _naive_utc(_storage_call(limits, lambda: _paused_until(_buckets(limits, attempt)), None))
+
+
+def count_failed_sign_in(limits: SignInLimits, attempt: SignInAttempt) -> None:
+    """Count a wrong password (or unknown e-mail) against every limit the attempt is under."""
+    if not limiter.enabled:
+        return
+
+    def count() -> None:
+        window = _window()
+        for item, key in _buckets(limits, attempt):
+            window.hit(item, *key)
+
+    _storage_call(limits, count, None)
+
+
+def sign_in_pause(limits: SignInLimits, email: str) -> SignInPause:
+    """The account's failures from browsers it never signed in on (counted over the longest
+    ``LOGIN_FAILURES_UNTRUSTED_PER_ACCOUNT`` window), and until when such browsers wait."""
+    longest = max(limits.untrusted_per_account, key=lambda item: item.get_expiry())
+    window_length = timedelta(seconds=longest.get_expiry())
+    nothing = SignInPause(0, window_length, None)
+    if not limiter.enabled:
+        return nothing
+    account = sign_in_account(email)
+
+    def read() -> SignInPause:
+        key = (*_account_keys(limits, account), "untrusted")
+        stats = _window().get_window_stats(longest, *key)
+        return SignInPause(
+            failures=longest.amount - stats.remaining,
+            window=window_length,
+            paused_until=_naive_utc(
+                _paused_until([(item, key) for item in limits.untrusted_per_account])
+            ),
+        )
+
+    return _storage_call(limits, read, nothing)
+
+
+def unlock_sign_in(actor: StaffUser, user_id: int, limits: SignInLimits) -> StaffUser:
+    """Forget the account's failed sign-ins, from every address and device: whoever waits to
+    sign in (a new phone, a new staff member) may at once.
+
+    Rules: admins only (active, and an admin now, not only when their request began).
+    """
+    require(actor.role, Action.MANAGE_STAFF)
+    user = db.session.get(StaffUser, user_id, populate_existing=True)
+    acting = db.session.get(StaffUser, actor.id, populate_existing=True)
+    if acting is None or not acting.active:
+        raise NotAllowed(Action.MANAGE_STAFF)
+    require(acting.role, Action.MANAGE_STAFF)
+    if user is None:
+        raise AccountNotFound()
+    account = sign_in_account(user.email)
+    # Every count's key holds this mark. Adding the time (not 1) makes each mark new even
+    # after the mark itself expired back to 0: no count from before can ever be read again.
+    # It outlives the longest window, so the counts kept under an older mark expire first.
+    _storage_call(
+        limits,
+        lambda: limiter.storage.incr(
+            _unlocked_key(limits, account), limits.longest() + 60, amount=int(time.time())
+        ),
+        0,
+    )
+    return user
 
 
 # --- The admin's account management ------------------------------------------------------
@@ -275,7 +544,7 @@ def set_active(actor: StaffUser, user_id: int, active: bool) -> StaffUser:
         if not active and user.active:
             if user.role == Role.ADMIN:
                 _keep_an_admin(admins, user.id)
-            user.end_sessions()
+            _end_sessions(user.id)
         user.active = active
         return user
 
@@ -325,9 +594,8 @@ def change_own_password(actor: StaffUser, current: str, new: str) -> StaffUser:
     """Change one's own password, given the current one.
 
     Rules: every role may; the current password must match; the new one has at least
-    ``MIN_PASSWORD_LENGTH`` characters. Every session of the account ends (a new session
-    token); the caller signs this one in again with the new token, so only this device stays
-    signed in.
+    ``MIN_PASSWORD_LENGTH`` characters. Every other session of the account ends: only the
+    actor's own (``actor.session_id``, the one making the change) stays signed in.
     """
     require(actor.role, Action.OWN_ACCOUNT)
     check_password(new)
@@ -337,7 +605,7 @@ def change_own_password(actor: StaffUser, current: str, new: str) -> StaffUser:
             raise NotAllowed(Action.OWN_ACCOUNT)
         if not user.check_password(current):
             raise WrongPassword()
-        _set_password(user, new)
+        _set_password(user, new, keep_session=actor.session_id)
         return user
 
 

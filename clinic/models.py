@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import secrets
 import unicodedata
 from datetime import UTC, date, datetime, time
 
@@ -61,25 +60,24 @@ class StaffUser(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    # What the session cookie carries instead of the id. A new one is drawn at sign-out, on a
-    # password reset and on deactivation, so every copy of an old cookie stops working.
-    session_token: Mapped[str] = mapped_column(
-        String(64), unique=True, default=lambda: secrets.token_urlsafe(32)
-    )
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (CheckConstraint("role IN ('admin', 'front_desk', 'clinician')", name="role"),)
+
+    # The sign-in this request came with, set by ``clinic.accounts.sign_in`` and
+    # ``signed_in_user``: its token (str) and its ``StaffSession`` id (int). Plain attributes,
+    # not columns: the database keeps only the token's hash, in ``staff_session``.
+    session_token = None
+    session_id = None
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
 
     def get_id(self) -> str:  # Flask-Login keeps this in the session
+        if self.session_token is None:
+            raise RuntimeError("sign in with clinic.accounts.sign_in, which draws the token")
         return self.session_token
-
-    def end_sessions(self) -> None:
-        """Invalidate every session of this account (sign-out everywhere)."""
-        self.session_token = secrets.token_urlsafe(32)
 
     def can(self, action: Action) -> bool:
         return can(self.role, action)
@@ -90,6 +88,33 @@ class StaffUser(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+
+def hash_session_token(token: str) -> str:
+    """What the database keeps of a session token: its SHA-256. A copy of the table (a backup,
+    a read-only leak) signs nobody in; the token is random, so no salt or slow hash is needed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class StaffSession(db.Model):
+    """One sign-in of a staff account: a browser that typed the password.
+
+    Each sign-in gets its own row and its own token, so two devices are two sessions and
+    signing out of one leaves the other. A session lasts ``STAFF_SESSION_HOURS`` from its
+    sign-in at most (``expires_at``), whatever the activity; signing out deletes its row, and a
+    password change or a deactivation deletes all of the account's rows.
+    """
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Indexed: expired rows are deleted by it at each sign-in.
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
 class ClinicDay(db.Model):

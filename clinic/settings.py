@@ -7,6 +7,8 @@ the worker and the commands once per run. Tests freeze the clock by replacing ``
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -55,6 +57,15 @@ def current_rules(config: Mapping[str, Any] | None = None) -> ClinicRules:
     )
 
 
+def keyed_hash(purpose: str, value: str, config: Mapping[str, Any] | None = None) -> str:
+    """A stable, secret-keyed digest of ``value`` for ``purpose``: what a rate limit counts
+    a phone number or an e-mail address under, so that neither the shared store nor its logs
+    ever hold the contact itself, and nobody without the app's secret can test a guess."""
+    secret = str(_config(config)["SECRET_KEY"]).encode()
+    message = f"{purpose}:{value}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+
+
 def clinic_now(rules: ClinicRules) -> datetime:
     """The current instant, aware, in the clinic's time zone."""
     return datetime.now(rules.zone)
@@ -91,6 +102,7 @@ class OutboxSettings:
     claim: timedelta  # how long a worker's claim on a message lasts
     batch_size: int
     poll_seconds: float
+    per_destination: str = "8 per day"  # messages one phone or address may get (Flask-Limiter)
 
 
 def outbox_settings(config: Mapping[str, Any] | None = None) -> OutboxSettings:
@@ -102,6 +114,7 @@ def outbox_settings(config: Mapping[str, Any] | None = None) -> OutboxSettings:
         claim=timedelta(seconds=config["OUTBOX_CLAIM_SECONDS"]),
         batch_size=config["OUTBOX_BATCH_SIZE"],
         poll_seconds=config["OUTBOX_POLL_SECONDS"],
+        per_destination=config["MESSAGES_PER_DESTINATION"],
     )
 
 

@@ -24,7 +24,7 @@ from clinic.booking.availability import (
     upcoming_appointment,
     upcoming_days,
 )
-from clinic.booking.book import Cancellation, book, cancel
+from clinic.booking.book import Cancellation, OnlineRequest, book, cancel, request_online
 from clinic.booking.checks import check_healed, check_youth, is_repeat_of
 from clinic.booking.errors import (
     AlreadyBooked,
@@ -58,6 +58,7 @@ __all__ = [
     "GuardianRequired",
     "NotCancellable",
     "NotEligible",
+    "OnlineRequest",
     "SlotAvailability",
     "SlotUnavailable",
     "SubmissionCancelled",
@@ -77,6 +78,7 @@ __all__ = [
     "last_treatment_day",
     "new_code",
     "next_clinic_day",
+    "request_online",
     "take_seat",
     "upcoming_appointment",
     "upcoming_days",

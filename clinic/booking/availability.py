@@ -131,6 +131,17 @@ def last_treatment_day(youth_id: int) -> date | None:
     return db.session.scalar(select(func.max(Treatment.day)).where(Treatment.youth_id == youth_id))
 
 
+def last_treatment(youth_id: int) -> tuple[date, int] | None:
+    """The day of the youth's latest treatment and its appointment's id, if any."""
+    row = db.session.execute(
+        select(Treatment.day, Treatment.appointment_id)
+        .where(Treatment.youth_id == youth_id)
+        .order_by(Treatment.day.desc(), Treatment.id.desc())
+        .limit(1)
+    ).first()
+    return (row.day, row.appointment_id) if row else None
+
+
 def find_by_submission(submission_key: str) -> Appointment | None:
     """The appointment a form already made, with what ``is_repeat_of`` compares."""
     return db.session.scalar(

@@ -1,6 +1,15 @@
 """Use cases: a youth books a seat, and an upcoming booking is cancelled. Each is one
 transaction, committed once: load -> rules -> write.
 
+Online, the answer may depend only on what the visitor typed and the state of the slot, never
+on what the database holds about the name and date of birth they typed: otherwise anyone who
+knows a youth's name and birthday could learn that they come here, and when they were last
+treated. So ``request_online`` takes the seat first (a full slot answers "full" to everyone
+alike), and when the rules then refuse the youth (an appointment already ahead, or too soon
+after the last treatment) it gives the seat back, books nothing, and writes to the youth at the
+contact already on file, never at the one typed. The visitor sees the same "request received"
+page either way. Staff, who are signed in, get the refusal itself (``book``).
+
 Views call these with plain values and the current clinic time; nothing here reads the request.
 Rule violations are raised as ``BookingError`` subclasses (``clinic.booking.errors``).
 """
@@ -20,9 +29,10 @@ from clinic.booking.errors import (
     SlotUnavailable,
     SubmissionCancelled,
     SubmissionReused,
+    TooSoon,
 )
 from clinic.booking.request import BookingRequest
-from clinic.booking.seats import intake_from, new_code, take_seat, upsert_youth
+from clinic.booking.seats import give_back_seat, intake_from, new_code, take_seat, upsert_youth
 from clinic.database import lock_day, retrying_transaction, write_transaction
 from clinic.extensions import db
 from clinic.messaging import outbox
@@ -42,12 +52,37 @@ def book(
     """
     # A concurrent request that inserted the same unique row first (the youth, the slot) makes
     # this attempt fail; the next one finds that row.
-    return retrying_transaction(lambda: _book_once(request, rules, now, staff_id))
+    appointment = retrying_transaction(lambda: _book_once(request, rules, now, staff_id))
+    assert appointment is not None  # only a quiet request declines without raising
+    return appointment
+
+
+@dataclass(frozen=True)
+class OnlineRequest:
+    """What became of a youth's online request. The visitor is told the same whatever it
+    holds; ``appointment_id`` is None when the rules declined it and the youth was written to
+    at the contact on file."""
+
+    appointment_id: int | None
+
+
+def request_online(request: BookingRequest, rules: ClinicRules, now: datetime) -> OnlineRequest:
+    """A youth's own request for a seat: booked, or declined in a message to the contact on
+    file (see the module's docstring). Raises ``BookingError`` only for what the visitor's own
+    answers or the slot's state decide: age and consent, a closed or full slot, a reused form.
+    """
+    appointment = retrying_transaction(lambda: _book_once(request, rules, now, None, quiet=True))
+    return OnlineRequest(appointment.id if appointment is not None else None)
 
 
 def _book_once(
-    request: BookingRequest, rules: ClinicRules, now: datetime, staff_id: int | None
-) -> Appointment:
+    request: BookingRequest,
+    rules: ClinicRules,
+    now: datetime,
+    staff_id: int | None,
+    *,
+    quiet: bool = False,
+) -> Appointment | None:
     earlier = find_by_submission(request.submission_key)
     if earlier is not None:
         if not is_repeat_of(
@@ -63,16 +98,25 @@ def _book_once(
     lock_day(request.day, exclusive=False)
     slot_plan = _bookable_slot(request.day, request.start, rules, now)
     check_youth(request.date_of_birth, request.day, request.has_guardian, rules)
+    # The seat before the youth: a full slot is full for a client and a stranger alike.
+    slot_id = take_seat(slot_plan)
 
     youth = upsert_youth(request)
     upcoming = upcoming_appointment(youth.id, now.date())
-    if upcoming is not None:
-        if upcoming.submission_key == request.submission_key:
-            return upcoming
-        raise AlreadyBooked()
-    check_healed(youth.id, request.day, rules)
+    try:
+        if upcoming is not None:
+            if upcoming.submission_key == request.submission_key:
+                give_back_seat(slot_id)
+                return upcoming
+            raise AlreadyBooked(upcoming.id)
+        check_healed(youth.id, request.day, rules)
+    except (AlreadyBooked, TooSoon) as refusal:
+        if not quiet:
+            raise
+        give_back_seat(slot_id)
+        _tell_the_youth(refusal, request, now)
+        return None
 
-    slot_id = take_seat(slot_plan)
     appointment = Appointment(
         code=new_code(),
         youth_id=youth.id,
@@ -86,6 +130,16 @@ def _book_once(
     # In this transaction: the booking and its confirmation commit together or not at all.
     outbox.booked(appointment.id, now, staff_id=staff_id)
     return appointment
+
+
+def _tell_the_youth(refusal: AlreadyBooked | TooSoon, request: BookingRequest, now: datetime):
+    """Write to the youth, at the contact their last booking gave, why a request in their name
+    was not booked (they may have forgotten; or it was not them)."""
+    if isinstance(refusal, AlreadyBooked):
+        if refusal.appointment_id is not None:
+            outbox.already_booked(refusal.appointment_id, request.day, request.start, now)
+    elif refusal.last_visit_id is not None:
+        outbox.too_soon(refusal.last_visit_id, refusal.earliest, request.day, request.start, now)
 
 
 def _bookable_slot(day: date, start: time, rules: ClinicRules, now: datetime) -> SlotPlan:

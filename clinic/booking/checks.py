@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from clinic.booking.availability import last_treatment_day
+from clinic.booking.availability import last_treatment
 from clinic.booking.errors import GuardianRequired, NotEligible, TooSoon
 from clinic.models import Appointment, Youth
 from clinic.rules.eligibility import Eligibility, eligibility, needs_guardian
@@ -27,9 +27,13 @@ def check_healed(youth_id: int, day: date, rules: ClinicRules) -> None:
     """Refuse a session on ``day`` sooner than the minimum interval after the youth's last
     treatment (``earliest_follow_up``), however it is booked: online, by staff,
     or as a walk-in."""
-    earliest = earliest_follow_up(last_treatment_day(youth_id), rules.follow_up)
+    last = last_treatment(youth_id)
+    if last is None:
+        return
+    last_day, last_visit_id = last
+    earliest = earliest_follow_up(last_day, rules.follow_up)
     if earliest is not None and day < earliest:
-        raise TooSoon(earliest)
+        raise TooSoon(earliest, last_visit_id)
 
 
 def is_repeat_of(

@@ -29,7 +29,11 @@ class GuardianRequired(BookingError):
 
 
 class AlreadyBooked(BookingError):
-    """The youth already holds an upcoming appointment."""
+    """The youth already holds an upcoming appointment: ``appointment_id``, when known."""
+
+    def __init__(self, appointment_id: int | None = None) -> None:
+        super().__init__()
+        self.appointment_id = appointment_id
 
 
 class SubmissionReused(BookingError):
@@ -43,9 +47,10 @@ class SubmissionCancelled(BookingError):
 class TooSoon(BookingError):
     """A follow-up session before the minimum interval since the last treatment."""
 
-    def __init__(self, earliest: date) -> None:
+    def __init__(self, earliest: date, last_visit_id: int | None = None) -> None:
         super().__init__(earliest.isoformat())
         self.earliest = earliest
+        self.last_visit_id = last_visit_id  # the appointment of the last treatment
 
 
 class NotCancellable(BookingError):

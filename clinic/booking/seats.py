@@ -64,6 +64,16 @@ def take_seat(slot_plan: SlotPlan) -> int:
     return slot_id
 
 
+def give_back_seat(slot_id: int) -> None:
+    """Return a seat taken in this transaction (by ``take_seat``) to the slot's counter."""
+    db.session.execute(
+        update(Slot)
+        .where(Slot.id == slot_id)
+        .values(booked=Slot.booked - 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def upsert_youth(request: BookingRequest) -> Youth:
     """Find the youth by name and date of birth, or add them with the details just given.
 

@@ -218,6 +218,51 @@ def treated(appointment_id: int, now: datetime, *, staff_id: int | None = None) 
         _add(target, Kind.AFTERCARE, now, staff_id=staff_id)
 
 
+def already_booked(appointment_id: int, day: date, start: time, now: datetime) -> None:
+    """An online request for ``day`` at ``start`` in the name of a youth who already has this
+    appointment ahead: they are told so at its contact, and the request was not booked."""
+    target = _target(appointment_id)
+    if target is not None:
+        _add_once(target, Kind.ALREADY_BOOKED, day, start, now)
+
+
+def too_soon(appointment_id: int, earliest: date, day: date, start: time, now: datetime) -> None:
+    """An online request for ``day`` at ``start`` sooner than the healing interval after the
+    youth's last treatment (at ``appointment_id``): they are told the earliest date."""
+    target = _target(appointment_id)
+    if target is not None:
+        _add_once(target, Kind.TOO_SOON, day, start, now, earliest=earliest.isoformat())
+
+
+def _add_once(
+    target: _Target, kind: Kind, day: date, start: time, now: datetime, **context: str
+) -> None:
+    """A notice about a declined request, at most one a day per appointment: anyone can
+    submit the form in a youth's name, and must not be able to flood them with messages."""
+    if target.channel is None:
+        return
+    local_day = now.astimezone(settings.clinic_zone()).date()
+    # Worth sending until the visit it is about starts, or the time asked for has passed.
+    ends = _starts(target.day, target.start) if kind.about_a_visit_ahead else _starts(day, start)
+    db.session.execute(
+        dialect_insert(OutboxMessage)
+        .values(
+            kind=kind,
+            channel=target.channel,
+            language=target.language,
+            appointment_id=target.id,
+            context={"requested": visit_key(day, start), **context},
+            dedup_key=f"declined:{target.id}:{local_day.isoformat()}",
+            status=MessageStatus.QUEUED,
+            attempts=0,
+            send_after=naive_utc(now),
+            created_at=naive_utc(now),
+            expires_at=ends,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
 def _count(appointment_id: int, kinds: Iterable[Kind], statuses: Iterable[MessageStatus]) -> int:
     """The appointment's messages of these kinds in these states, leaving out staff resends."""
     return db.session.scalar(

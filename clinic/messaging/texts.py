@@ -12,7 +12,7 @@ name the clinic and the time but never the treatment or the youth's full name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 
 from flask import render_template
 from flask_babel import force_locale, gettext
@@ -34,6 +34,7 @@ class Facts:
     minor: bool
     old_start: time | None = None  # a moved appointment's earlier time
     next_session_from: date | None = None  # after a treatment: the earliest next session
+    requested: datetime | None = None  # a declined request's day and time (clinic time)
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,74 @@ def _aftercare(facts: Facts, clinic: ClinicInfo) -> Letter:
     )
 
 
+def _asked_for(facts: Facts) -> str:
+    """The day and time a declined request asked for."""
+    asked = facts.requested or datetime.combine(facts.day, facts.start)
+    return gettext("%(day)s at %(time)s", day=long_day(asked.date()), time=clock(asked.time()))
+
+
+def _not_you(clinic: ClinicInfo) -> str:
+    return gettext(
+        "If it was not you, you do not need to do anything: nothing was booked, and nobody "
+        "was told about your appointments. Questions? Call us at %(phone)s.",
+        phone=clinic.phone,
+    )
+
+
+def _already_booked(facts: Facts, clinic: ClinicInfo) -> Letter:
+    """Someone asked online for a visit in the youth's name; they already have one."""
+    return Letter(
+        subject=gettext("You already have an appointment: %(when)s", when=_when_short(facts)),
+        greeting=_greeting(facts),
+        paragraphs=[
+            gettext(
+                "We received a request to book %(asked)s with your name and date of birth. "
+                "We did not book it, because you already have an appointment: %(when)s "
+                "(code %(code)s). You can have one appointment ahead at a time.",
+                asked=_asked_for(facts),
+                when=_when(facts),
+                code=facts.code,
+            ),
+            gettext(
+                "To change your appointment to another time, call us at %(phone)s.",
+                phone=clinic.phone,
+            ),
+            _not_you(clinic),
+        ],
+        sms=gettext(
+            "%(clinic)s: a request to book in your name was not booked: you already have "
+            "%(when)s, code %(code)s. To change it call %(phone)s.",
+            **_sms_fields(facts, clinic),
+        ),
+    )
+
+
+def _too_soon(facts: Facts, clinic: ClinicInfo) -> Letter:
+    """Someone asked online for a visit too soon after the youth's last treatment."""
+    earliest = long_day(facts.next_session_from) if facts.next_session_from else ""
+    return Letter(
+        subject=gettext("About your request for %(asked)s", asked=_asked_for(facts)),
+        greeting=_greeting(facts),
+        paragraphs=[
+            gettext(
+                "We received a request to book %(asked)s with your name and date of birth. "
+                "We did not book it: your skin needs time to heal between sessions, so your "
+                "next session can be on %(day)s or later.",
+                asked=_asked_for(facts),
+                day=earliest,
+            ),
+            gettext("Please book a clinic day from %(day)s on.", day=earliest),
+            _not_you(clinic),
+        ],
+        sms=gettext(
+            "%(clinic)s: a request to book in your name was not booked: your skin needs "
+            "time to heal. Book a day from %(day)s on. Questions? Call %(phone)s.",
+            day=earliest,
+            **_sms_fields(facts, clinic),
+        ),
+    )
+
+
 _WRITERS = {
     Kind.CONFIRMATION: _confirmation,
     Kind.RESTORED: _restored,
@@ -329,4 +398,6 @@ _WRITERS = {
     Kind.REMINDER_EARLY: lambda facts, clinic: _reminder(facts, clinic, today=False),
     Kind.REMINDER_SAME_DAY: lambda facts, clinic: _reminder(facts, clinic, today=True),
     Kind.AFTERCARE: _aftercare,
+    Kind.ALREADY_BOOKED: _already_booked,
+    Kind.TOO_SOON: _too_soon,
 }

@@ -21,14 +21,15 @@ import time as clock_time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
+from limits import RateLimitItem, parse_many
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from clinic import settings
 from clinic.database import discard_transaction, write_transaction
-from clinic.extensions import db
+from clinic.extensions import db, limiter
 from clinic.messaging import ics, outbox, transports
 from clinic.messaging.outbox import CANCELLATIONS, visit_key
 from clinic.messaging.texts import Facts, compose
@@ -55,10 +56,11 @@ class RunReport:
     retried: int = 0
     dead: int = 0
     skipped: int = 0  # cancelled or expired when their turn came
+    held: int = 0  # their destination had its day's share: they wait (MESSAGES_PER_DESTINATION)
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retried + self.dead + self.skipped
+        return self.sent + self.retried + self.dead + self.skipped + self.held
 
 
 def claim(now: datetime, limit: int, channels: Iterable[str]) -> list[tuple[int, str]]:
@@ -226,6 +228,13 @@ def _deliver(message_id, token, now, rand, report: RunReport) -> None:
         _fail(message_id, token, transports.PermanentFailure("no address to send to"), now, rand)
         report.dead += 1
         return
+    held_until = _destination_full(address)
+    if held_until is not None:
+        db.session.rollback()
+        # Not a failure and not a try: it waits until the destination may hear from us again.
+        _finish(message_id, token, status=MessageStatus.QUEUED, send_after=held_until)
+        report.held += 1
+        return
     written = compose(kind, _facts(outgoing, kind), language)
     attachment = _calendar_file(outgoing, written, message_id) if channel == "email" else None
     db.session.rollback()  # no transaction stays open while the network is slow
@@ -246,6 +255,7 @@ def _deliver(message_id, token, now, rand, report: RunReport) -> None:
             "outbox: message %d (%s, %s) failed: %s", message_id, kind, channel, failure.reason
         )
         return
+    _count_for_destination(address)
     _finish(
         message_id,
         token,
@@ -258,6 +268,38 @@ def _deliver(message_id, token, now, rand, report: RunReport) -> None:
         last_attempt_at=naive_utc(now()),
     )
     report.sent += 1
+
+
+# Messages per destination, counted in the rate limiter's shared store (Redis in production)
+# under a keyed hash of the address: anyone can type a stranger's number into the booking
+# form, and the clinic must not become a way to flood it. Checked before sending and counted
+# after, so a failed try costs nothing; workers sending to one address at the same instant
+# may each send one more.
+_DESTINATION = "message-destination"
+
+
+def _destination_limits() -> list[RateLimitItem]:
+    return parse_many(settings.outbox_settings().per_destination)
+
+
+def _destination_full(address: str) -> datetime | None:
+    """When ``address`` may get messages again, if it has had its share (naive UTC)."""
+    if not limiter.enabled:
+        return None
+    key = settings.keyed_hash(_DESTINATION, address)
+    for item in _destination_limits():
+        if not limiter.limiter.test(item, _DESTINATION, key):
+            reset, _remaining = limiter.limiter.get_window_stats(item, _DESTINATION, key)
+            return naive_utc(datetime.fromtimestamp(reset + 1, UTC))
+    return None
+
+
+def _count_for_destination(address: str) -> None:
+    if not limiter.enabled:
+        return
+    key = settings.keyed_hash(_DESTINATION, address)
+    for item in _destination_limits():
+        limiter.limiter.hit(item, _DESTINATION, key)
 
 
 def _renew(message_id: int, token: str, now: datetime) -> bool:
@@ -311,7 +353,15 @@ def _facts(outgoing: _Outgoing, kind: Kind) -> Facts:
     appointment = outgoing.appointment
     youth = appointment.youth
     day = appointment.slot.day
-    old = outgoing.message.context.get("old_start")
+    context = outgoing.message.context or {}
+    old = context.get("old_start")
+    requested = context.get("requested")  # a declined request's "2026-11-24T16:00"
+    if kind is Kind.TOO_SOON:
+        next_session_from = date.fromisoformat(context["earliest"])
+    elif kind is Kind.AFTERCARE:
+        next_session_from = earliest_follow_up(day, rules.follow_up)
+    else:
+        next_session_from = None
     return Facts(
         code=appointment.code,
         day=day,
@@ -319,9 +369,8 @@ def _facts(outgoing: _Outgoing, kind: Kind) -> Facts:
         name=youth.preferred_name or youth.first_name,
         minor=needs_guardian(youth.date_of_birth, day, rules.ages),
         old_start=time.fromisoformat(old) if old else None,
-        next_session_from=(
-            earliest_follow_up(day, rules.follow_up) if kind is Kind.AFTERCARE else None
-        ),
+        next_session_from=next_session_from,
+        requested=datetime.fromisoformat(requested) if requested else None,
     )
 
 

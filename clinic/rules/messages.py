@@ -23,6 +23,9 @@ class Kind(enum.StrEnum):
     REMINDER_EARLY = "reminder_early"
     REMINDER_SAME_DAY = "reminder_same_day"
     AFTERCARE = "aftercare"  # after a treatment
+    # An online request in the youth's name that was not booked (see clinic.booking.book):
+    ALREADY_BOOKED = "already_booked"  # they already have an appointment ahead
+    TOO_SOON = "too_soon"  # sooner than the healing interval after their last treatment
 
     @property
     def is_reminder(self) -> bool:
@@ -31,7 +34,8 @@ class Kind(enum.StrEnum):
     @property
     def about_a_visit_ahead(self) -> bool:
         """Messages that only make sense while the appointment is still booked."""
-        return self in (Kind.CONFIRMATION, Kind.RESTORED, Kind.MOVED) or self.is_reminder
+        about_ahead = (Kind.CONFIRMATION, Kind.RESTORED, Kind.MOVED, Kind.ALREADY_BOOKED)
+        return self in about_ahead or self.is_reminder
 
 
 CHANNELS = ("email", "sms")

@@ -1,10 +1,31 @@
-"""What the app accepts in URLs: dates and times in paths, and redirect targets."""
+"""What the app accepts in URLs and forms: dates and times in paths, row ids in paths and
+forms, and redirect targets. Each is bounded so that nothing typed into a URL or a form reaches
+date arithmetic or the database out of range: it is a 404 or a form error, never a 500."""
 
+from collections.abc import Iterable
 from datetime import date, time
 from typing import Any
 from urllib.parse import urlsplit
 
 from werkzeug.routing import BaseConverter, IntegerConverter, ValidationError
+
+# The largest value of an integer column on both SQLite and PostgreSQL (``integer`` is 32-bit
+# there): a larger id overflows in the database driver instead of matching no row.
+MAX_ROW_ID = 2**31 - 1
+
+
+def parse_row_id(text: str | None) -> int | None:
+    """A row id as a form posts it, or None: ASCII digits only (``str.isdigit`` also says yes
+    to '²' and '٣', which ``int`` then refuses or reads as 3) and from 1 to ``MAX_ROW_ID``."""
+    if not text or len(text) > len(str(MAX_ROW_ID)) or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ROW_ID else None
+
+
+def row_ids(values: Iterable[str]) -> list[int]:
+    """The row ids among posted values (``request.form.getlist``), the others left out."""
+    return [value for value in map(parse_row_id, values) if value is not None]
 
 
 def parse_day(text: str) -> date:
@@ -51,7 +72,8 @@ class _ParsedConverter(BaseConverter):
 class IsoDateConverter(_ParsedConverter):
     """``/book/2026-11-24``: a real calendar date, in years the clinic could mean."""
 
-    regex = r"\d{4}-\d{2}-\d{2}"
+    # ASCII digits: ``\d`` would also match other scripts' digits.
+    regex = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
     parse = staticmethod(parse_day)
 
@@ -62,7 +84,7 @@ class IsoDateConverter(_ParsedConverter):
 class ClockConverter(_ParsedConverter):
     """``/book/2026-11-24/16:20``: a wall-clock time."""
 
-    regex = r"\d{2}:\d{2}"
+    regex = r"[0-9]{2}:[0-9]{2}"
     parse = staticmethod(time.fromisoformat)
 
     def to_url(self, value: time) -> str:
@@ -70,9 +92,13 @@ class ClockConverter(_ParsedConverter):
 
 
 class RowIdConverter(IntegerConverter):
-    """``<int:...>`` in this app: a row id, at most the largest value of an integer column.
-    A longer number is a 404, not an overflow in the database driver (a 500)."""
+    """``<int:...>`` in this app: a row id, from 1 to the largest value of an integer column,
+    in ASCII digits. A longer number is a 404, not an overflow in the database driver (a 500);
+    ``/youth/٣`` is a 404 too, not youth 3 under a second address."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ROW_ID)
         super().__init__(map, *args, **kwargs)

@@ -1,4 +1,6 @@
-"""The intake form. It checks the shape of each answer; the rules live in ``scheduling``."""
+"""The base of every form (``ClinicForm``: no control character reaches the database), the
+fields forms share, and the intake form. Forms check the shape of each answer; the rules live
+in the capabilities."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from wtforms import (
     BooleanField,
     HiddenField,
     IntegerField,
+    PasswordField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -75,12 +78,74 @@ class BirthDateField(StringField):
             raise ValidationError(_l("Please enter your date of birth as month, day and year."))
 
 
+def _is_control(ch: str) -> bool:
+    return ch not in "\n\t" and unicodedata.category(ch) == "Cc"
+
+
 def without_control_characters(value: str | None) -> str | None:
     """Drop control characters (NUL and friends): PostgreSQL refuses NUL in text, and none of
     them belong in a name or a note. Line breaks stay, for notes."""
     if value is None:
         return None
-    return "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    return "".join(ch for ch in value if not _is_control(ch))
+
+
+def _holds_control_characters(data: object) -> bool:
+    values = data if isinstance(data, list | tuple) else [data]
+    return any(isinstance(value, str) and any(map(_is_control, value)) for value in values)
+
+
+INVISIBLE = _l("Please remove the invisible characters from this.")
+
+
+class ClinicForm(FlaskForm):
+    """The base of every form in the app: no control character (NUL and friends) reaches the
+    database, where PostgreSQL refuses NUL in text (a 500), nor a password hash.
+
+    Every text field drops them as its answer is read, before any view looks at it (as
+    ``without_control_characters`` does); a field whose answer must stay exactly as typed (a
+    password) is refused instead, with a translated explanation. Choices and numbers holding
+    one are refused by their own validation already.
+    """
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            field_class = unbound_field.field_class
+            if issubclass(field_class, StringField) and not issubclass(field_class, PasswordField):
+                filters = tuple(unbound_field.kwargs.get("filters", ()))
+                if without_control_characters not in filters:
+                    options = {**options, "filters": (without_control_characters, *filters)}
+            return super().bind_field(form, unbound_field, options)
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if not field.errors and _holds_control_characters(field.data):
+                field.errors = [*field.errors, INVISIBLE]
+                valid = False
+        return valid
+
+
+class NumberField(IntegerField):
+    """A whole number typed in a form: an optional minus sign and ASCII digits, at most
+    ``MAX_DIGITS`` of them. ``int()`` alone reads '٣' as 3, and takes a thousand digits that
+    ``NumberRange`` then cannot compare (it converts to float: OverflowError, a 500); either
+    is "Not a valid integer value." here, and ``NumberRange`` bounds the rest."""
+
+    # Beyond any bound a form sets, and well inside what a float holds.
+    MAX_DIGITS = 18
+    # IntegerField's own message, which WTForms' catalogue translates (not the app's).
+    NOT_AN_INTEGER = "Not a valid integer value."
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        text = valuelist[0].strip()
+        digits = text.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > self.MAX_DIGITS:
+            self.data = None
+            raise ValueError(self.invalid_value_message or self.gettext(self.NOT_AN_INTEGER))
+        self.data = int(text)
 
 
 def has_a_letter(form, field) -> None:
@@ -109,7 +174,7 @@ def _text(label, max_length: int, *validators, **kwargs) -> StringField:
     )
 
 
-class IntakeForm(FlaskForm):
+class IntakeForm(ClinicForm):
     # The time within the chosen day; its choices are set by the view.
     slot_time = SelectField(
         _l("Time"),
@@ -185,7 +250,7 @@ class IntakeForm(FlaskForm):
         render_kw={"type": "tel", "inputmode": "tel"},
     )
 
-    tattoo_count = IntegerField(
+    tattoo_count = NumberField(
         _l("How many tattoos do you want removed?"),
         default=1,
         validators=[
@@ -214,7 +279,7 @@ class IntakeForm(FlaskForm):
         choices=options(vocab.TATTOO_KINDS),
         validators=[InputRequired(message=CHOOSE)],
     )
-    tattoo_age_years = IntegerField(
+    tattoo_age_years = NumberField(
         _l("About how many years old is it? (optional)"),
         validators=[
             Optional(),

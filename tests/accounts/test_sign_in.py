@@ -1,29 +1,24 @@
 """Staff sign-in: the form (where it leads, wrong credentials, inactive accounts, signing out),
-throttling, sign-out that really ends the session, idle expiry, and accounts whose sessions
-must stop working (deactivated, password changed)."""
+one session per sign-in (two devices, sign-out of one, a token only the browser holds, the
+absolute lifetime), idle expiry, and accounts whose sessions must stop working (deactivated,
+password changed or reset). Throttling is in test_sign_in_throttle.py."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-import clinic.web.auth.views
 import clinic.web.staff
-from clinic import accounts, create_app
-from clinic.extensions import db, limiter
-from clinic.models import StaffRole, StaffUser, utcnow
+from clinic import accounts
+from clinic.extensions import db
+from clinic.models import StaffRole, StaffSession, StaffUser, hash_session_token, utcnow
 from tests.conftest import NEXT_DAY, PASSWORD
 
 WRONG = "not the password at all"
-REDIS_URL = "redis://127.0.0.1:6379/15"
-ROOT = Path(__file__).resolve().parents[2]
+DAY_PAGE = f"/staff/day/{NEXT_DAY}"
 
 
 def attempt(client, email, password, address="10.0.0.1", **kwargs):
@@ -105,187 +100,6 @@ def test_sign_out_needs_a_post(client, make_staff, login):
     assert client.get("/staff/", follow_redirects=True).status_code == 200
 
 
-# --- Throttling ---------------------------------------------------------------------------
-
-
-def test_sixth_failure_for_one_account_is_refused_even_with_the_right_password(client, make_staff):
-    user = make_staff()
-    for _ in range(5):
-        assert attempt(client, user.email, WRONG).status_code == 401
-    response = attempt(client, user.email, PASSWORD, headers={"Accept-Language": "en"})
-    assert response.status_code == 429
-    assert "Too many tries" in response.get_data(as_text=True)
-    assert client.get("/staff/").status_code == 302  # not signed in
-
-
-def test_the_refusal_page_is_in_the_visitors_language(client, make_staff):
-    user = make_staff()
-    for _ in range(5):
-        attempt(client, user.email, WRONG)
-    response = attempt(client, user.email, WRONG, headers={"Accept-Language": "es"})
-    assert response.status_code == 429
-    assert '<html lang="es">' in response.get_data(as_text=True)
-
-
-def test_a_throttled_attempt_never_checks_the_password(client, make_staff, monkeypatch):
-    user = make_staff()
-    for _ in range(5):
-        attempt(client, user.email, WRONG)
-    checked = []
-    real = clinic.web.auth.views.check_password_hash
-
-    def spy(hash_, password):
-        checked.append(password)
-        return real(hash_, password)
-
-    monkeypatch.setattr(clinic.web.auth.views, "check_password_hash", spy)
-    assert attempt(client, user.email, PASSWORD).status_code == 429
-    assert checked == []
-
-
-def test_the_account_limit_ignores_the_case_of_the_email(client, make_staff):
-    user = make_staff()
-    for variant in ["front_desk@clinic.test", "Front_Desk@Clinic.test", " FRONT_DESK@CLINIC.TEST"]:
-        attempt(client, variant, WRONG)
-    attempt(client, user.email, WRONG)
-    attempt(client, user.email.upper(), WRONG)
-    assert attempt(client, user.email, PASSWORD).status_code == 429
-
-
-def test_another_account_still_signs_in_from_the_same_address(app, client, make_staff):
-    locked = make_staff(StaffRole.FRONT_DESK)
-    other = make_staff(StaffRole.CLINICIAN)
-    for _ in range(5):
-        attempt(client, locked.email, WRONG)
-    assert attempt(client, locked.email, PASSWORD).status_code == 429
-    assert attempt(client, other.email, PASSWORD).status_code == 303
-
-
-def test_a_success_does_not_use_up_the_budget(client, make_staff):
-    user = make_staff()
-    for _ in range(4):
-        assert attempt(client, user.email, WRONG).status_code == 401
-    for _ in range(3):
-        assert attempt(client, user.email, PASSWORD).status_code == 303
-        sign_out(client)
-    # Four failures counted, not seven attempts: a fifth wrong password is still heard.
-    assert attempt(client, user.email, WRONG).status_code == 401
-    assert attempt(client, user.email, PASSWORD).status_code == 429
-
-
-def test_a_stranger_cannot_lock_a_staff_member_out(client, make_staff):
-    """Five wrong passwords from one place shut that place out, not the account: the real
-    admin signs in from the clinic meanwhile."""
-    user = make_staff(StaffRole.ADMIN)
-    for _ in range(5):
-        assert attempt(client, user.email, WRONG, address="198.51.100.66").status_code == 401
-    assert attempt(client, user.email, PASSWORD, address="198.51.100.66").status_code == 429
-    assert attempt(client, user.email, PASSWORD, address="10.0.0.7").status_code == 303
-
-
-def test_one_account_cannot_be_guessed_from_many_addresses(client, make_staff):
-    user = make_staff()
-    for n in range(50):  # LOGIN_LIMIT_PER_ACCOUNT: 50 failures an hour from anywhere
-        assert attempt(client, user.email, WRONG, address=f"10.0.1.{n}").status_code == 401
-    assert attempt(client, user.email, PASSWORD, address="10.0.2.1").status_code == 429
-
-
-def test_one_address_cannot_try_many_accounts(app, client, make_staff):
-    user = make_staff()
-    for n in range(20):
-        response = attempt(client, f"guess{n}@clinic.test", WRONG, address="10.0.3.3")
-        assert response.status_code == 401
-    assert attempt(client, user.email, PASSWORD, address="10.0.3.3").status_code == 429
-    # The address is the limit here, not the account: from elsewhere it signs in.
-    assert attempt(client, user.email, PASSWORD, address="10.0.4.4").status_code == 303
-
-
-def test_looking_at_the_sign_in_page_is_never_counted(client, make_staff):
-    user = make_staff()
-    for _ in range(30):
-        assert client.get("/auth/login").status_code == 200
-    assert attempt(client, user.email, PASSWORD).status_code == 303
-
-
-def test_the_limits_are_the_configured_ones(client, make_staff, app):
-    app.config["LOGIN_LIMIT_PER_ACCOUNT_ADDRESS"] = "2 per 15 minutes"
-    user = make_staff()
-    attempt(client, user.email, WRONG)
-    attempt(client, user.email, WRONG)
-    assert attempt(client, user.email, PASSWORD).status_code == 429
-
-
-def _redis_or_skip():
-    redis = pytest.importorskip("redis")
-    try:
-        connection = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-        connection.ping()
-    except redis.RedisError as error:
-        pytest.skip(f"SKIPPED: no Redis answers at {REDIS_URL} ({error})")
-    return connection
-
-
-# Another worker: its own process and its own app, sharing only the database and Redis.
-_OTHER_WORKER = """
-import json, sys
-from clinic import create_app
-config = json.loads(sys.argv[1])
-app = create_app(config)
-with app.app_context():
-    client = app.test_client()
-    codes = [
-        client.post(
-            "/auth/login",
-            data={"email": config["_email"], "password": "not the password at all"},
-            environ_base={"REMOTE_ADDR": "10.9.9.9"},
-        ).status_code
-        for _ in range(5)
-    ]
-print(json.dumps(codes))
-"""
-
-
-def test_two_workers_sharing_redis_share_one_count(app, make_staff):
-    """Five failures in one worker (another process, as gunicorn runs them) leave no sixth try
-    in another worker: the count lives in Redis, not in either process."""
-    redis = _redis_or_skip()
-    redis.flushdb()  # database 15 is the tests' own
-    user = make_staff()
-    url = app.config["SQLALCHEMY_DATABASE_URI"]
-    config = {"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_STORAGE_URI": REDIS_URL}
-    try:
-        other = subprocess.run(
-            [sys.executable, "-c", _OTHER_WORKER, json.dumps({**config, "_email": user.email})],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        assert json.loads(other.stdout.strip().splitlines()[-1]) == [401] * 5
-        assert redis.keys("LIMITS*"), "the other worker counted in Redis"
-
-        this_worker = create_app(config)
-        with this_worker.app_context():
-            client = this_worker.test_client()
-            # The same guesser, now reaching another worker: still no sixth try.
-            blocked = attempt(client, user.email, PASSWORD, address="10.9.9.9")
-            assert blocked.status_code == 429
-            # A different account is not affected by that account's failures.
-            clerk = StaffUser(email="clerk@clinic.test", name="Clerk", role=StaffRole.CLINICIAN)
-            clerk.set_password(PASSWORD)
-            db.session.add(clerk)
-            db.session.commit()
-            assert attempt(client, "clerk@clinic.test", PASSWORD).status_code == 303
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        redis.flushdb()
-        # Back to the test app's own storage, so later tests do not count in Redis.
-        limiter.init_app(app)
-
-
 # --- Sign-out -----------------------------------------------------------------------------
 
 
@@ -328,6 +142,130 @@ def test_signing_in_records_the_time_and_a_failure_does_not(client, make_staff, 
     db.session.refresh(user)
     assert user.last_login_at is not None
     assert abs((utcnow() - user.last_login_at).total_seconds()) < 60  # naive UTC
+
+
+# --- One session per sign-in ---------------------------------------------------------------
+
+
+def device(app, user):
+    """Another browser of ``user``'s (a phone, a laptop), signed in. From the test client's
+    own address: Flask-Login's strong session protection signs a session out when its address
+    changes."""
+    browser = app.test_client()
+    response = browser.post("/auth/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 303
+    return browser
+
+
+def session_token(client) -> str:
+    """What the browser's session cookie carries to sign it in."""
+    with client.session_transaction() as session:
+        return session["_user_id"]
+
+
+def sessions_of(user) -> list[StaffSession]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(StaffSession).where(StaffSession.staff_id == user.id)))
+
+
+def signed_in(client) -> bool:
+    response = client.get(DAY_PAGE)
+    assert response.status_code in (200, 302)
+    return response.status_code == 200
+
+
+def test_two_devices_have_two_sessions_and_signing_out_of_one_leaves_the_other(app, make_staff):
+    user = make_staff()
+    phone, laptop = device(app, user), device(app, user)
+    assert len(sessions_of(user)) == 2
+    assert session_token(phone) != session_token(laptop)
+
+    assert sign_out(phone).status_code == 303
+    assert not signed_in(phone)
+    assert signed_in(laptop)
+    assert len(sessions_of(user)) == 1
+
+
+def test_the_session_token_changes_at_every_sign_in(app, client, make_staff, login):
+    user = make_staff()
+    tokens = []
+    for _ in range(3):
+        assert login(user).status_code == 303
+        tokens.append(session_token(client))
+        sign_out(client)
+    assert len(set(tokens)) == 3
+    assert sessions_of(user) == []  # each sign-out deleted its own
+
+
+def test_the_database_keeps_only_a_hash_of_the_token(client, make_staff, login):
+    user = make_staff()
+    login(user)
+    token = session_token(client)
+    (row,) = sessions_of(user)
+    assert row.token_hash == hash_session_token(token) != token
+    assert token not in row.token_hash
+
+
+def test_a_made_up_token_signs_nobody_in(app, make_staff):
+    make_staff()
+    forged = app.test_client()
+    with forged.session_transaction() as session:
+        session["_user_id"] = "a-token-nobody-was-given"
+        session["_fresh"] = True
+    assert not signed_in(forged)
+
+
+class SessionClock:
+    """The clock staff sessions are measured by (``accounts.session_clock``), moved by tests."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def session_clock(monkeypatch):
+    clock = SessionClock()
+    monkeypatch.setattr(accounts, "session_clock", clock)
+    return clock
+
+
+def test_a_session_ends_after_its_hours_however_active(client, make_staff, login, session_clock):
+    login(make_staff())
+    session_clock.advance(hours=11, minutes=59)
+    assert signed_in(client)  # busy all day: still signed in...
+    session_clock.advance(minutes=2)
+    response = client.get(DAY_PAGE)
+    assert response.status_code == 302  # ...until twelve hours after signing in
+    assert response.headers["Location"].startswith("/auth/login")
+
+
+def test_the_session_lifetime_is_the_configured_one(app, client, make_staff, login, session_clock):
+    app.config["STAFF_SESSION_HOURS"] = 2
+    user = make_staff()
+    login(user)
+    (row,) = sessions_of(user)
+    assert row.expires_at - row.created_at == timedelta(hours=2)
+    session_clock.advance(hours=2, seconds=1)
+    assert not signed_in(client)
+    assert login(user).status_code == 303  # a new sign-in starts a new lifetime
+    assert signed_in(client)
+
+
+def test_expired_sessions_are_deleted_at_the_next_sign_in(app, make_staff, session_clock):
+    user, other = make_staff(StaffRole.FRONT_DESK), make_staff(StaffRole.CLINICIAN)
+    device(app, user), device(app, other)
+    session_clock.advance(hours=13)
+    device(app, other)
+    # Every expired row went, the other account's too; only the new sign-in is left.
+    assert sessions_of(user) == []
+    assert len(sessions_of(other)) == 1
+    assert db.session.scalar(select(func.count()).select_from(StaffSession)) == 1
 
 
 # --- Idle expiry --------------------------------------------------------------------------
@@ -413,29 +351,45 @@ def test_the_queue_refresh_does_not_keep_the_session_alive(app, client, make_sta
 # --- Sessions that must stop ---------------------------------------------------------------
 
 
-def test_a_deactivated_account_is_signed_out_at_its_next_request(app, client, make_staff, login):
+def test_a_deactivated_account_is_signed_out_everywhere_at_its_next_request(
+    app, client, make_staff, login
+):
     clerk = make_staff(StaffRole.FRONT_DESK)
     admin = make_staff(StaffRole.ADMIN)
     login(clerk)
-    assert client.get(f"/staff/day/{NEXT_DAY}").status_code == 200
+    tablet = device(app, clerk)
+    assert signed_in(client) and signed_in(tablet)
 
     admin_client = app.test_client()
     admin_client.post("/auth/login", data={"email": admin.email, "password": PASSWORD})
     assert admin_client.post(f"/staff/accounts/{clerk.id}/deactivate").status_code == 303
 
-    response = client.get(f"/staff/day/{NEXT_DAY}")
+    response = client.get(DAY_PAGE)
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/auth/login")
+    assert not signed_in(tablet)
+    assert sessions_of(clerk) == []  # in the same transaction as the deactivation
     refused = login(clerk)
     assert refused.status_code == 401
+
+
+def test_an_inactive_account_is_refused_even_with_a_live_session(app, client, make_staff, login):
+    """Belt and braces: should a session row outlive a deactivation (a manual change in the
+    database), the account's inactivity alone still signs it out."""
+    clerk = make_staff(StaffRole.FRONT_DESK)
+    login(clerk)
+    db.session.get(StaffUser, clerk.id).active = False
+    db.session.commit()
+    assert len(sessions_of(clerk)) == 1
+    assert not signed_in(client)
 
 
 def test_changing_ones_password_signs_out_other_devices_only(app, client, make_staff, login):
     user = make_staff(StaffRole.CLINICIAN)
     login(user)
-    laptop = app.test_client()
-    laptop.post("/auth/login", data={"email": user.email, "password": PASSWORD})
-    assert laptop.get(f"/staff/day/{NEXT_DAY}").status_code == 200
+    kept = session_token(client)
+    laptop, phone = device(app, user), device(app, user)
+    assert signed_in(laptop) and signed_in(phone)
 
     response = client.post(
         "/staff/account/password",
@@ -446,16 +400,21 @@ def test_changing_ones_password_signs_out_other_devices_only(app, client, make_s
         },
     )
     assert response.status_code == 303
-    assert client.get(f"/staff/day/{NEXT_DAY}").status_code == 200  # this device stays
-    assert laptop.get(f"/staff/day/{NEXT_DAY}").status_code == 302  # the other is out
+    assert signed_in(client)  # this device stays, with the same session
+    assert session_token(client) == kept
+    assert not signed_in(laptop) and not signed_in(phone)  # the others are out
+    (row,) = sessions_of(user)
+    assert row.token_hash == hash_session_token(kept)
 
 
-def test_an_admin_reset_signs_the_account_out(app, client, make_staff, login):
+def test_an_admin_reset_signs_the_account_out_everywhere(app, client, make_staff, login):
     clerk = make_staff(StaffRole.FRONT_DESK)
     admin = make_staff(StaffRole.ADMIN)
     login(clerk)
+    tablet = device(app, clerk)
     accounts.reset_password(admin, clerk.id, "temporary phrase 1")
-    assert client.get(f"/staff/day/{NEXT_DAY}").status_code == 302
+    assert not signed_in(client) and not signed_in(tablet)
+    assert sessions_of(clerk) == []
     assert login(clerk).status_code == 401
     assert login(clerk, "temporary phrase 1").status_code == 303
 
@@ -464,33 +423,3 @@ def test_sign_in_finds_the_account_whatever_the_case(client, make_staff):
     make_staff(email="mixed@clinic.test")
     assert attempt(client, "  MIXED@Clinic.Test ", PASSWORD).status_code == 303
     assert db.session.scalar(select(StaffUser.last_login_at)) is not None
-
-
-def test_behind_a_proxy_the_limit_counts_the_real_addresses(app, make_staff):
-    """Behind the TLS proxy every request comes from the proxy's address; with
-    PROXY_FIX_X_FOR=1 the forwarded address is the one limited, so one guesser cannot lock
-    the whole clinic out."""
-    from clinic import create_app
-
-    user = make_staff()
-    proxied = create_app(
-        {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "PROXY_FIX_X_FOR": 1}
-    )
-    client = proxied.test_client()
-
-    def through_proxy(email, password, address):
-        return client.post(
-            "/auth/login",
-            data={"email": email, "password": password},
-            environ_base={"REMOTE_ADDR": "127.0.0.1"},
-            headers={"X-Forwarded-For": address},
-        )
-
-    for n in range(20):
-        assert through_proxy(f"guess{n}@clinic.test", WRONG, "203.0.113.9").status_code == 401
-    assert through_proxy(user.email, PASSWORD, "203.0.113.9").status_code == 429
-    assert through_proxy(user.email, PASSWORD, "198.51.100.7").status_code == 303
-    with proxied.app_context():
-        from clinic.extensions import db
-
-        db.engine.dispose()

@@ -141,7 +141,7 @@ def test_a_database_error_never_logs_the_row_it_refused(app, client, monkeypatch
     def refuse(*args, **kwargs):
         raise IntegrityError("INSERT INTO intake ...", {}, NotNullViolation())
 
-    monkeypatch.setattr(booking, "book", refuse)
+    monkeypatch.setattr(booking, "request_online", refuse)
     response = book(client)
     assert response.status_code == 500
     assert "violates not-null constraint" in caplog.text  # the problem is logged...

@@ -148,7 +148,6 @@ def _clinician() -> dict:
         "role": "clinician",
         "password_hash": "x",
         "active": True,
-        "session_token": secrets.token_urlsafe(16),
     }
 
 

@@ -60,6 +60,7 @@ EXPECTED = {
     "staff.reactivate_account": {A},
     "staff.reset_password": {A},
     "staff.change_role": {A},
+    "staff.unlock_sign_in": {A},
     "staff.settings": {A},
     "staff.own_password": EVERYONE,
 }

@@ -3,6 +3,7 @@ undo and walk-ins, through the Flask test client as each role would."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, time
 
 import pytest
@@ -641,3 +642,76 @@ def test_a_walk_in_form_reused_for_someone_else_is_refused(client, day, as_role)
     assert response.status_code == 422
     assert "already used to add someone else" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).where(Appointment.walk_in)) == 1
+
+
+@pytest.mark.parametrize("bad", ["²", "٣", "99999999999999999999", str(2**31), "-1", "0", " 1"])
+def test_no_shows_ignore_ids_that_are_not_row_ids(client, day, as_role, clock, bad):
+    """Regression: '²' passed str.isdigit() and then failed int(); a 20-digit id overflowed
+    the database driver. Both answered 500; now they are ignored with the valid ones kept."""
+    as_role(StaffRole.FRONT_DESK, day)
+    clock.set(at(16, 16))
+    response = client.post(
+        f"/staff/day/{DAY}/no-shows", data={"appointment_id": [bad, str(day["adult"])]}
+    )
+    assert response.status_code == 303
+    assert status_of(day["adult"]) == "no_show"
+    assert status_of(day["minor"]) == "booked"
+
+
+HUGE = "9" * 400  # beyond what a float holds: NumberRange compared it as one (OverflowError)
+
+
+@pytest.mark.parametrize(
+    "field", [{"tattoo_count": HUGE}, {"tattoo_age_years": HUGE}, {"tattoo_count": "٣"}]
+)
+def test_a_walk_in_with_an_impossible_number_is_explained(client, day, as_role, clock, field):
+    """Regression (found by tests/app/test_fuzz.py): a 400-digit number of tattoos was a 500."""
+    clock.set(at(16, 25))
+    as_role(StaffRole.FRONT_DESK, day)
+    count = db.session.scalar(select(func.count()).select_from(Appointment))
+    response = client.post("/staff/walk-in", data=walk_in_data(**field))
+    assert response.status_code == 422
+    assert "Not a valid integer value." in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Appointment)) == count
+
+
+def test_a_treatment_with_an_impossible_session_number_is_explained(client, day, as_role):
+    as_role(StaffRole.FRONT_DESK, day)
+    client.post(f"/staff/appointments/{day['adult']}/check-in")
+    as_role(StaffRole.CLINICIAN, day)
+    client.post(f"/staff/appointments/{day['adult']}/call", data={"station": "Laser 1"})
+    response = client.post(
+        f"/staff/appointments/{day['adult']}/complete",
+        data={"session_number": HUGE, "areas": ["hands"]},
+    )
+    assert response.status_code == 422
+    assert status_of(day["adult"]) == "in_treatment"
+
+
+@pytest.mark.parametrize("move", ["call", "call-next"])
+def test_a_station_name_of_any_length_is_refused_and_kept_out_of_the_cookie(
+    client, day, as_role, move
+):
+    """Regression (found by tests/app/test_fuzz.py): the posted station was kept in the
+    session, so 4,000 random characters made a cookie larger than browsers keep (werkzeug
+    warns, and the tests turn the warning into an error)."""
+    as_role(StaffRole.FRONT_DESK, day)
+    client.post(f"/staff/appointments/{day['adult']}/check-in")
+    as_role(StaffRole.CLINICIAN, day)
+    url = (
+        f"/staff/appointments/{day['adult']}/call"
+        if move == "call"
+        else f"/staff/day/{DAY}/call-next"
+    )
+    page = post(client, url, station=secrets.token_urlsafe(3000))
+    assert "Please choose one of the stations." in page
+    assert status_of(day["adult"]) == "checked_in"
+
+
+def test_an_impossible_number_is_explained_in_spanish_too(client, day, as_role, clock):
+    clock.set(at(16, 25))
+    as_role(StaffRole.FRONT_DESK, day)
+    client.post("/language", data={"lang": "es", "next": "/"})
+    response = client.post("/staff/walk-in", data=walk_in_data(tattoo_count=HUGE))
+    assert response.status_code == 422
+    assert "No es un valor entero válido." in response.get_data(as_text=True)

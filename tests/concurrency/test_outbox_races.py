@@ -140,6 +140,8 @@ def start_workers(url: str, mail_settings: dict[str, str], log_dir: Path) -> lis
         DATABASE_URL=url,
         # Small batches: many claims per worker, so the workers' claims interleave.
         OUTBOX_BATCH_SIZE="3",
+        # Exactly-once delivery is the point here, not the per-destination limit.
+        RATELIMIT_ENABLED="0",
         **mail_settings,
     )
     workers = []

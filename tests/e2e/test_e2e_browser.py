@@ -5,6 +5,8 @@ Three people at once, each with their own cookies: the front desk checks youth i
 clinician whose screen was open before anyone arrived sees them appear without reloading,
 calls the next one and records the treatment, and the desk's counts follow by themselves;
 the waiting room's screen shows ticket numbers only. The page also works with JavaScript off.
+Every page runs under the app's Content-Security-Policy: a violation Chromium reports fails
+the test (the ``guard`` fixture, tests/e2e/conftest.py), and the last test shows it does.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from types import SimpleNamespace
 import pytest
 
 from tests.support import databases
-from tests.support.browsers import CHROMIUM, CHROMIUM_ARGS, sync_playwright_or_skip
 from tests.support.live import STAFF_PASSWORD, ClinicToday, Server, assert_clean_log
 
 pytestmark = pytest.mark.slow
@@ -28,19 +29,6 @@ LIVE_WAIT_MS = 12_000
 
 DESK = "desk@e2e.test"
 CLINICIAN = "clinician@e2e.test"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    sync_playwright = sync_playwright_or_skip()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -98,18 +86,14 @@ def _base(server: Server) -> str:
 
 
 @pytest.fixture
-def person(chromium, server):
-    """Opens one person's browser: a context of its own (its own cookies), in English."""
-    contexts = []
+def person(guard, server):
+    """Opens one person's browser: a context of its own (its own cookies), in English,
+    watched by the policy guard (which closes it after the test)."""
 
     def open_context(**options):
-        context = chromium.new_context(base_url=_base(server), locale="en-US", **options)
-        contexts.append(context)
-        return context
+        return guard.new_context(base_url=_base(server), locale="en-US", **options)
 
-    yield open_context
-    for context in contexts:
-        context.close()
+    return open_context
 
 
 def _sign_in(context, email: str):
@@ -267,3 +251,42 @@ def test_the_day_page_works_without_javascript(person, clinic):
         f"Appointment {youth.code} cancelled. Its seat is free again."
     )
     expect(_waiting(desk, youth.name)).to_have_count(0)
+
+
+def test_the_guard_fails_a_page_that_breaks_the_policy(person, guard):
+    """The guard the tests above run under, on an app page made to break the policy: an
+    inline script, an image from elsewhere, an inline style. Chromium blocks each and says
+    so, and the guard's check (the one run after every browser test) fails."""
+    import time
+
+    page = person().new_page()
+    page.goto("/")
+    # Playwright's own evaluation is exempt from the page's policy; what it adds is not.
+    page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "window.injected = true";
+            document.body.append(script);
+            const image = document.createElement("img");
+            image.src = "https://tracker.example/pixel.png";
+            document.body.append(image);
+            document.body.setAttribute("style", "background: red");
+        }"""
+    )
+    deadline = time.monotonic() + 5
+    while len(guard.violations) < 3 and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # lets Playwright deliver the console messages
+    assert page.evaluate("window.injected") is None, "the inline script ran"
+    # Chromium's wording changes between versions ("Refused to execute inline script
+    # because it violates ...", "Executing inline script violates ..."); the directive stays.
+    violations = guard.violations
+    assert any(_blocked(v, "inline script", "script-src 'self'") for v in violations), violations
+    assert any(_blocked(v, "tracker.example/pixel.png", "img-src 'self'") for v in violations)
+    assert any(_blocked(v, "inline style", "style-src 'self'") for v in violations), violations
+    with pytest.raises(pytest.fail.Exception, match="Content Security Policy"):
+        guard.check()
+    guard.check()  # the check started afresh: the teardown's passes
+
+
+def _blocked(message: str, what: str, directive: str) -> bool:
+    return what in message and directive in message and "Content Security Policy" in message

@@ -407,7 +407,7 @@ def test_completing_again_after_an_undo_does_not_send_aftercare_twice(app, sent,
 def test_the_confirmation_page_says_how_the_youth_will_hear_from_us(client):
     client.post(intake_url(), data=intake_data(language="en"))
     page = client.get("/book/confirmed").get_data(as_text=True)
-    assert "We will text you this confirmation, and reminders before your visit." in page
+    assert "Your confirmation code is on its way by text message to the number you gave" in page
 
     other = client.application.test_client()
     other.post(
@@ -421,7 +421,7 @@ def test_the_confirmation_page_says_how_the_youth_will_hear_from_us(client):
         ),
     )
     page = other.get("/book/confirmed").get_data(as_text=True)
-    assert "We will email you this confirmation with a calendar file" in page
+    assert "Your confirmation code is on its way by email to the address you gave" in page
 
 
 def test_the_walk_in_form_asks_the_desk_about_the_youths_messages(client, staff, login, clock):

@@ -38,6 +38,7 @@ def test_every_message_is_written_in_english_and_in_spanish(app, kind):
         assert app.config["CLINIC_PHONE"] in written.text
         if kind is not Kind.AFTERCARE:
             assert weekday in written.text.lower() or weekday in written.text
+        if kind not in (Kind.AFTERCARE, Kind.TOO_SOON):  # those are about a visit that is over
             assert "QX7K2M" in letter.sms and "QX7K2M" in written.text
         assert len(letter.sms) <= 320, len(letter.sms)
         assert "tattoo" not in letter.sms.lower() and "tatuaje" not in letter.sms.lower()

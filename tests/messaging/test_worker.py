@@ -399,6 +399,7 @@ def test_a_running_worker_delivers_a_booking_within_seconds_and_stops_on_sigterm
             **os.environ,
             "CLINIC_ENV": "production",
             "SECRET_KEY": "worker-test",
+            "RATELIMIT_SINGLE_PROCESS": "1",  # one worker process: its own count is the count
             "DATABASE_URL": url,
             "OUTBOX_POLL_SECONDS": "1",
             **smtp_environment(server),

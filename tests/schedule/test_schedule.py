@@ -812,6 +812,38 @@ def test_a_stale_confirmation_asks_again(client, admin, login, youth_client):
     assert clinic_day(NEXT_DAY) is None
 
 
+@pytest.mark.parametrize("odd", ["²", "٣", "99999999999999999999", str(2**31), "-1"])
+def test_seen_ids_that_are_not_row_ids_are_ignored(client, admin, login, youth_client, odd):
+    """Regression: '²' passed str.isdigit() and then failed int() (a 500); an id beyond the
+    integer column is no id either. Either counts as not seen, so the admin is asked again."""
+    booked = book(youth_client, 1)
+    login(admin)
+    url = f"/staff/schedule/{NEXT_DAY}"
+    response = client.post(
+        url, data={"change": "close", "resolution": "cancel", "seen": [odd]}, headers=EN
+    )
+    assert response.status_code == 422
+    assert status_of(booked.id) == "booked"
+    done = client.post(
+        url, data={"change": "close", "resolution": "cancel", "seen": [odd, str(booked.id)]}
+    )
+    assert done.status_code == 303
+    assert status_of(booked.id) == "cancelled"
+
+
+@pytest.mark.parametrize("seats", ["٣", "²", "３"])
+def test_seats_in_other_digits_are_not_a_whole_number(client, admin, login, seats):
+    """str.isdigit() says yes to '٣' (which int() reads as 3) and to '²' (which it refuses):
+    only the digits 0-9 make a number of seats."""
+    login(admin)
+    response = client.post(
+        "/staff/schedule/extra", data={"day": "2026-12-02", "seats": seats}, headers=EN
+    )
+    assert response.status_code == 422
+    assert "Please enter a whole number." in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(ClinicDay)) == 0
+
+
 def test_changing_hours_through_the_pages(client, admin, login, youth_client):
     late = book(youth_client, 1, start=time(19, 40))
     login(admin)

@@ -1,9 +1,15 @@
 """Chromium for the browser tests (``tests/e2e``): where it is, how it is started, and
-Playwright, or a visible skip when either is missing."""
+Playwright, or a visible skip when either is missing; and the guard that fails a test whose
+pages broke the Content-Security-Policy or threw a script error.
+
+Every browser context of the suite is opened through a ``PolicyGuard`` (the ``guard``
+fixture in ``tests/e2e/conftest.py``), so every page is watched from its first request.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -34,3 +40,61 @@ def sync_playwright_or_skip():
             pytest.fail(f"browser tests cannot run in CI: {missing}")
         pytest.skip(f"browser tests skipped: {missing}")
     return sync_playwright
+
+
+def launch(playwright):
+    """Headless Chromium, enforcing each page's Content-Security-Policy (Playwright's
+    ``bypass_csp`` stays off), as a youth's or a staff member's browser would."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+# What Chromium writes to a page's console when it blocks something under the policy
+# ("Refused to execute inline script because it violates the following Content Security
+# Policy directive: ...", "Refused to load the image ...", "Refused to apply inline style
+# ...") or cannot read a policy header ("Unrecognized Content-Security-Policy directive",
+# "Error with Permissions-Policy header: ...").
+POLICY_MESSAGE = re.compile(
+    r"^Refused to |Content[- ]Security[- ]Policy|Permissions[- ]Policy", re.IGNORECASE
+)
+
+
+class PolicyGuard:
+    """Opens browser contexts and listens on each of their pages, however the page came
+    (``new_page``, a popup, a link opened in a new tab): a console message that reports a
+    policy violation, and any uncaught script error. ``check`` fails the test on either."""
+
+    def __init__(self, browser):
+        self.browser = browser
+        self.contexts: list = []
+        self.violations: list[str] = []
+        self.script_errors: list[str] = []
+
+    def new_context(self, **options):
+        context = self.browser.new_context(**options)
+        context.on("page", self._watch)
+        self.contexts.append(context)
+        return context
+
+    def _watch(self, page) -> None:
+        page.on("console", lambda message: self._console(page, message))
+        page.on("pageerror", lambda error: self.script_errors.append(f"{page.url}: {error}"))
+
+    def _console(self, page, message) -> None:
+        if POLICY_MESSAGE.search(message.text):
+            self.violations.append(f"{page.url}: {message.text}")
+
+    def close(self) -> None:
+        """Close the contexts still open; their last console messages arrive before."""
+        for context in self.contexts:
+            context.close()
+        self.contexts.clear()
+
+    def check(self) -> None:
+        """Fail the test if any watched page broke the policy or threw; start afresh."""
+        problems = [f"policy violation: {text}" for text in self.violations] + [
+            f"script error: {text}" for text in self.script_errors
+        ]
+        self.violations.clear()
+        self.script_errors.clear()
+        if problems:
+            pytest.fail("\n".join(["Chromium reported:", *problems]), pytrace=False)

@@ -1,4 +1,5 @@
-"""The staff sign-in blueprint: sign-in (throttled three ways) and sign-out.
+"""The staff sign-in blueprint: sign-in (throttled without locking the owner out: device
+cookies, see ``views``) and sign-out.
 
 May import ``clinic.accounts`` and the shared web modules; never another blueprint."""
 

@@ -2,15 +2,14 @@
 ``clinic.accounts``."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from clinic.accounts import MAX_PASSWORD_LENGTH
-from clinic.web.forms import REQUIRED
+from clinic.web.forms import REQUIRED, ClinicForm
 
 
-class LoginForm(FlaskForm):
+class LoginForm(ClinicForm):
     email = StringField(
         _l("Email"),
         validators=[DataRequired(REQUIRED), Length(max=254)],

@@ -27,7 +27,7 @@ from clinic.models import AppointmentStatus
 from clinic.rules.eligibility import needs_guardian
 from clinic.rules.messages import choose_channel
 from clinic.rules.policy import ClinicRules
-from clinic.web import context
+from clinic.web import context, limits
 from clinic.web.converters import safe_path
 from clinic.web.forms import IntakeForm, options
 from clinic.web.public import bp
@@ -72,10 +72,32 @@ def _within_window(day: date, rules: ClinicRules) -> bool:
     return today <= day <= rules.window.last_day(today)
 
 
+def _too_many_requests(limit) -> object:
+    """A visitor over a booking limit gets the form back with everything they typed, and
+    when they can try again (429)."""
+    day = request.view_args["day"]
+    start = request.view_args["start"]
+    availability = booking.day_availability(day, context.rules(), context.now())
+    form = IntakeForm()
+    form.slot_time.choices = _time_choices(availability, start) if availability else []
+    form.form_errors.append(
+        _(
+            "We have received several booking requests from here already. To keep seats "
+            "for everyone, please call us at %(phone)s, or try again later. Everything you "
+            "typed is still here.",
+            phone=current_app.config["CLINIC_PHONE"],
+        )
+    )
+    response = _private(render_template("public/intake.html", form=form, day=day), 429)
+    response.headers["Retry-After"] = str(max(1, limit.reset_at - int(time_module.time())))
+    return response
+
+
 # The form carries its own CSRF token and its failure is shown next to the form with every
 # answer kept, rather than as a bare 400 page.
 @csrf.exempt
 @bp.route("/book/<isodate:day>/<clock:start>", methods=["GET", "POST"])
+@limits.booking_requests(on_breach=_too_many_requests)
 def intake(day: date, start: time):
     rules = context.rules()
     now = context.now()
@@ -95,14 +117,14 @@ def intake(day: date, start: time):
         form.submission_key.data = secrets.token_urlsafe(24)
         return _private(render_template("public/intake.html", form=form, day=day))
 
-    # A repeated submission (double tap, reload) goes to the booking it already made.
+    # A repeated submission (double tap, reload) is answered as the first one was.
     earlier = booking.find_by_submission(form.submission_key.data or "")
     if (
         earlier is not None
         and earlier.status == AppointmentStatus.BOOKED
         and _repeats(form, earlier, day)
     ):
-        return _confirmed(earlier)
+        return _received(form, day, earlier.slot.start_time, rules)
 
     valid = form.validate()
     if availability is None:
@@ -111,15 +133,26 @@ def intake(day: date, start: time):
     else:
         _check_age_and_guardian(form, day, rules)
     if valid and not _has_errors(form):
+        start = time.fromisoformat(form.slot_time.data)
+        began = time_module.monotonic()
         try:
-            appointment = booking.book(
-                form.booking_request(day, time.fromisoformat(form.slot_time.data)), rules, now
-            )
+            # Booked, or declined in a message to the youth: the visitor cannot tell which,
+            # not from the page and not from the time it took.
+            booking.request_online(form.booking_request(day, start), rules, now)
         except booking.BookingError as error:
             explain_refusal(form, error, day, rules)
         else:
-            return _confirmed(appointment)
+            return _received(form, day, start, rules)
+        finally:
+            _answer_no_sooner_than(began, current_app.config["BOOKING_ANSWER_FLOOR_MS"])
     return _private(render_template("public/intake.html", form=form, day=day), 422)
+
+
+def _answer_no_sooner_than(began: float, floor_ms: int) -> None:
+    """Wait out what is left of ``floor_ms`` since ``began`` (a monotonic instant)."""
+    left = floor_ms / 1000 - (time_module.monotonic() - began)
+    if left > 0:
+        time_module.sleep(left)
 
 
 def _private(body: str, status: int = 200):
@@ -172,31 +205,44 @@ def _check_age_and_guardian(form: IntakeForm, day: date, rules: ClinicRules) -> 
         explain_refusal(form, error, day, rules)
 
 
-# On a shared phone the next person must not find the previous youth's booking.
+# On a shared phone the next person must not find the previous youth's request.
 CONFIRMATION_SHOWN_FOR = 30 * 60  # seconds
 
 
-def _confirmed(appointment) -> object:
-    # The confirmation is found through the session, never through an id in the URL.
-    session[CONFIRMED_KEY] = [appointment.id, int(time_module.time())]
+def _received(form: IntakeForm, day: date, start: time, rules: ClinicRules):
+    """Answer a request from what the visitor typed alone, never from the database: the
+    page is the same whether it was booked or declined in a message to the youth. It is
+    found through the session, never through anything in the URL."""
+    birth = form.date_of_birth.parsed
+    session[CONFIRMED_KEY] = {
+        "day": day.isoformat(),
+        "start": start.strftime("%H:%M"),
+        "name": form.text("preferred_name") or form.text("first_name"),
+        "minor": bool(birth and needs_guardian(birth, day, rules.ages)),
+        "channel": choose_channel(form.contact_by.data, form.text("phone"), form.text("email")),
+        "since": int(time_module.time()),
+    }
     return redirect(url_for("public.confirmed"), code=303)
 
 
 @bp.route("/book/confirmed")
 def confirmed():
-    appointment_id, since = session.get(CONFIRMED_KEY) or (None, 0)
-    fresh = time_module.time() - since < CONFIRMATION_SHOWN_FOR
-    appointment = booking.confirmed_appointment(appointment_id) if appointment_id else None
-    if appointment is None or not fresh:
+    shown = session.get(CONFIRMED_KEY)
+    fresh = (
+        isinstance(shown, dict)
+        and time_module.time() - shown.get("since", 0) < CONFIRMATION_SHOWN_FOR
+    )
+    if not fresh:
         session.pop(CONFIRMED_KEY, None)
         return redirect(url_for("public.days"))
-    rules = context.rules()
-    minor = needs_guardian(appointment.youth.date_of_birth, appointment.slot.day, rules.ages)
-    intake = appointment.intake
-    channel = choose_channel(intake.contact_by, intake.phone, intake.email) if intake else None
     return _private(
         render_template(
-            "public/confirmed.html", appointment=appointment, minor=minor, channel=channel
+            "public/confirmed.html",
+            day=date.fromisoformat(shown["day"]),
+            start=time.fromisoformat(shown["start"]),
+            name=shown["name"],
+            minor=shown["minor"],
+            channel=shown["channel"],
         )
     )
 
@@ -233,6 +279,7 @@ def now_serving_board():
 
 
 @bp.route("/api/availability")
+@limits.availability_api
 def availability_api():
     """Open days and, per slot, its start time and seats left (read-only, no personal data)."""
     rules = context.rules()

@@ -2,13 +2,12 @@
 rules (unique e-mail, the last admin, ...) live in ``clinic.accounts``."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from clinic.accounts import EMAIL_SHAPE, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from clinic.permissions import Role
-from clinic.web.forms import CHOOSE, REQUIRED, TOO_LONG
+from clinic.web.forms import CHOOSE, REQUIRED, TOO_LONG, ClinicForm
 
 PASSWORD_LENGTH = _l("Please use at least %(min)d characters.", min=MIN_PASSWORD_LENGTH)
 
@@ -41,7 +40,7 @@ def _role_field() -> SelectField:
     )
 
 
-class NewAccountForm(FlaskForm):
+class NewAccountForm(ClinicForm):
     name = StringField(
         _l("Name"),
         validators=[DataRequired(REQUIRED), Length(max=100, message=TOO_LONG)],
@@ -63,15 +62,15 @@ class NewAccountForm(FlaskForm):
     password = _new_password(_l("Temporary password"))
 
 
-class RoleForm(FlaskForm):
+class RoleForm(ClinicForm):
     role = _role_field()
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(ClinicForm):
     password = _new_password(_l("New temporary password"))
 
 
-class OwnPasswordForm(FlaskForm):
+class OwnPasswordForm(ClinicForm):
     current_password = PasswordField(
         _l("Current password"),
         validators=[DataRequired(REQUIRED), Length(max=MAX_PASSWORD_LENGTH)],

@@ -3,7 +3,7 @@ password. The rules live in ``clinic.accounts``; these views parse, call and red
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 from urllib.parse import urlsplit
 
 import limits
@@ -11,7 +11,7 @@ from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from flask_login import current_user, login_user
+from flask_login import current_user
 from sqlalchemy import make_url
 
 from clinic import accounts, formats
@@ -68,9 +68,12 @@ def _field_error(form, error: AccountError, field: str | None = None) -> None:
 @bp.route("/accounts", endpoint="accounts")
 @requires(Action.MANAGE_STAFF)
 def account_list():
+    everyone = accounts.list_accounts(current_user)
+    limits = _limits()
     return render_template(
         "staff/accounts/list.html",
-        accounts=accounts.list_accounts(current_user),
+        accounts=everyone,
+        pauses={user.id: accounts.sign_in_pause(limits, user.email) for user in everyone},
         role_labels=ROLE_LABELS,
         when=formats.day_clock_at,
     )
@@ -146,9 +149,65 @@ def _render_account(
             role_form=role_form,
             password_form=password_form or ResetPasswordForm(formdata=None),
             refusal=refusal,
+            pause=accounts.sign_in_pause(_limits(), user.email),
+            pause_text=_pause_text,
         ),
         status,
     )
+
+
+# --- Sign-in paused by failures, and the admin's unlock ----------------------------------
+
+
+def _limits() -> accounts.SignInLimits:
+    return accounts.SignInLimits.from_config(current_app.config)
+
+
+def _window(length: timedelta) -> str:
+    """ "15 minutes", "24 hours", "7 days": the window failures are counted over."""
+    minutes = int(length.total_seconds()) // 60
+    if minutes < 120:
+        return _minutes(minutes)
+    if minutes < 2 * 24 * 60:
+        return ngettext("%(num)d hour", "%(num)d hours", minutes // 60)
+    return ngettext("%(num)d day", "%(num)d days", minutes // (24 * 60))
+
+
+def _pause_text(pause: accounts.SignInPause) -> str:
+    """ "5 failed sign-ins from new devices in the last 24 hours. Sign-in from new devices is
+    paused until Fri, Nov 20, 4:37 PM." """
+    failures = ngettext(
+        "%(num)d failed sign-in from a new device in the last %(window)s.",
+        "%(num)d failed sign-ins from new devices in the last %(window)s.",
+        pause.failures,
+        window=_window(pause.window),
+    )
+    if pause.paused_until is None:
+        return failures
+    return " ".join(
+        (
+            failures,
+            _(
+                "Sign-in from new devices is paused until %(time)s.",
+                time=formats.day_clock_at(pause.paused_until),
+            ),
+        )
+    )
+
+
+@bp.post("/accounts/<int:user_id>/unlock")
+@requires(Action.MANAGE_STAFF)
+def unlock_sign_in(user_id: int):
+    _account_or_404(user_id)
+    accounts.unlock_sign_in(current_user, user_id, _limits())
+    flash(
+        _(
+            "Sign-in is unlocked: the failed tries are forgotten and they can sign in from any "
+            "device now."
+        ),
+        "success",
+    )
+    return redirect(url_for("staff.account", user_id=user_id), code=303)
 
 
 @bp.route("/accounts/<int:user_id>")
@@ -233,16 +292,14 @@ def own_password():
     form = OwnPasswordForm()
     if form.validate_on_submit():
         try:
-            user = accounts.change_own_password(
+            accounts.change_own_password(
                 current_user, form.current_password.data, form.new_password.data
             )
         except AccountError as error:
             field = "new_password" if isinstance(error, accounts.PasswordTooShort) else None
             _field_error(form, error, field)
         else:
-            # Every session of the account ended with the old token; this one carries on
-            # with the new token.
-            login_user(user)
+            # Every other session of the account ended; this one carries on as it was.
             flash(
                 _("Your password is changed. Any other device you used is signed out."), "success"
             )
@@ -267,8 +324,12 @@ def _clock(text: str) -> str:
 
 
 def _attempts(limit: str) -> str:
-    """ "5 per 15 minutes" (Flask-Limiter's syntax) in the reader's language."""
-    item = limits.parse(limit)
+    """ "5 per 15 minutes; 50 per day" (Flask-Limiter's syntax) in the reader's language:
+    "5 in 15 minutes, 50 in 1 day"."""
+    return ", ".join(_one_limit(item) or limit for item in limits.parse_many(limit))
+
+
+def _one_limit(item: limits.RateLimitItem) -> str | None:
     windows = {
         "second": ngettext("%(num)d second", "%(num)d seconds", item.multiples),
         "minute": _minutes(item.multiples),
@@ -277,7 +338,7 @@ def _attempts(limit: str) -> str:
     }
     window = windows.get(item.GRANULARITY.name)
     if window is None:
-        return limit
+        return None
     return _("%(count)d in %(window)s", count=item.amount, window=window)
 
 
@@ -366,19 +427,29 @@ def settings_rows() -> list[tuple[str, list[tuple[str, str, str]]]]:
                     _minutes(c["STAFF_IDLE_MINUTES"]),
                 ),
                 (
+                    _("Signed out this long after signing in, however active"),
+                    "STAFF_SESSION_HOURS",
+                    ngettext("%(num)d hour", "%(num)d hours", c["STAFF_SESSION_HOURS"]),
+                ),
+                (
                     _("Failed sign-ins allowed for one account from one address"),
-                    "LOGIN_LIMIT_PER_ACCOUNT_ADDRESS",
-                    _attempts(c["LOGIN_LIMIT_PER_ACCOUNT_ADDRESS"]),
+                    "LOGIN_FAILURES_PER_ACCOUNT_ADDRESS",
+                    _attempts(c["LOGIN_FAILURES_PER_ACCOUNT_ADDRESS"]),
                 ),
                 (
-                    _("Failed sign-ins allowed from one address"),
-                    "LOGIN_LIMIT_PER_ADDRESS",
-                    _attempts(c["LOGIN_LIMIT_PER_ADDRESS"]),
+                    _("Failed sign-ins allowed for one account from all new devices"),
+                    "LOGIN_FAILURES_UNTRUSTED_PER_ACCOUNT",
+                    _attempts(c["LOGIN_FAILURES_UNTRUSTED_PER_ACCOUNT"]),
                 ),
                 (
-                    _("Failed sign-ins allowed for one account from anywhere"),
-                    "LOGIN_LIMIT_PER_ACCOUNT",
-                    _attempts(c["LOGIN_LIMIT_PER_ACCOUNT"]),
+                    _("Failed sign-ins allowed on a device the account signed in on before"),
+                    "LOGIN_FAILURES_PER_DEVICE",
+                    _attempts(c["LOGIN_FAILURES_PER_DEVICE"]),
+                ),
+                (
+                    _("A device is remembered after a sign-in for"),
+                    "DEVICE_COOKIE_DAYS",
+                    ngettext("%(num)d day", "%(num)d days", c["DEVICE_COOKIE_DAYS"]),
                 ),
             ],
         ),

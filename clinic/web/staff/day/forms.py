@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic import booking, vocab
@@ -14,7 +13,9 @@ from clinic.models import Consent
 from clinic.web.forms import (
     TOO_LONG,
     CheckboxesField,
+    ClinicForm,
     IntakeForm,
+    NumberField,
     options,
     without_control_characters,
 )
@@ -28,8 +29,8 @@ CONSENT_CHOICES = [
 ]
 
 
-class TreatmentForm(FlaskForm):
-    session_number = IntegerField(
+class TreatmentForm(ClinicForm):
+    session_number = NumberField(
         _l("Session number"),
         validators=[
             InputRequired(message=_l("Please fill this in.")),

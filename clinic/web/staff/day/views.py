@@ -16,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -34,7 +33,7 @@ from clinic.permissions import Action
 from clinic.rules.eligibility import age_on, normalize_phone
 from clinic.rules.visits import VisitStatus
 from clinic.web import context
-from clinic.web.converters import parse_day
+from clinic.web.converters import parse_day, row_ids
 from clinic.web.refusals import explain_refusal
 from clinic.web.staff import bp, requires
 from clinic.web.staff.day.forms import TreatmentForm, WalkInForm
@@ -230,8 +229,9 @@ def record_consent(appointment_id: int):
 @requires(Action.TREAT)
 def call(appointment_id: int):
     rules, now = context.rules(), context.now()
+    # Not kept in the session: nothing reads it back, and a posted name of any length would
+    # grow the cookie past what browsers keep.
     station = request.form.get("station", "")
-    session["station"] = station
     return _do(
         lambda: clinic_day.call(appointment_id, current_user, station, now, rules),
         lambda moved: _("%(code)s called to %(station)s.", code=moved.code, station=station),
@@ -243,7 +243,6 @@ def call(appointment_id: int):
 def call_next(day: date):
     rules, now = context.rules(), context.now()
     station = request.form.get("station", "")
-    session["station"] = station
     return _do(
         lambda: clinic_day.call_next(day, current_user, station, now, rules),
         lambda moved: _("%(code)s called to %(station)s.", code=moved.code, station=station),
@@ -266,7 +265,7 @@ def no_show(appointment_id: int):
 def no_shows(day: date):
     """The grace-period offer: mark every late youth listed on the screen at once."""
     rules, now = context.rules(), context.now()
-    ids = [int(value) for value in request.form.getlist("appointment_id") if value.isdigit()]
+    ids = row_ids(request.form.getlist("appointment_id"))
     try:
         done = clinic_day.mark_no_shows(ids, current_user, now, rules)
     except clinic_day.VisitError as error:

@@ -31,6 +31,8 @@ KIND_LABELS = {
     Kind.REMINDER_EARLY: _l("Reminder (days before)"),
     Kind.REMINDER_SAME_DAY: _l("Reminder (on the day)"),
     Kind.AFTERCARE: _l("Aftercare"),
+    Kind.ALREADY_BOOKED: _l("Online request not booked: already booked"),
+    Kind.TOO_SOON: _l("Online request not booked: too soon to heal"),
 }
 STATUS_LABELS = {
     MessageStatus.QUEUED: _l("Waiting"),

@@ -4,23 +4,25 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms import HiddenField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import HiddenInput
 
 from clinic import vocab
+from clinic.web.converters import MAX_ROW_ID
 from clinic.web.forms import (
     CHOOSE,
     REQUIRED,
     TOO_LONG,
+    ClinicForm,
+    NumberField,
     options,
     phone_number,
     without_control_characters,
 )
 
 
-class SearchForm(FlaskForm):
+class SearchForm(ClinicForm):
     q = StringField(
         _l("Name, phone or date of birth"),
         filters=[without_control_characters],
@@ -29,7 +31,7 @@ class SearchForm(FlaskForm):
     )
 
 
-class FollowUpForm(FlaskForm):
+class FollowUpForm(ClinicForm):
     # "YYYY-MM-DDTHH:MM"; the choices, grouped by day, are set by the view.
     slot = SelectField(
         _l("Date and time"),
@@ -79,8 +81,9 @@ class FollowUpForm(FlaskForm):
         return value or None
 
 
-class MergeForm(FlaskForm):
-    other_id = IntegerField(
-        validators=[InputRequired(message=REQUIRED)],
+class MergeForm(ClinicForm):
+    # A row id: a larger number would overflow in the database driver, not match no row.
+    other_id = NumberField(
+        validators=[InputRequired(message=REQUIRED), NumberRange(min=1, max=MAX_ROW_ID)],
         widget=HiddenInput(),
     )

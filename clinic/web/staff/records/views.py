@@ -30,7 +30,7 @@ from clinic.rules.eligibility import (
 )
 from clinic.rules.policy import ClinicRules
 from clinic.rules.visits import VisitStatus
-from clinic.web import context
+from clinic.web import context, limits
 from clinic.web.staff import bp, requires
 from clinic.web.staff.records.forms import FollowUpForm, MergeForm, SearchForm
 
@@ -92,6 +92,7 @@ def _now() -> tuple[ClinicRules, datetime]:
 
 
 @bp.route("/youth", methods=["GET", "POST"])
+@limits.staff_record_reads(methods=["POST"])
 @requires(Action.VIEW_RECORDS)
 def youth_search():
     """The search box (GET); the query is POSTed to the same URL and answered with the list."""
@@ -122,6 +123,7 @@ def youth_search():
 
 
 @bp.route("/youth/<int:youth_id>")
+@limits.staff_record_reads()
 @requires(Action.VIEW_RECORDS)
 def youth_record(youth_id: int):
     now = context.now()
@@ -363,6 +365,7 @@ def _refusal_message(refusal: records.MergeRefused | None) -> str | None:
 
 
 @bp.route("/youth/<int:youth_id>/merge/<int:other_id>")
+@limits.staff_record_reads()
 @requires(Action.MERGE_YOUTH)
 def merge_youth_confirm(youth_id: int, other_id: int):
     """Both records side by side, before the admin merges ``other_id`` into ``youth_id``."""

@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import date, time
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from clinic import schedule
 from clinic.web.converters import parse_day
-from clinic.web.forms import REQUIRED, TOO_LONG, without_control_characters
+from clinic.web.forms import REQUIRED, TOO_LONG, ClinicForm, without_control_characters
 
 
 class _ParsedField(StringField):
@@ -72,12 +71,13 @@ class WholeNumber(_ParsedField):
         super().__init__(*args, **kwargs)
 
     def parse(self, text: str) -> int:
-        if not text.isdigit() or len(text) > 4:
+        # ASCII digits only: str.isdigit() also says yes to '²' and '٣'.
+        if not (text.isascii() and text.isdigit()) or len(text) > 4:
             raise ValueError(text)
         return int(text)
 
 
-class HoursForm(FlaskForm):
+class HoursForm(ClinicForm):
     start = ClockText(_l("Opens at"))
     end = ClockText(_l("Closes at"))
     slot_minutes = WholeNumber(_l("Slot length in minutes"))
@@ -93,7 +93,7 @@ class ExtraDayForm(HoursForm):
     day = DateText(_l("Date"), validators=[DataRequired(REQUIRED)])
 
 
-class CloseForm(FlaskForm):
+class CloseForm(ClinicForm):
     note = StringField(
         _l("Why it is closed (staff see this note)"),
         validators=[Optional(), Length(max=schedule.NOTE_LENGTH, message=TOO_LONG)],

@@ -23,6 +23,7 @@ from clinic.formats import clock
 from clinic.permissions import Action
 from clinic.schedule import Resolution
 from clinic.web import context
+from clinic.web.converters import row_ids
 from clinic.web.staff import bp, requires
 from clinic.web.staff.schedule.forms import CloseForm, ExtraDayForm, HoursForm
 
@@ -256,7 +257,7 @@ def _resolution() -> Resolution | None:
 
 
 def _seen() -> list[int]:
-    return [int(value) for value in request.form.getlist("seen") if value.isdigit()]
+    return row_ids(request.form.getlist("seen"))
 
 
 def _attempt(editor, hours_form, close_form, change, done_message: str, after: str | None = None):

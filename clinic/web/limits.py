@@ -1,0 +1,89 @@
+"""What an outsider can repeat, limited (Flask-Limiter; the limits are settings, see config.py
+and the README). Counted in ``RATELIMIT_STORAGE_URI``: Redis in production, so that every
+worker and app server shares one count (``create_app`` refuses ``memory://`` there).
+
+- Online booking requests, per address and per contact (the phone or e-mail typed, counted
+  under a keyed hash): only requests that got as far as "request received" count, so a youth
+  correcting a typo is never held back; a script booking invented people is.
+- The availability API, per address.
+- Staff search and record pages, per account: a stolen session cannot copy out the records.
+
+The sign-in has its own, owner-proof limits (``clinic.web.auth``); messages per destination
+are limited where they are sent (``clinic.messaging.worker``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import current_app, request
+from flask_limiter import RequestLimit
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+
+from clinic import settings
+from clinic.extensions import limiter
+from clinic.rules.eligibility import normalize_phone
+
+
+def setting(name: str) -> Callable[[], str]:
+    """A limit read from the app's configuration when a request is checked."""
+    return lambda: current_app.config[name]
+
+
+def _received(response) -> bool:
+    """A booking request counts once it reached "request received" (a 303)."""
+    return response.status_code == 303
+
+
+def _contact_key() -> str:
+    """The contact a booking request gave: its phone when it has one, else its e-mail."""
+    phone = normalize_phone(request.form.get("phone") or "")
+    email = (request.form.get("email") or "").strip().lower()
+    contact = phone or email or "-"
+    return "booking-contact:" + settings.keyed_hash("booking-contact", contact)
+
+
+def _address_key() -> str:
+    return "booking-address:" + get_remote_address()
+
+
+def booking_requests(on_breach: Callable[[RequestLimit], object]):
+    """The limits on online booking requests (POST only), answered by ``on_breach``."""
+
+    def decorate(view):
+        for name, key in (
+            ("BOOKING_LIMIT_PER_ADDRESS", _address_key),
+            ("BOOKING_LIMIT_PER_CONTACT", _contact_key),
+        ):
+            view = limiter.limit(
+                setting(name),
+                key_func=key,
+                methods=["POST"],
+                deduct_when=_received,
+                on_breach=on_breach,
+            )(view)
+        return view
+
+    return decorate
+
+
+availability_api = limiter.limit(
+    setting("AVAILABILITY_LIMIT_PER_ADDRESS"),
+    key_func=lambda: "availability:" + get_remote_address(),
+)
+
+
+def _account_key() -> str:
+    return f"staff-reads:{current_user.id}"
+
+
+def staff_record_reads(methods: list[str] | None = None):
+    """One count per staff account over every page that shows youth records (a search, a
+    record, two records side by side), whichever it is."""
+    return limiter.shared_limit(
+        setting("STAFF_RECORD_READS_PER_ACCOUNT"),
+        scope="staff-record-reads",
+        key_func=_account_key,
+        methods=methods,
+    )
