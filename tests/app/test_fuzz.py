@@ -716,8 +716,7 @@ def _first(value: Any) -> str:
 class KnownError:
     """A 5xx the fuzz found in code another change was rewriting at the time, so not fixed
     with the others. The fuzz steers around it, and ``test_known_errors_still_fail`` pins it
-    with its exact input as a strict xfail: once fixed, that test fails (XPASS) until the entry
-    is removed here."""
+    with its exact input: once fixed, that test fails until the entry is removed here."""
 
     endpoint: str
     method: str

@@ -1059,3 +1059,14 @@ def test_merging_with_an_id_beyond_any_row_is_refused_not_a_crash(as_role, ana, 
     response = as_role(StaffRole.ADMIN).post(f"/staff/youth/{ana}/merge", data={"other_id": other})
     assert response.status_code == 422
     assert db.session.get(Youth, ana).merged_into_id is None
+
+
+def test_a_record_has_one_address_in_ascii_digits(as_role, ana):
+    """``\\d`` matched other scripts' digits, and int() reads '٣' as 3: the record answered
+    under a second address. Zero is no row id either."""
+    admin = as_role(StaffRole.ADMIN)
+    arabic_indic = "".join(chr(0x0660 + int(digit)) for digit in str(ana))
+    assert admin.get(f"/staff/youth/{ana}").status_code == 200
+    assert admin.get(f"/staff/youth/{arabic_indic}").status_code == 404
+    assert admin.get("/staff/youth/0").status_code == 404
+    assert admin.get(f"/staff/youth/{'9' * 20}").status_code == 404

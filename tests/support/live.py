@@ -61,6 +61,9 @@ class Server:
             # The races and load tests are not about limits: they book hundreds of times from
             # one address. The limits have their own tests against several workers and Redis.
             "RATELIMIT_ENABLED": "0",
+            # Nor about the answer's timing (tests/booking/test_public_answers.py): a floor
+            # per booking would only slow fifty-youth races down.
+            "BOOKING_ANSWER_FLOOR_MS": "0",
             **settings,
         }
         self.workers = workers
