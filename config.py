@@ -195,12 +195,12 @@ class DevelopmentConfig(Config):
 
 class TestingConfig(Config):
     TESTING = True
-    SECRET_KEY = "test-only-not-secret"
+    SECRET_KEY = "test-only-not-secret"  # the test configuration only  # nosec B105
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = False
     # The suite signs in hundreds of times: one round of PBKDF2 instead of scrypt's 0.1 s.
     # Never outside tests: create_app refuses a weak method in any other configuration.
-    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"  # a method name, tests only  # nosec B105
     # Hundreds of bookings: the timing test sets the production floor itself.
     BOOKING_ANSWER_FLOOR_MS = 0
     # Tests book and read from one address and one phone far more than a person would: the

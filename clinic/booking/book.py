@@ -53,7 +53,8 @@ def book(
     # A concurrent request that inserted the same unique row first (the youth, the slot) makes
     # this attempt fail; the next one finds that row.
     appointment = retrying_transaction(lambda: _book_once(request, rules, now, staff_id))
-    assert appointment is not None  # only a quiet request declines without raising
+    if appointment is None:  # only a quiet request declines without raising
+        raise RuntimeError("a staff booking was declined without a refusal")
     return appointment
 
 

@@ -58,7 +58,7 @@ def seed_demo(force: bool, scale: str) -> None:
     ):
         click.echo("Demo data not loaded: the database already has data.")
         return
-    rng = random.Random(2026)
+    rng = random.Random(2026)  # demo data, the same every run on purpose  # nosec B311
     rules = settings.current_rules()
     today = settings.clinic_now(rules).date()
 

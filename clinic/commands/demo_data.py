@@ -10,7 +10,7 @@ from clinic import vocab
 from clinic.booking import CODE_ALPHABET
 from clinic.models import StaffRole
 
-DEMO_PASSWORD = "demo-clinic-2026"
+DEMO_PASSWORD = "demo-clinic-2026"  # demo accounts; seed-demo refuses production  # nosec B105
 
 
 # The form's tattoo places, bar "somewhere else", which would need a note.

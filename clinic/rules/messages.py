@@ -115,12 +115,12 @@ def reminders_for(
         return []
     wanted: list[tuple[ReminderKind, date, time]] = []
     if ReminderKind.EARLY in policy.enabled:
-        assert policy.early_at is not None
+        assert policy.early_at is not None  # for mypy; ``enabled`` implies it  # nosec B101
         wanted.append(
             (ReminderKind.EARLY, day - timedelta(days=policy.days_before), policy.early_at)
         )
     if ReminderKind.SAME_DAY in policy.enabled:
-        assert policy.same_day_at is not None
+        assert policy.same_day_at is not None  # for mypy; ``enabled`` implies it  # nosec B101
         wanted.append((ReminderKind.SAME_DAY, day, policy.same_day_at))
     reminders: list[Reminder] = []
     for kind, on, at in reversed(wanted):

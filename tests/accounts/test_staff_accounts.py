@@ -514,6 +514,7 @@ def test_the_command_line_refuses_a_bad_email(runner):
 def test_settings_show_the_configuration_and_where_it_comes_from(app, client, admin, login):
     app.config["RATELIMIT_STORAGE_URI"] = "redis://:s3cret-pass@cache.internal:6379/0"
     app.config["SEATS_PER_SLOT"] = 3
+    app.config["BOOKING_LIMIT_PER_ADDRESS"] = "5 per hour;10 per day"
     login(admin)
     response = client.get("/staff/settings", headers=EN)
     assert response.status_code == 200
@@ -541,6 +542,11 @@ def test_settings_show_the_configuration_and_where_it_comes_from(app, client, ad
         "LOGIN_FAILURES_UNTRUSTED_PER_ACCOUNT",
         "LOGIN_FAILURES_PER_DEVICE",
         "DEVICE_COOKIE_DAYS",
+        "MESSAGES_PER_DESTINATION",
+        "BOOKING_LIMIT_PER_ADDRESS",
+        "BOOKING_LIMIT_PER_CONTACT",
+        "AVAILABILITY_LIMIT_PER_ADDRESS",
+        "STAFF_RECORD_READS_PER_ACCOUNT",
         "RATELIMIT_STORAGE_URI",
         "DATABASE_URL",
     ]:
@@ -552,6 +558,7 @@ def test_settings_show_the_configuration_and_where_it_comes_from(app, client, ad
     assert "5 in 15 minutes" in page
     assert "5 in 1 minute, 10 in 5 minutes, 20 in 15 minutes, 50 in 1 day" in page
     assert "10 in 15 minutes, 50 in 1 day" in page
+    assert "5 in 1 hour, 10 in 1 day" in page  # online booking requests from one address
     assert "<td>3</td>" in page  # what the server runs with, not the default
     assert "Laser 1, Laser 2" in page
     assert "<td>redis</td>" in page

@@ -478,13 +478,43 @@ def settings_rows() -> list[tuple[str, list[tuple[str, str, str]]]]:
                     "TWILIO_ACCOUNT_SID",
                     _("Configured") if c["TWILIO_ACCOUNT_SID"] else _("Not configured"),
                 ),
+                (
+                    _("Messages one phone or e-mail address may get"),
+                    "MESSAGES_PER_DESTINATION",
+                    _attempts(c["MESSAGES_PER_DESTINATION"]),
+                ),
+            ],
+        ),
+        (
+            _("Limits on what can be repeated"),
+            [
+                (
+                    _("Online booking requests from one address"),
+                    "BOOKING_LIMIT_PER_ADDRESS",
+                    _attempts(c["BOOKING_LIMIT_PER_ADDRESS"]),
+                ),
+                (
+                    _("Online booking requests for one phone or e-mail"),
+                    "BOOKING_LIMIT_PER_CONTACT",
+                    _attempts(c["BOOKING_LIMIT_PER_CONTACT"]),
+                ),
+                (
+                    _("Availability API requests from one address"),
+                    "AVAILABILITY_LIMIT_PER_ADDRESS",
+                    _attempts(c["AVAILABILITY_LIMIT_PER_ADDRESS"]),
+                ),
+                (
+                    _("Youth searches and records one staff account may open"),
+                    "STAFF_RECORD_READS_PER_ACCOUNT",
+                    _attempts(c["STAFF_RECORD_READS_PER_ACCOUNT"]),
+                ),
             ],
         ),
         (
             _("The server"),
             [
                 (
-                    _("Where failed sign-ins are counted"),
+                    _("Where the limits are counted"),
                     "RATELIMIT_STORAGE_URI",
                     _scheme(c["RATELIMIT_STORAGE_URI"]),
                 ),
