@@ -24,7 +24,7 @@ from clinic.booking.availability import (
     upcoming_appointment,
     upcoming_days,
 )
-from clinic.booking.book import Cancellation, OnlineRequest, book, cancel, request_online
+from clinic.booking.book import Cancellation, book, cancel, request_online
 from clinic.booking.checks import check_healed, check_youth, is_repeat_of
 from clinic.booking.errors import (
     AlreadyBooked,
@@ -58,7 +58,6 @@ __all__ = [
     "GuardianRequired",
     "NotCancellable",
     "NotEligible",
-    "OnlineRequest",
     "SlotAvailability",
     "SlotUnavailable",
     "SubmissionCancelled",

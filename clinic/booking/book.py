@@ -58,22 +58,13 @@ def book(
     return appointment
 
 
-@dataclass(frozen=True)
-class OnlineRequest:
-    """What became of a youth's online request. The visitor is told the same whatever it
-    holds; ``appointment_id`` is None when the rules declined it and the youth was written to
-    at the contact on file."""
-
-    appointment_id: int | None
-
-
-def request_online(request: BookingRequest, rules: ClinicRules, now: datetime) -> OnlineRequest:
+def request_online(request: BookingRequest, rules: ClinicRules, now: datetime) -> None:
     """A youth's own request for a seat: booked, or declined in a message to the contact on
-    file (see the module's docstring). Raises ``BookingError`` only for what the visitor's own
-    answers or the slot's state decide: age and consent, a closed or full slot, a reused form.
+    file (see the module's docstring). It returns nothing, since the visitor is told the same
+    either way. Raises ``BookingError`` only for what the visitor's own answers or the slot's
+    state decide: age and consent, a closed or full slot, a reused form.
     """
-    appointment = retrying_transaction(lambda: _book_once(request, rules, now, None, quiet=True))
-    return OnlineRequest(appointment.id if appointment is not None else None)
+    retrying_transaction(lambda: _book_once(request, rules, now, None, quiet=True))
 
 
 def _book_once(

@@ -278,28 +278,29 @@ def _deliver(message_id, token, now, rand, report: RunReport) -> None:
 _DESTINATION = "message-destination"
 
 
-def _destination_limits() -> list[RateLimitItem]:
-    return parse_many(settings.outbox_settings().per_destination)
+def _destination_limits(address: str) -> list[tuple[RateLimitItem, str, str]]:
+    """Each configured limit with the keys ``address`` counts under; none while limits are
+    off."""
+    if not limiter.enabled:
+        return []
+    key = settings.keyed_hash(_DESTINATION, address)
+    return [
+        (item, _DESTINATION, key) for item in parse_many(settings.outbox_settings().per_destination)
+    ]
 
 
 def _destination_full(address: str) -> datetime | None:
     """When ``address`` may get messages again, if it has had its share (naive UTC)."""
-    if not limiter.enabled:
-        return None
-    key = settings.keyed_hash(_DESTINATION, address)
-    for item in _destination_limits():
-        if not limiter.limiter.test(item, _DESTINATION, key):
-            reset, _remaining = limiter.limiter.get_window_stats(item, _DESTINATION, key)
+    for item, *keys in _destination_limits(address):
+        if not limiter.limiter.test(item, *keys):
+            reset, _remaining = limiter.limiter.get_window_stats(item, *keys)
             return naive_utc(datetime.fromtimestamp(reset + 1, UTC))
     return None
 
 
 def _count_for_destination(address: str) -> None:
-    if not limiter.enabled:
-        return
-    key = settings.keyed_hash(_DESTINATION, address)
-    for item in _destination_limits():
-        limiter.limiter.hit(item, _DESTINATION, key)
+    for item, *keys in _destination_limits(address):
+        limiter.limiter.hit(item, *keys)
 
 
 def _renew(message_id: int, token: str, now: datetime) -> bool:
