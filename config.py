@@ -142,6 +142,14 @@ class Config:
     STAFF_RECORD_READS_PER_ACCOUNT = os.environ.get(
         "STAFF_RECORD_READS_PER_ACCOUNT", "60 per minute;600 per hour"
     )
+    # "Lost your link?" look-ups (a contact and a date of birth), per address and per contact.
+    LOST_LINK_LIMIT_PER_ADDRESS = os.environ.get(
+        "LOST_LINK_LIMIT_PER_ADDRESS", "5 per hour;20 per day"
+    )
+    LOST_LINK_LIMIT_PER_CONTACT = os.environ.get("LOST_LINK_LIMIT_PER_CONTACT", "3 per day")
+    # Opening a youth's link (/my/<token>), and what is done from it, per address: a token is
+    # 256 bits and cannot be guessed, but nobody gets to try millions.
+    LINK_LIMIT_PER_ADDRESS = os.environ.get("LINK_LIMIT_PER_ADDRESS", "60 per hour")
     # Messages the worker sends to one phone number or e-mail address; more wait a day.
     MESSAGES_PER_DESTINATION = os.environ.get("MESSAGES_PER_DESTINATION", "8 per day")
     RATELIMIT_HEADERS_ENABLED = False
@@ -151,6 +159,27 @@ class Config:
     # X-Forwarded-For, so the per-address sign-in limit counts real addresses (0: none; staff
     # who signed in on a browser before are never locked out by that address's failures).
     PROXY_FIX_X_FOR = _int("PROXY_FIX_X_FOR", 0)
+
+    # --- Self-service (clinic/booking/links.py, lists.py, offers.py) ---
+    # Links in messages start with this (the worker writes them outside any request).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    # A visit's link works until the end of its day; after a treatment, this many days more
+    # (to book the next session); a list entry's, this many days after it closed.
+    LINK_DAYS_AFTER_TREATMENT = _int("LINK_DAYS_AFTER_TREATMENT", 120)
+    LINK_DAYS_AFTER_LIST = _int("LINK_DAYS_AFTER_LIST", 14)
+    # An offered seat (standby or waiting list) is held this many hours for its claim, this
+    # many when its day is tomorrow or today, and is not offered with less than
+    # OFFER_LEAST_MINUTES to answer before booking closes for it.
+    OFFER_HOLD_HOURS = _int("OFFER_HOLD_HOURS", 12)
+    OFFER_HOLD_HOURS_CLOSE = _int("OFFER_HOLD_HOURS_CLOSE", 2)
+    OFFER_LEAST_MINUTES = _int("OFFER_LEAST_MINUTES", 30)
+    # The program waiting list's order: these rules first, in this order, then joining date.
+    # "visible": a tattoo on the face, neck or hands; "referral": sent by a job or re-entry
+    # program. Empty: joining date only.
+    WAITLIST_PRIORITY = os.environ.get("WAITLIST_PRIORITY", "visible,referral")
+    # "About 5 weeks" is estimated from the invitations of this many recent weeks.
+    WAITLIST_RATE_WEEKS = _int("WAITLIST_RATE_WEEKS", 8)
+    # --- end of self-service ---
 
     LANGUAGES = ("en", "es")
     BABEL_DEFAULT_LOCALE = "en"
@@ -208,6 +237,8 @@ class TestingConfig(Config):
     BOOKING_LIMIT_PER_ADDRESS = BOOKING_LIMIT_PER_CONTACT = "10000 per hour"
     AVAILABILITY_LIMIT_PER_ADDRESS = STAFF_RECORD_READS_PER_ACCOUNT = "10000 per minute"
     MESSAGES_PER_DESTINATION = "10000 per day"
+    LOST_LINK_LIMIT_PER_ADDRESS = LOST_LINK_LIMIT_PER_CONTACT = "10000 per hour"
+    LINK_LIMIT_PER_ADDRESS = "10000 per hour"
 
 
 class ProductionConfig(Config):

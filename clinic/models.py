@@ -158,7 +158,9 @@ class Slot(db.Model):
 
     A row is created the first time a slot is booked (or changed by staff); until then the
     slot exists only as a rule. ``booked`` is the counter the database keeps honest: it only
-    moves through a conditional UPDATE, and the CHECK makes overbooking impossible.
+    moves through a conditional UPDATE, and the CHECK makes overbooking impossible. It counts
+    every seat taken: by an appointment, and by an open standby or waiting-list offer
+    (``SeatOffer``), which holds its seat until it is claimed or lapses.
     """
 
     __tablename__ = "slot"
@@ -287,7 +289,7 @@ class Appointment(db.Model):
     submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # Who cancelled: a staff account, or nobody (the youth, once self-service exists).
+    # Who cancelled: a staff account, or nobody (the youth, from their link; see StatusChange).
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
 
     # The clinic day itself. Times are UTC; the ticket is the number the waiting room sees.
@@ -362,9 +364,17 @@ class Intake(ContactDetails, db.Model):
     appointment: Mapped[Appointment] = relationship(back_populates="intake")
 
 
+class Actor(enum.StrEnum):
+    """Who made a change to an appointment."""
+
+    STAFF = "staff"
+    YOUTH = "youth"  # from their own link (self-service): cancelled or moved by the youth
+
+
 class StatusChange(db.Model):
-    """One move of an appointment on the clinic day, by whom and when: the queue's history,
-    and what "undo" reverts."""
+    """One move of an appointment, by whom and when: the queue's history, what "undo"
+    reverts, and the youth's own changes from their link (``actor`` youth, no staff member;
+    a move to another time keeps its status and says where from and to in ``detail``)."""
 
     __tablename__ = "status_change"
 
@@ -373,15 +383,23 @@ class StatusChange(db.Model):
     action: Mapped[str] = mapped_column(String(20))
     from_status: Mapped[str] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    actor: Mapped[str] = mapped_column(String(10), default=Actor.STAFF)
+    # A reschedule's times: {"from": "2026-12-22T16:00", "to": "2027-01-26T17:20"}.
+    detail: Mapped[dict[str, str] | None] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     undone_at: Mapped[datetime | None] = mapped_column(DateTime)
     undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
 
     appointment: Mapped[Appointment] = relationship(back_populates="changes")
-    staff: Mapped[StaffUser] = relationship(foreign_keys=[staff_id])
+    staff: Mapped[StaffUser | None] = relationship(foreign_keys=[staff_id])
 
-    __table_args__ = (Index("ix_status_change_appointment_id", "appointment_id", "id"),)
+    __table_args__ = (
+        Index("ix_status_change_appointment_id", "appointment_id", "id"),
+        CheckConstraint("actor IN ('staff', 'youth')", name="actor"),
+        # A staff change names its staff member; a youth's names none.
+        CheckConstraint("(actor = 'staff') = (staff_id IS NOT NULL)", name="actor_staff"),
+    )
 
 
 class Treatment(db.Model):
@@ -449,6 +467,8 @@ class OutboxMessage(db.Model):
     channel: Mapped[str] = mapped_column(String(5))
     language: Mapped[str] = mapped_column(String(5), default="en")
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    # Or a standby or waiting-list entry (joined, offered a seat, link sent again).
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("list_entry.id"))
     # Facts the message needs that the appointment no longer holds (a moved booking's old time).
     context: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # At most one row per key: a reminder is scheduled once however often the job runs.
@@ -470,6 +490,7 @@ class OutboxMessage(db.Model):
     resend_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id"))
 
     appointment: Mapped[Appointment | None] = relationship()
+    entry: Mapped[ListEntry | None] = relationship()
     created_by: Mapped[StaffUser | None] = relationship(foreign_keys=[created_by_id])
 
     __table_args__ = (
@@ -480,5 +501,156 @@ class OutboxMessage(db.Model):
         CheckConstraint("channel IN ('email', 'sms')", name="channel"),
         Index("ix_outbox_message_due", "status", "send_after"),
         Index("ix_outbox_message_appointment_id", "appointment_id"),
+        Index("ix_outbox_message_entry_id", "entry_id"),
         Index("ix_outbox_message_created_at", "created_at"),
+    )
+
+
+# --- Self-service: the youth's links, standby and the program's waiting list -------------
+
+
+class YouthLink(db.Model):
+    """A link a youth holds: to one appointment (change, cancel, add to calendar, book the
+    next session) or to one list entry (their place, an offered seat, leave the list).
+
+    The token is 32 bytes from ``secrets`` (256 bits), drawn when a message carrying it is
+    written; only its SHA-256 is kept, so a copy of the database opens nothing. Each message
+    carries a fresh token, all valid together: whether a token still opens its page is decided
+    by what it points to (``clinic.booking.links``), so a visit moved later extends its links
+    and a visit past ends them.
+    """
+
+    __tablename__ = "youth_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"), index=True)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("list_entry.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    appointment: Mapped[Appointment | None] = relationship()
+    entry: Mapped[ListEntry | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("(appointment_id IS NULL) <> (entry_id IS NULL)", name="one_target"),
+    )
+
+
+class ListKind(enum.StrEnum):
+    STANDBY = "standby"  # one clinic day (or a time range on it) that was full
+    PROGRAM = "program"  # the clinic's waiting list: every day in the window was full
+
+
+class EntryStatus(enum.StrEnum):
+    WAITING = "waiting"  # on the list (an offer may be out to them: see SeatOffer)
+    BOOKED = "booked"  # took an offered seat: ``appointment_id``
+    LEFT = "left"  # left the list from their link
+    REMOVED = "removed"  # removed by staff
+    CLOSED = "closed"  # the day passed, or they booked some other way
+
+
+OPEN_ENTRY = (EntryStatus.WAITING,)
+
+
+class ListEntry(ContactDetails, db.Model):
+    """A youth on a day's standby list or on the program's waiting list.
+
+    Joining takes the same intake as booking (``answers``: what ``Intake`` would record), so
+    that taking an offered seat books without a form; messages go to the contact given here.
+    Order: ``priority`` (0 first; the program list's rules, see ``clinic.rules.waitlist``), then
+    ``rank`` (the joining order, which staff may change on a standby list), then ``id``.
+    """
+
+    __tablename__ = "list_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    youth_id: Mapped[int] = mapped_column(ForeignKey("youth.id"))
+    # Standby only: the day, and the times that suit (None: any time that day).
+    day: Mapped[date | None] = mapped_column(Date)
+    earliest: Mapped[time | None] = mapped_column(Time)
+    latest: Mapped[time | None] = mapped_column(Time)
+    status: Mapped[str] = mapped_column(String(10), default=EntryStatus.WAITING)
+    priority: Mapped[int] = mapped_column(default=0)
+    rank: Mapped[int] = mapped_column(default=0)
+    answers: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    joined_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+
+    youth: Mapped[Youth] = relationship()
+    appointment: Mapped[Appointment | None] = relationship()
+    offers: Mapped[list[SeatOffer]] = relationship(back_populates="entry", order_by="SeatOffer.id")
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('standby', 'program')", name="kind"),
+        CheckConstraint(
+            "status IN ('waiting', 'booked', 'left', 'removed', 'closed')", name="status"
+        ),
+        CheckConstraint("(kind = 'standby') = (day IS NOT NULL)", name="standby_day"),
+        Index("ix_list_entry_list", "kind", "day", "status"),
+        Index("ix_list_entry_youth_id", "youth_id"),
+        # One place per youth on each list: joining twice finds the first.
+        Index(
+            "uq_list_entry_waiting_standby",
+            "youth_id",
+            "day",
+            unique=True,
+            sqlite_where=text("status = 'waiting' AND kind = 'standby'"),
+            postgresql_where=text("status = 'waiting' AND kind = 'standby'"),
+        ),
+        Index(
+            "uq_list_entry_waiting_program",
+            "youth_id",
+            unique=True,
+            sqlite_where=text("status = 'waiting' AND kind = 'program'"),
+            postgresql_where=text("status = 'waiting' AND kind = 'program'"),
+        ),
+    )
+
+
+class OfferStatus(enum.StrEnum):
+    OPEN = "open"  # holds its seat until ``expires_at``
+    CLAIMED = "claimed"  # booked: ``appointment_id``
+    DECLINED = "declined"  # "no thanks" from the link
+    LAPSED = "lapsed"  # not claimed in time: passed to the next person
+    WITHDRAWN = "withdrawn"  # the entry left or was removed, or the day closed
+
+
+class SeatOffer(db.Model):
+    """One seat offered to one list entry, held for it (counted in ``Slot.booked``) until
+    claimed or lapsed. At most one open offer per entry; a seat has at most one offer because
+    the offer itself holds it."""
+
+    __tablename__ = "seat_offer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("list_entry.id"))
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id"))
+    status: Mapped[str] = mapped_column(String(10), default=OfferStatus.OPEN)
+    offered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    # A staff member who invited by hand; None when the seat freed and the list moved.
+    offered_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+
+    entry: Mapped[ListEntry] = relationship(back_populates="offers")
+    slot: Mapped[Slot] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('open', 'claimed', 'declined', 'lapsed', 'withdrawn')", name="status"
+        ),
+        Index("ix_seat_offer_status_expires", "status", "expires_at"),
+        Index("ix_seat_offer_slot_id", "slot_id"),
+        Index(
+            "uq_seat_offer_open_per_entry",
+            "entry_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
     )

@@ -21,6 +21,7 @@ from clinic.rules.calendar import DayDefaults
 from clinic.rules.eligibility import AgeLimits, BookingWindow
 from clinic.rules.messages import ReminderPolicy
 from clinic.rules.policy import ClinicRules
+from clinic.rules.selfservice import LinkPolicy, OfferPolicy
 
 
 def _config(config: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -54,6 +55,19 @@ def current_rules(config: Mapping[str, Any] | None = None) -> ClinicRules:
         stations=tuple(config["STATIONS"]),
         no_show_grace=timedelta(minutes=config["NO_SHOW_GRACE_MINUTES"]),
         reminders=reminder_policy(config),
+        links=LinkPolicy(
+            days_after_treatment=config["LINK_DAYS_AFTER_TREATMENT"],
+            days_after_list=config["LINK_DAYS_AFTER_LIST"],
+        ),
+        offers=OfferPolicy(
+            hold=timedelta(hours=config["OFFER_HOLD_HOURS"]),
+            hold_close=timedelta(hours=config["OFFER_HOLD_HOURS_CLOSE"]),
+            least=timedelta(minutes=config["OFFER_LEAST_MINUTES"]),
+            priority_rules=tuple(
+                rule.strip() for rule in config["WAITLIST_PRIORITY"].split(",") if rule.strip()
+            ),
+            rate_weeks=config["WAITLIST_RATE_WEEKS"],
+        ),
     )
 
 
@@ -64,6 +78,12 @@ def keyed_hash(purpose: str, value: str, config: Mapping[str, Any] | None = None
     secret = str(_config(config)["SECRET_KEY"]).encode()
     message = f"{purpose}:{value}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+def public_url(path: str, config: Mapping[str, Any] | None = None) -> str:
+    """An absolute address on the public site, for links in messages (written outside any
+    request): ``PUBLIC_BASE_URL`` + ``path``."""
+    return f"{_config(config)['PUBLIC_BASE_URL']}{path}"
 
 
 def clinic_now(rules: ClinicRules) -> datetime:

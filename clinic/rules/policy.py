@@ -13,6 +13,7 @@ from datetime import timedelta, tzinfo
 from clinic.rules.calendar import DayDefaults
 from clinic.rules.eligibility import AgeLimits, BookingWindow
 from clinic.rules.messages import ReminderPolicy
+from clinic.rules.selfservice import LinkPolicy, OfferPolicy
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,5 @@ class ClinicRules:
     # A booked youth not here this long after their time is offered to staff as a no-show.
     no_show_grace: timedelta = timedelta(minutes=15)
     reminders: ReminderPolicy = ReminderPolicy()
+    links: LinkPolicy = LinkPolicy()
+    offers: OfferPolicy = OfferPolicy()
