@@ -26,9 +26,14 @@ translations-update: $(STAMP)
 	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l $(EXTRACT_DIRS) -o clinic/translations/messages.pot .
 	$(BIN)/pybabel update -i clinic/translations/messages.pot -d clinic/translations --no-fuzzy-matching
 
+# The outbox worker runs beside the server (and sweeps the seat offers); in development it
+# writes each message to instance/letterbox/ instead of sending it. It stops with the server.
 run: setup
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
+	@echo "Messages to youth are written to instance/letterbox/"
+	$(FLASK) outbox run --loop & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 # The suite runs on SQLite, then again on PostgreSQL when a server answers. CI sets

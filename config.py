@@ -220,6 +220,10 @@ class Config:
 class DevelopmentConfig(Config):
     # A fixed key is fine on a developer's laptop and nowhere else.
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    # Messages to youth are written here as text files instead of sent (clinic/messaging/
+    # transports.py), so a fresh clone can read them and open their links; "" sends them
+    # through MAIL_SERVER and Twilio as configured. Never in production (create_app refuses).
+    LETTERBOX_DIR = os.environ.get("LETTERBOX_DIR", str(INSTANCE_DIR / "letterbox"))
 
 
 class TestingConfig(Config):

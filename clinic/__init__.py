@@ -36,6 +36,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set outside development and tests")
+    if env == "production" and app.config.get("LETTERBOX_DIR"):
+        # It writes every message, with the youth's contact and link, to a file.
+        raise RuntimeError("LETTERBOX_DIR is for development only: unset it in production")
     from clinic.accounts import strong_hash_method
 
     if env != "testing" and not strong_hash_method(app.config["PASSWORD_HASH_METHOD"]):

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import click
 
+from clinic import settings
 from clinic.messaging import outbox, transports, worker
+
+# How often the loop also sweeps the seat offers (lapses them, offers free seats): offers are
+# held for hours, so half a minute late is nothing, and the sweep's reads and writes are not
+# repeated at every poll of the outbox.
+SWEEP_SECONDS = 30
 
 
 @click.group("outbox")
@@ -36,7 +44,7 @@ def outbox_run(loop: bool) -> None:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         click.echo("Outbox worker running; stop it with Ctrl-C or SIGTERM.")
-        worker.run_forever(stopping)
+        worker.run_forever(stopping, before_each_poll=_offer_sweeper())
         click.echo("Outbox worker stopped.")
         return
     report = worker.run_once()
@@ -51,3 +59,23 @@ def reminders() -> None:
     """Schedule the reminders of the coming days' appointments (safe to run repeatedly)."""
     added = outbox.schedule_reminders(datetime.now(UTC))
     click.echo(f"{added} reminders scheduled.")
+
+
+def _offer_sweeper() -> Callable[[datetime], None]:
+    """What the loop runs before each look at the outbox: the seat offers' sweep, at most
+    every ``SWEEP_SECONDS`` (a lapsed offer passes its seat on, and the messages that causes
+    go in the same loop), so that ``make run``, or a clinic running only this service, needs
+    no second one (``flask offers sweep --loop`` does the same, and both may run)."""
+    from clinic.booking import offers
+
+    next_sweep = 0.0
+
+    def sweep(now: datetime) -> None:
+        nonlocal next_sweep
+        if time.monotonic() < next_sweep:
+            return
+        next_sweep = time.monotonic() + SWEEP_SECONDS
+        rules = settings.current_rules()
+        offers.sweep(rules, now.astimezone(rules.zone))
+
+    return sweep

@@ -1,5 +1,6 @@
-"""Messages to youth: confirmations, reminders, cancellations, moves and aftercare, by e-mail
-or text, in the youth's language.
+"""Messages to youth: confirmations, reminders, cancellations, moves and aftercare, what they
+did from their link, and their standby and waiting-list places and offered seats, by e-mail
+or text, in the youth's language, each with a fresh link to what it is about (``links``).
 
 Inside, by caller: ``outbox`` is what the use cases call inside their own transaction (a
 message is a row committed with the change that causes it); ``worker`` is what ``flask outbox

@@ -15,6 +15,7 @@ from clinic.extensions import db
 from clinic.messaging import transports
 from clinic.models import (
     Appointment,
+    ListEntry,
     MessageStatus,
     OutboxMessage,
     naive_utc,
@@ -31,8 +32,9 @@ class AlreadyResent(NotResendable):
 
 def resend(message_id: int, staff_id: int) -> OutboxMessage:
     """Send a message again (the youth says it never came, or it died while the server was
-    down): a new row, queued now, to the appointment's current contact. One copy at a time;
-    one about a visit no longer ahead is not sent, as any would not be."""
+    down): a new row, queued now, to the appointment's (or list entry's) current contact, with
+    a fresh link. One copy at a time; one about a visit no longer ahead, or an offer no
+    longer open, is not sent, as any would not be."""
     try:
         with write_transaction():
             original = db.session.get(OutboxMessage, message_id)
@@ -55,6 +57,7 @@ def resend(message_id: int, staff_id: int) -> OutboxMessage:
                 channel=original.channel,
                 language=original.language,
                 appointment_id=original.appointment_id,
+                entry_id=original.entry_id,
                 context=dict(original.context or {}),
                 expires_at=original.expires_at,
                 created_by_id=staff_id,
@@ -91,13 +94,15 @@ def waiting_without_provider(now: datetime) -> list[Waiting]:
 
 
 def recent(status: str | None, limit: int, offset: int = 0) -> list[OutboxMessage]:
-    """The newest messages first, with their appointment and youth loaded for the page."""
+    """The newest messages first, with their appointment or list entry and youth loaded for
+    the page."""
     query = (
         select(OutboxMessage)
         .options(
             joinedload(OutboxMessage.appointment).joinedload(Appointment.youth),
             joinedload(OutboxMessage.appointment).joinedload(Appointment.slot),
             joinedload(OutboxMessage.appointment).joinedload(Appointment.intake),
+            joinedload(OutboxMessage.entry).joinedload(ListEntry.youth),
             joinedload(OutboxMessage.created_by),
         )
         .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())

@@ -1,7 +1,9 @@
 """The outbox, as the use cases write it: every message to a youth is a row written in the same
-transaction as the change that causes it (a booking, a cancellation, a move, a treatment), and
-sent later by the worker (``clinic.messaging.worker``). So a booking never fails, or waits,
-because mail or SMS is down.
+transaction as the change that causes it (a booking, a cancellation, a move, a treatment, a
+place on a list, an offered seat), and sent later by the worker (``clinic.messaging.worker``).
+So a booking never fails, or waits, because mail or SMS is down. A message is about an
+appointment (``appointment_id``, to the booking's contact) or a list entry (``entry_id``, to
+the contact given with the entry).
 
 Reminders are made once each: their ``dedup_key`` is unique, so scheduling them twice inserts
 nothing. Nothing here commits: the caller's transaction does.
@@ -23,8 +25,11 @@ from clinic.models import (
     Appointment,
     AppointmentStatus,
     Intake,
+    ListEntry,
+    ListKind,
     MessageStatus,
     OutboxMessage,
+    SeatOffer,
     Slot,
     naive_utc,
 )
@@ -35,6 +40,8 @@ from clinic.rules.messages import (
     choose_channel,
     reminders_for,
 )
+from clinic.rules.selfservice import appointment_link_ends, entry_link_ends
+from clinic.rules.visits import VisitStatus
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,9 @@ def _starts(day: date, start: time) -> datetime:
 
 
 _REMINDERS = (Kind.REMINDER_EARLY, Kind.REMINDER_SAME_DAY)
-CANCELLATIONS = (Kind.CANCELLED, Kind.CLINIC_CANCELLED)
+CANCELLATIONS = (Kind.CANCELLED, Kind.CLINIC_CANCELLED, Kind.YOUTH_CANCELLED)
+# Notices of a new time (the clinic's hours changed; the youth moved it themselves).
+_NEW_TIME = (Kind.MOVED, Kind.RESCHEDULED)
 # Messages that reached the youth or are reaching them now (a worker is sending).
 _GONE = (MessageStatus.SENT, MessageStatus.SENDING)
 # Messages that went, are going or will go (not withdrawn, not expired).
@@ -109,7 +118,7 @@ _NOT_WITHDRAWN = (
     MessageStatus.DEAD,
 )
 # Messages about the visit ahead are pointless once it has started.
-_EXPIRE_AT_START = (Kind.CONFIRMATION, Kind.RESTORED, Kind.MOVED, *CANCELLATIONS)
+_EXPIRE_AT_START = (Kind.CONFIRMATION, Kind.RESTORED, *_NEW_TIME, *CANCELLATIONS)
 
 
 def _add(
@@ -148,14 +157,27 @@ def booked(appointment_id: int, now: datetime, *, staff_id: int | None = None) -
 
 
 def cancelled(
-    appointment_id: int, now: datetime, *, by_clinic: bool = False, staff_id: int | None = None
+    appointment_id: int,
+    now: datetime,
+    *,
+    by_clinic: bool = False,
+    by_youth: bool = False,
+    staff_id: int | None = None,
 ) -> None:
-    """A booking cancelled (by staff for the youth, or because the clinic changed its day):
-    its reminders are withdrawn, and the youth is told."""
+    """A booking cancelled (by staff for the youth, because the clinic changed its day, or by
+    the youth from their link): its reminders are withdrawn, and the youth is told."""
+    if by_clinic and by_youth:
+        raise ValueError("a booking is cancelled by the clinic or by the youth, not both")
     _withdraw(_REMINDERS, appointment_id)
     target = _target(appointment_id)
     if target is not None:
-        kind = Kind.CLINIC_CANCELLED if by_clinic else Kind.CANCELLED
+        kind = (
+            Kind.CLINIC_CANCELLED
+            if by_clinic
+            else Kind.YOUTH_CANCELLED
+            if by_youth
+            else Kind.CANCELLED
+        )
         _add(target, kind, now, staff_id=staff_id)
 
 
@@ -168,17 +190,15 @@ def moved(appointment_id: int, old_start: time, now: datetime, *, staff_id: int 
     target = _target(appointment_id)
     if target is None:
         return
-    # What still waits expires when the visit starts: at its new time now.
-    db.session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.appointment_id == appointment_id,
-            OutboxMessage.kind.in_(_EXPIRE_AT_START),
-            OutboxMessage.status == MessageStatus.QUEUED,
-        )
-        .values(expires_at=_starts(target.day, target.start))
-        .execution_options(synchronize_session=False)
-    )
+    _expire_at_new_start(target)
+    rescheduled_unsent = _withdraw((Kind.RESCHEDULED,), appointment_id)
+    if rescheduled_unsent:
+        # The youth moved it to another day and has not heard yet: that notice, written when
+        # it goes, gives the time as it is then; one notice, not two.
+        context = min(rescheduled_unsent, key=lambda row: row.id).context
+        _add(target, Kind.RESCHEDULED, now, staff_id=staff_id, context=dict(context))
+        _schedule_reminders(target, now)
+        return
     unsent = _withdraw((Kind.MOVED,), appointment_id)
     known = min(unsent, key=lambda row: row.id).context["old_start"] if unsent else None
     known_start = time.fromisoformat(known) if known else old_start
@@ -186,6 +206,49 @@ def moved(appointment_id: int, old_start: time, now: datetime, *, staff_id: int 
         context = {"old_start": known_start.isoformat()}
         _add(target, Kind.MOVED, now, staff_id=staff_id, context=context)
     _schedule_reminders(target, now)
+
+
+def rescheduled(appointment_id: int, old_day: date, old_start: time, now: datetime) -> None:
+    """The youth moved their booking to another day or time from their link (the booking
+    already holds the new slot): they get the new time and a calendar update, and the
+    reminders not sent yet follow it (one already sent is not sent again).
+
+    Moved twice before the first notice went, the youth gets one notice, from the visit they
+    last heard of to the new one; moved back to it, none. A confirmation still waiting says
+    the new time itself."""
+    target = _target(appointment_id)
+    if target is None:
+        return
+    _expire_at_new_start(target)
+    unsent = sorted(_withdraw(_NEW_TIME, appointment_id), key=lambda row: row.id)
+    known_day, known_start = old_day, old_start
+    if unsent:
+        first = unsent[0].context or {}
+        if first.get("old"):
+            known = datetime.fromisoformat(first["old"])
+            known_day, known_start = known.date(), known.time()
+        elif first.get("old_start"):
+            # A same-day move by the clinic that had not gone: it was about ``old_day``.
+            known_start = time.fromisoformat(first["old_start"])
+    waiting = _count(appointment_id, (Kind.CONFIRMATION, Kind.RESTORED), (MessageStatus.QUEUED,))
+    if (known_day, known_start) != (target.day, target.start) and not waiting:
+        context = {"old": visit_key(known_day, known_start)}
+        _add(target, Kind.RESCHEDULED, now, context=context)
+    _schedule_reminders(target, now)
+
+
+def _expire_at_new_start(target: _Target) -> None:
+    """What still waits about the visit expires when it starts: at its new time now."""
+    db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.appointment_id == target.id,
+            OutboxMessage.kind.in_(_EXPIRE_AT_START),
+            OutboxMessage.status == MessageStatus.QUEUED,
+        )
+        .values(expires_at=_starts(target.day, target.start))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def restored(appointment_id: int, now: datetime, *, staff_id: int | None = None) -> None:
@@ -203,7 +266,7 @@ def restored(appointment_id: int, now: datetime, *, staff_id: int | None = None)
     answered = _count(appointment_id, (Kind.RESTORED,), _NOT_WITHDRAWN)
     if heard > answered:
         _add(target, Kind.RESTORED, now, staff_id=staff_id)
-    elif not _count(appointment_id, (Kind.CONFIRMATION, Kind.RESTORED, Kind.MOVED), _NOT_WITHDRAWN):
+    elif not _count(appointment_id, (Kind.CONFIRMATION, Kind.RESTORED, *_NEW_TIME), _NOT_WITHDRAWN):
         # Cancelled before its confirmation went (the worker then dropped it), and the notice
         # never went either: the youth has not heard of this booking at all.
         _add(target, Kind.CONFIRMATION, now, staff_id=staff_id)
@@ -260,6 +323,246 @@ def _add_once(
             expires_at=ends,
         )
         .on_conflict_do_nothing()
+    )
+
+
+# --- "Lost your link?" and the lists ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _EntryTarget:
+    """A standby or waiting-list entry as the outbox needs it: the contact given with it."""
+
+    id: int
+    kind: str
+    status: str
+    day: date | None  # standby only
+    closed_at: datetime | None  # naive UTC
+    channel: str | None
+    language: str
+
+
+def _entry_target(entry_id: int) -> _EntryTarget | None:
+    row = db.session.execute(
+        select(
+            ListEntry.id,
+            ListEntry.kind,
+            ListEntry.status,
+            ListEntry.day,
+            ListEntry.closed_at,
+            ListEntry.contact_by,
+            ListEntry.phone,
+            ListEntry.email,
+            ListEntry.language,
+        ).where(ListEntry.id == entry_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    return _EntryTarget(
+        id=row.id,
+        kind=row.kind,
+        status=row.status,
+        day=row.day,
+        closed_at=row.closed_at,
+        channel=choose_channel(row.contact_by, row.phone, row.email),
+        language=row.language or "en",
+    )
+
+
+def _add_about_entry(
+    target: _EntryTarget,
+    kind: Kind,
+    now: datetime,
+    *,
+    dedup_key: str,
+    expires_at: datetime | None = None,
+    context: dict[str, str] | None = None,
+    channel: str | None = None,
+    staff_id: int | None = None,
+) -> None:
+    """Queue a message about a list entry, to the entry's own contact; at most one per
+    ``dedup_key`` (a second is silently not made)."""
+    channel = channel or target.channel
+    if channel is None:
+        return
+    db.session.execute(
+        dialect_insert(OutboxMessage)
+        .values(
+            kind=kind,
+            channel=channel,
+            language=target.language,
+            entry_id=target.id,
+            context=context or {},
+            dedup_key=dedup_key,
+            status=MessageStatus.QUEUED,
+            attempts=0,
+            send_after=naive_utc(now),
+            created_at=naive_utc(now),
+            created_by_id=staff_id,
+            expires_at=expires_at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def _local_day(now: datetime) -> date:
+    return now.astimezone(settings.clinic_zone()).date()
+
+
+def _standby_ends(target: _EntryTarget) -> datetime | None:
+    """A standby entry's messages are worth sending until its day is over (naive UTC)."""
+    if target.kind != ListKind.STANDBY or target.day is None:
+        return None
+    return naive_utc(
+        datetime.combine(target.day + timedelta(days=1), time(0), tzinfo=settings.clinic_zone())
+    )
+
+
+def link_again(
+    now: datetime,
+    *,
+    appointment_id: int | None = None,
+    entry_id: int | None = None,
+    channel: str | None = None,
+) -> None:
+    """Lost your link? The youth is sent a fresh link to the appointment or list entry, at
+    most once a day per appointment or entry (anyone can type a youth's contact into the
+    form, and must not be able to flood them). ``channel`` ("email" or "sms"): the contact
+    the youth typed, if the booking or entry has it; otherwise the way they chose."""
+    if (appointment_id is None) == (entry_id is None):
+        raise ValueError("a link is to an appointment or to a list entry")
+    rules = settings.current_rules()
+    day = _local_day(now).isoformat()
+    if entry_id is not None:
+        entry = _entry_target(entry_id)
+        if entry is None:
+            return
+        closed_at = entry.closed_at.replace(tzinfo=UTC) if entry.closed_at else None
+        ends = entry_link_ends(entry.day, closed_at, rules.zone, rules.links)
+        _add_about_entry(
+            entry,
+            Kind.LINK_AGAIN,
+            now,
+            dedup_key=f"link:entry:{entry.id}:{day}",
+            expires_at=naive_utc(ends) if ends is not None else None,
+            channel=_typed_channel(
+                channel, select(ListEntry.email, ListEntry.phone).where(ListEntry.id == entry.id)
+            ),
+        )
+        return
+    target = _target(appointment_id)
+    if target is None:
+        return
+    # Not worth sending once the link it carries would no longer open.
+    ends = appointment_link_ends(target.day, VisitStatus(target.status), rules.zone, rules.links)
+    typed = _typed_channel(
+        channel, select(Intake.email, Intake.phone).where(Intake.appointment_id == target.id)
+    )
+    chosen = typed or target.channel
+    if chosen is None:
+        return
+    db.session.execute(
+        dialect_insert(OutboxMessage)
+        .values(
+            kind=Kind.LINK_AGAIN,
+            channel=chosen,
+            language=target.language,
+            appointment_id=target.id,
+            context={},
+            dedup_key=f"link:appointment:{target.id}:{day}",
+            status=MessageStatus.QUEUED,
+            attempts=0,
+            send_after=naive_utc(now),
+            created_at=naive_utc(now),
+            expires_at=naive_utc(ends),
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def _typed_channel(channel: str | None, contact: Any) -> str | None:
+    """``channel`` if the contact (a query for its e-mail and phone) has that way to reach
+    them; else None."""
+    if channel not in ("email", "sms"):
+        return None
+    row = db.session.execute(contact).one_or_none()
+    if row is None:
+        return None
+    return channel if (row.email if channel == "email" else row.phone) else None
+
+
+def joined_list(entry_id: int, now: datetime) -> None:
+    """A youth joined a day's standby list or the program's waiting list: they are told so,
+    with the link to their place. At most one a day per entry: joining again in their name
+    finds the same entry, and must not flood them."""
+    target = _entry_target(entry_id)
+    if target is None:
+        return
+    _add_about_entry(
+        target,
+        Kind.LIST_JOINED,
+        now,
+        dedup_key=f"joined:{target.id}:{_local_day(now).isoformat()}",
+        expires_at=_standby_ends(target),
+    )
+
+
+def seat_offered(offer_id: int, now: datetime) -> None:
+    """A seat is offered to a list entry: the youth gets the seat's day and time, the claim
+    link and the deadline. The message expires with the offer, and the worker does not send
+    it once the offer is no longer open (claimed, declined, withdrawn, lapsed)."""
+    offer = _offer(offer_id)
+    if offer is None:
+        return
+    target = _entry_target(offer.entry_id)
+    if target is not None:
+        _add_about_entry(
+            target,
+            Kind.SEAT_OFFERED,
+            now,
+            dedup_key=f"offer:{offer.id}",
+            expires_at=offer.expires_at,
+            context={"offer_id": str(offer.id)},
+            staff_id=offer.offered_by_id,
+        )
+
+
+def offer_lapsed(offer_id: int, now: datetime) -> None:
+    """An offer passed to the next person unclaimed: its message, if still waiting, is
+    withdrawn, and the youth is told they are still on the list."""
+    offer = _offer(offer_id)
+    if offer is None:
+        return
+    _withdraw_offer(offer.id)
+    target = _entry_target(offer.entry_id)
+    if target is not None:
+        _add_about_entry(
+            target,
+            Kind.OFFER_LAPSED,
+            now,
+            dedup_key=f"lapsed:{offer.id}",
+            expires_at=_standby_ends(target),
+            context={"offer_id": str(offer.id)},
+        )
+
+
+def _offer(offer_id: int) -> Any:
+    return db.session.execute(
+        select(
+            SeatOffer.id, SeatOffer.entry_id, SeatOffer.expires_at, SeatOffer.offered_by_id
+        ).where(SeatOffer.id == offer_id)
+    ).one_or_none()
+
+
+def _withdraw_offer(offer_id: int) -> None:
+    db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.dedup_key == f"offer:{offer_id}",
+            OutboxMessage.status == MessageStatus.QUEUED,
+        )
+        .values(status=MessageStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
     )
 
 

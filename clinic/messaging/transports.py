@@ -4,15 +4,24 @@ Each sender raises ``TemporaryFailure`` (try again later: the server is down, a 
 4xx) or ``PermanentFailure`` (retrying cannot help: the address is refused, the number is not
 a mobile). Their reasons are for staff and logs, so any address in a provider's error text
 is scrubbed out first.
+
+In development only, ``LETTERBOX_DIR`` (``instance/letterbox``) stands in for both: each
+e-mail and text is written there as a text file, so whoever tries the app from a fresh clone
+reads the messages and opens their links without a mail server or a Twilio account. The app
+refuses to start in production with it set (it writes contacts and links to disk).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
+import secrets
 import smtplib
+from datetime import UTC, datetime
 from email.utils import make_msgid, parseaddr
+from pathlib import Path
 
 import requests
 from flask import current_app
@@ -59,15 +68,22 @@ def scrub(text: str, *addresses: str | None) -> str:
     return _DIGITS.sub(_phone_number, text)
 
 
+def letterbox() -> Path | None:
+    """Where messages are written instead of sent (development), if anywhere."""
+    folder = current_app.config.get("LETTERBOX_DIR")
+    return Path(folder) if folder else None
+
+
 def email_configured() -> bool:
-    return bool(current_app.config.get("MAIL_SERVER"))
+    return bool(current_app.config.get("MAIL_SERVER")) or letterbox() is not None
 
 
 def sms_configured() -> bool:
     config = current_app.config
-    return all(
+    twilio = all(
         config.get(key) for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")
     )
+    return twilio or letterbox() is not None
 
 
 def configured_channels() -> tuple[str, ...]:
@@ -103,6 +119,10 @@ def send_email(
     """Send one e-mail with a plain-text and an HTML body; returns its Message-ID."""
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
     message_id = make_msgid(domain=sender_domain())
+    folder = letterbox()
+    if folder is not None:
+        names = [attachment[0]] if attachment is not None else []
+        return _post(folder, "email", to, subject=subject, body=text, attachments=names)
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=sender, to=[to], headers={"Message-ID": message_id}
     )
@@ -172,11 +192,14 @@ def _twilio() -> Client:
 
 def send_sms(to: str, body: str) -> str:
     """Send one text message through Twilio's Messages API; returns Twilio's message SID."""
+    # U+202F (Babel's space before AM/PM) would make it a costlier UCS-2 text.
+    body = body.replace("\u202f", " ")
+    folder = letterbox()
+    if folder is not None:
+        return _post(folder, "sms", to, body=body)
     sender = current_app.config["TWILIO_FROM"]
     origin = {"messaging_service_sid": sender} if sender.startswith("MG") else {"from_": sender}
     try:
-        # U+202F (Babel's space before AM/PM) would make it a costlier UCS-2 text.
-        body = body.replace("\u202f", " ")
         sent = _twilio().messages.create(to=to, body=body, **origin)
     except TwilioRestException as error:
         reason = scrub(f"Twilio error {error.code} (HTTP {error.status}): {error.msg}", to)
@@ -188,3 +211,33 @@ def send_sms(to: str, body: str) -> str:
     except (requests.RequestException, TwilioException, OSError) as error:
         raise TemporaryFailure(f"Twilio: {type(error).__name__}") from None
     return sent.sid or ""
+
+
+# --- The development letterbox -------------------------------------------------------------
+
+
+def _post(
+    folder: Path,
+    channel: str,
+    to: str,
+    *,
+    body: str,
+    subject: str | None = None,
+    attachments: list[str] | None = None,
+) -> str:
+    """Write one message into the letterbox as a text file named by when it was sent;
+    returns the file's name as the message's reference."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    name = f"{stamp}-{channel}-{secrets.token_hex(3)}.txt"
+    lines = [f"To: {to}"]
+    if subject is not None:
+        lines.append(f"Subject: {subject}")
+    if attachments:
+        lines.append(f"Attachments: {', '.join(attachments)}")
+    content = "\n".join([*lines, "", body, ""])
+    # Written aside, then renamed: whoever watches the folder never reads half a message.
+    partial = folder / f".{name}.partial"
+    partial.write_text(content, encoding="utf-8")
+    os.replace(partial, folder / name)
+    return name

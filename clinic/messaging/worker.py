@@ -1,5 +1,6 @@
 """The outbox worker (``flask outbox run``): claims due messages, writes each in the youth's
-language, sends it by e-mail or text, and records the outcome.
+language with a fresh link to what it is about (an appointment or a list entry), sends it by
+e-mail or text, and records the outcome.
 
 Several workers can run at once: claims use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so they
 take different rows; on SQLite the claim is made under the database's single write lock. Each
@@ -30,14 +31,18 @@ from sqlalchemy.orm import joinedload
 from clinic import settings
 from clinic.database import discard_transaction, write_transaction
 from clinic.extensions import db, limiter
-from clinic.messaging import ics, outbox, transports
+from clinic.messaging import ics, links, outbox, transports
 from clinic.messaging.outbox import CANCELLATIONS, visit_key
 from clinic.messaging.texts import Facts, compose
 from clinic.models import (
     Appointment,
     AppointmentStatus,
+    EntryStatus,
+    ListEntry,
     MessageStatus,
+    OfferStatus,
     OutboxMessage,
+    SeatOffer,
     naive_utc,
 )
 from clinic.rules.eligibility import needs_guardian
@@ -157,10 +162,17 @@ def _release(claimed: list[tuple[int, str]]) -> None:
             )
 
 
-def run_forever(stopping: threading.Event) -> None:
+def run_forever(
+    stopping: threading.Event,
+    before_each_poll: Callable[[datetime], object] | None = None,
+) -> None:
     """``flask outbox run --loop``: send what is due, then look again every few seconds, until
     ``stopping`` is set; and keep reminders scheduled every ten minutes, so that a missing
-    cron line cannot stop them. A database that goes away (a restart) is waited for."""
+    cron line cannot stop them. A database that goes away (a restart) is waited for.
+
+    ``before_each_poll(now)`` runs before each look (the command passes the seat offers'
+    sweep: offers lapse and freed seats are offered on time, and their messages go in the
+    same poll); it commits its own work, and its failure is logged like the worker's own."""
     poll = settings.outbox_settings().poll_seconds
     next_reminders = 0.0
     while not stopping.is_set():
@@ -168,6 +180,8 @@ def run_forever(stopping: threading.Event) -> None:
             if clock_time.monotonic() >= next_reminders:
                 outbox.schedule_reminders(datetime.now(UTC))
                 next_reminders = clock_time.monotonic() + 600
+            if before_each_poll is not None:
+                before_each_poll(datetime.now(UTC))
             report = run_once(stopping=stopping)
         except Exception as error:
             discard_transaction()  # over a dead connection too: the loop must live on
@@ -188,15 +202,18 @@ def run_forever(stopping: threading.Event) -> None:
 
 @dataclass(frozen=True)
 class _Outgoing:
-    """A claimed message and what it is about, read before sending."""
+    """A claimed message and what it is about, read before sending: an appointment, or a
+    list entry (with the seat offer the message is about, if any)."""
 
     message: OutboxMessage
     appointment: Appointment | None
+    entry: ListEntry | None = None
+    offer: SeatOffer | None = None
 
 
 def _load(message_id: int) -> _Outgoing:
     message = db.session.get(OutboxMessage, message_id)
-    appointment = None
+    appointment = entry = offer = None
     if message.appointment_id is not None:
         appointment = db.session.scalar(
             select(Appointment)
@@ -207,7 +224,37 @@ def _load(message_id: int) -> _Outgoing:
                 joinedload(Appointment.intake),
             )
         )
-    return _Outgoing(message, appointment)
+    if message.entry_id is not None:
+        entry = db.session.scalar(
+            select(ListEntry)
+            .where(ListEntry.id == message.entry_id)
+            .options(joinedload(ListEntry.youth))
+        )
+        offer_id = (message.context or {}).get("offer_id")
+        if offer_id:
+            offer = db.session.scalar(
+                select(SeatOffer)
+                .where(SeatOffer.id == int(offer_id))
+                .options(joinedload(SeatOffer.slot))
+            )
+    return _Outgoing(message, appointment, entry, offer)
+
+
+def _mint_link(outgoing: _Outgoing) -> str:
+    """A fresh link to what the message is about, written in its own short transaction
+    before the message is composed. If the send then fails, the token is never seen and
+    its hash stays unused: harmless (it opens nothing anyone holds), and the next try mints
+    another."""
+    message = outgoing.message
+    target = (
+        {"appointment_id": message.appointment_id}
+        if message.appointment_id is not None
+        else {"entry_id": message.entry_id}
+    )
+    db.session.rollback()
+    with write_transaction():
+        token = links.mint(**target)
+    return links.url(token)
 
 
 def _deliver(message_id, token, now, rand, report: RunReport) -> None:
@@ -235,7 +282,9 @@ def _deliver(message_id, token, now, rand, report: RunReport) -> None:
         _finish(message_id, token, status=MessageStatus.QUEUED, send_after=held_until)
         report.held += 1
         return
-    written = compose(kind, _facts(outgoing, kind), language)
+    link = _mint_link(outgoing)
+    outgoing = _load(message_id)  # afresh: the link's commit expired what was loaded
+    written = compose(kind, _facts(outgoing, kind, link), language)
     attachment = _calendar_file(outgoing, written, message_id) if channel == "email" else None
     db.session.rollback()  # no transaction stays open while the network is slow
     try:
@@ -324,6 +373,8 @@ def _why_skip(outgoing: _Outgoing, kind: Kind, now: datetime) -> MessageStatus |
     message, appointment = outgoing.message, outgoing.appointment
     if message.expires_at is not None and naive_utc(now) >= message.expires_at:
         return MessageStatus.EXPIRED
+    if message.entry_id is not None:
+        return _why_skip_entry(outgoing, kind)
     if appointment is None:
         return None
     if kind in CANCELLATIONS:
@@ -341,15 +392,37 @@ def _why_skip(outgoing: _Outgoing, kind: Kind, now: datetime) -> MessageStatus |
     return None
 
 
-def _address(outgoing: _Outgoing) -> str | None:
-    """Where the message goes: the contact given with this booking, as it is now."""
-    intake = outgoing.appointment.intake if outgoing.appointment else None
-    if intake is None:
+def _why_skip_entry(outgoing: _Outgoing, kind: Kind) -> MessageStatus | None:
+    """A message about a list entry that should no longer go: an offer no longer open (taken,
+    declined, passed on, withdrawn), or news of a place on a list the youth has left."""
+    entry = outgoing.entry
+    if entry is None:
+        return MessageStatus.CANCELLED
+    if kind is Kind.SEAT_OFFERED:
+        offer = outgoing.offer
+        if offer is None or offer.status != OfferStatus.OPEN:
+            return MessageStatus.CANCELLED
         return None
-    return intake.address_for(outgoing.message.channel)
+    if kind in (Kind.LIST_JOINED, Kind.OFFER_LAPSED) and entry.status != EntryStatus.WAITING:
+        return MessageStatus.CANCELLED
+    return None
 
 
-def _facts(outgoing: _Outgoing, kind: Kind) -> Facts:
+def _address(outgoing: _Outgoing) -> str | None:
+    """Where the message goes: the contact given with this booking or list entry, as it is
+    now."""
+    if outgoing.message.entry_id is not None:
+        contact = outgoing.entry
+    else:
+        contact = outgoing.appointment.intake if outgoing.appointment else None
+    if contact is None:
+        return None
+    return contact.address_for(outgoing.message.channel)
+
+
+def _facts(outgoing: _Outgoing, kind: Kind, link: str) -> Facts:
+    if outgoing.message.entry_id is not None:
+        return _entry_facts(outgoing, link)
     rules = settings.current_rules()
     appointment = outgoing.appointment
     youth = appointment.youth
@@ -357,6 +430,7 @@ def _facts(outgoing: _Outgoing, kind: Kind) -> Facts:
     context = outgoing.message.context or {}
     old = context.get("old_start")
     requested = context.get("requested")  # a declined request's "2026-11-24T16:00"
+    before = datetime.fromisoformat(context["old"]) if context.get("old") else None
     if kind is Kind.TOO_SOON:
         next_session_from = date.fromisoformat(context["earliest"])
     elif kind is Kind.AFTERCARE:
@@ -369,29 +443,46 @@ def _facts(outgoing: _Outgoing, kind: Kind) -> Facts:
         start=appointment.slot.start_time,
         name=youth.preferred_name or youth.first_name,
         minor=needs_guardian(youth.date_of_birth, day, rules.ages),
-        old_start=time.fromisoformat(old) if old else None,
+        old_start=before.time() if before else time.fromisoformat(old) if old else None,
+        old_day=before.date() if before else None,
         next_session_from=next_session_from,
         requested=datetime.fromisoformat(requested) if requested else None,
+        link=link,
+        treated=appointment.status == AppointmentStatus.COMPLETED,
+    )
+
+
+def _entry_facts(outgoing: _Outgoing, link: str) -> Facts:
+    """A list entry's message: the youth's name; the offered seat's day and time, else the
+    standby list's day (none for the program's waiting list)."""
+    rules = settings.current_rules()
+    entry, offer = outgoing.entry, outgoing.offer
+    youth = entry.youth
+    day, start = entry.day, None
+    if offer is not None:
+        day, start = offer.slot.day, offer.slot.start_time
+    return Facts(
+        code="",
+        day=day,
+        start=start,
+        name=youth.preferred_name or youth.first_name,
+        minor=day is not None and needs_guardian(youth.date_of_birth, day, rules.ages),
+        link=link,
+        deadline=offer.expires_at.replace(tzinfo=UTC) if offer is not None else None,
+        earliest=entry.earliest,
+        latest=entry.latest,
     )
 
 
 def _calendar_file(outgoing: _Outgoing, written, sequence: int) -> tuple[str, bytes, str] | None:
     if not written.letter.calendar or outgoing.appointment is None:
         return None
-    clinic = settings.clinic_info()
-    slot = outgoing.appointment.slot
     method = "CANCEL" if written.letter.cancelled else "PUBLISH"
-    content = ics.appointment_ics(
-        code=outgoing.appointment.code,
-        day=slot.day,
-        start=slot.start_time,
-        end=slot.end_time,
-        zone=settings.clinic_zone().key,
+    content = ics.calendar_for(
+        outgoing.appointment,
         title=written.calendar_title,
-        # Calendars are seen by family and on lock screens: the neutral name, as texts use.
-        location=f"{clinic.sms_name}, {clinic.address}",
-        uid_domain=transports.sender_domain(),
-        organizer=transports.sender_address(),
+        # The message's id: a later message about the appointment has a higher one, so a
+        # calendar app takes its file as the newer version (a new time, a cancellation).
         sequence=sequence,
         cancelled=written.letter.cancelled,
     )

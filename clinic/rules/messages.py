@@ -26,6 +26,14 @@ class Kind(enum.StrEnum):
     # An online request in the youth's name that was not booked (see clinic.booking.book):
     ALREADY_BOOKED = "already_booked"  # they already have an appointment ahead
     TOO_SOON = "too_soon"  # sooner than the healing interval after their last treatment
+    # What the youth did themselves, from their link:
+    YOUTH_CANCELLED = "youth_cancelled"  # they cancelled
+    RESCHEDULED = "rescheduled"  # they moved it to another day or time
+    LINK_AGAIN = "link_again"  # "lost your link?": here it is again
+    # About a standby or waiting-list entry (``OutboxMessage.entry_id``):
+    LIST_JOINED = "list_joined"  # on a day's standby list, or on the program's waiting list
+    SEAT_OFFERED = "seat_offered"  # a freed seat, held for them until the offer expires
+    OFFER_LAPSED = "offer_lapsed"  # not taken in time: passed on; still on the list
 
     @property
     def is_reminder(self) -> bool:
@@ -34,8 +42,20 @@ class Kind(enum.StrEnum):
     @property
     def about_a_visit_ahead(self) -> bool:
         """Messages that only make sense while the appointment is still booked."""
-        about_ahead = (Kind.CONFIRMATION, Kind.RESTORED, Kind.MOVED, Kind.ALREADY_BOOKED)
+        about_ahead = (
+            Kind.CONFIRMATION,
+            Kind.RESTORED,
+            Kind.MOVED,
+            Kind.RESCHEDULED,
+            Kind.ALREADY_BOOKED,
+        )
         return self in about_ahead or self.is_reminder
+
+    @property
+    def about_an_entry(self) -> bool:
+        """Messages about a list entry rather than an appointment (``LINK_AGAIN`` can be
+        about either)."""
+        return self in (Kind.LIST_JOINED, Kind.SEAT_OFFERED, Kind.OFFER_LAPSED)
 
 
 CHANNELS = ("email", "sms")

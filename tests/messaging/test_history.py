@@ -130,7 +130,7 @@ def test_resending_an_old_cancellation_does_not_tell_a_booked_youth_they_are_can
     desk = staff[StaffRole.FRONT_DESK]
     appointment = book_at(0)
     run_at(NOW)
-    clinic_day.cancel(appointment, desk, NOW)
+    clinic_day.cancel(appointment, desk, NOW, settings.current_rules())
     run_at(NOW + timedelta(seconds=1))
     clinic_day.undo(appointment, desk, NOW + timedelta(seconds=2), settings.current_rules())
     run_at(NOW + timedelta(seconds=3))

@@ -113,7 +113,7 @@ def test_a_repeated_submission_confirms_once(client):
 
 def test_staff_cancelling_withdraws_the_reminders_and_tells_the_youth(client, staff):
     appointment = book(client)
-    clinic_day.cancel(appointment.id, staff[StaffRole.FRONT_DESK], NOW)
+    clinic_day.cancel(appointment.id, staff[StaffRole.FRONT_DESK], NOW, settings.current_rules())
     assert kinds_and_statuses(appointment.id) == [
         (Kind.CONFIRMATION, MessageStatus.QUEUED),
         (Kind.REMINDER_EARLY, MessageStatus.CANCELLED),
@@ -128,7 +128,9 @@ def test_a_youth_who_left_the_waiting_room_gets_no_cancellation(client, staff, r
     at_four = datetime.combine(NEXT_DAY, time(16, 2), tzinfo=LA)
     clock.set(at_four)
     clinic_day.check_in(appointment.id, staff[StaffRole.FRONT_DESK], at_four, rules)
-    clinic_day.cancel(appointment.id, staff[StaffRole.FRONT_DESK], at_four)
+    clinic_day.cancel(
+        appointment.id, staff[StaffRole.FRONT_DESK], at_four, settings.current_rules()
+    )
     assert Kind.CANCELLED not in [m.kind for m in messages(appointment.id)]
 
 
@@ -137,7 +139,7 @@ def test_undoing_a_cancel_before_the_notice_went_means_the_youth_never_hears_of_
 ):
     appointment = book(client)
     desk = staff[StaffRole.FRONT_DESK]
-    clinic_day.cancel(appointment.id, desk, NOW)
+    clinic_day.cancel(appointment.id, desk, NOW, settings.current_rules())
     clinic_day.undo(appointment.id, desk, NOW, rules)
     assert kinds_and_statuses(appointment.id) == [
         (Kind.CONFIRMATION, MessageStatus.QUEUED),
@@ -150,7 +152,7 @@ def test_undoing_a_cancel_before_the_notice_went_means_the_youth_never_hears_of_
 def test_undoing_a_cancel_after_the_notice_went_says_booked_again(client, staff, rules):
     appointment = book(client)
     desk = staff[StaffRole.FRONT_DESK]
-    clinic_day.cancel(appointment.id, desk, NOW)
+    clinic_day.cancel(appointment.id, desk, NOW, settings.current_rules())
     db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.kind == Kind.CANCELLED)
@@ -169,7 +171,7 @@ def test_undo_while_the_cancellation_is_being_sent_still_tells_the_youth_booked_
     desk = staff[StaffRole.FRONT_DESK]
     appointment = book_at(0)
     run_at(NOW)  # the confirmation
-    clinic_day.cancel(appointment, desk, NOW)
+    clinic_day.cancel(appointment, desk, NOW, settings.current_rules())
 
     def undo_mid_send(body: str) -> None:
         # The desk undoes the mis-tap while the worker is talking to Twilio.
@@ -191,13 +193,13 @@ def test_a_second_mis_tap_undone_at_once_sends_nothing(app, sent, staff):
     desk, rules = staff[StaffRole.FRONT_DESK], settings.current_rules()
     appointment = book_at(0)
     run_at(NOW)  # the confirmation
-    clinic_day.cancel(appointment, desk, NOW)
+    clinic_day.cancel(appointment, desk, NOW, settings.current_rules())
     run_at(NOW + timedelta(seconds=1))  # "is cancelled" reaches the youth
     clinic_day.undo(appointment, desk, NOW + timedelta(seconds=2), rules)
     run_at(NOW + timedelta(seconds=3))  # "booked again" reaches the youth
     assert len(sent.texts("booked again")) == 1
     # Later the same day: another mis-tap, undone before its notice went.
-    clinic_day.cancel(appointment, desk, NOW + timedelta(minutes=5))
+    clinic_day.cancel(appointment, desk, NOW + timedelta(minutes=5), settings.current_rules())
     clinic_day.undo(appointment, desk, NOW + timedelta(minutes=5), rules)
     run_at(NOW + timedelta(minutes=6))
     assert len(sent.texts("is cancelled")) == 1  # the second notice was withdrawn ...
@@ -213,7 +215,7 @@ def test_a_booking_cancelled_and_restored_before_anything_went_is_confirmed(
     nothing, is sent a confirmation."""
     desk = staff[StaffRole.FRONT_DESK]
     appointment = book_at(0)
-    clinic_day.cancel(appointment, desk, NOW)
+    clinic_day.cancel(appointment, desk, NOW, settings.current_rules())
 
     def twilio_down(to, body):
         raise transports.TemporaryFailure("Twilio error 20500 (HTTP 500): down")

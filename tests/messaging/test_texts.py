@@ -5,7 +5,8 @@ treatment."""
 
 from __future__ import annotations
 
-from datetime import date, time
+from dataclasses import replace
+from datetime import date, datetime, time
 from html import unescape
 
 import pytest
@@ -13,10 +14,12 @@ from icalendar import Calendar
 
 from clinic.messaging.texts import Facts, compose
 from clinic.rules.messages import Kind
-from tests.conftest import NEXT_DAY, NOW
+from tests.conftest import LA, NEXT_DAY, NOW
 from tests.support.delivery import at, book_by_email, book_by_sms, code_of_booking, parts, run
 from tests.support.outbox import book_at, run_at
 
+# As long as a production link: https, a real host name, a 43-character token.
+LINK = "https://clinic.example.org/my/" + "Ab3_" * 10 + "xY9"
 FACTS = Facts(
     code="QX7K2M",
     day=NEXT_DAY,
@@ -25,12 +28,16 @@ FACTS = Facts(
     minor=True,
     old_start=time(16, 0),
     next_session_from=date(2027, 1, 5),
+    link=LINK,
 )
+# A list entry's: no code; the offered seat's time and its deadline.
+ENTRY_FACTS = replace(FACTS, code="", minor=False, deadline=datetime(2026, 11, 23, 21, tzinfo=LA))
 
 
 @pytest.mark.parametrize("kind", list(Kind))
 def test_every_message_is_written_in_english_and_in_spanish(app, kind):
-    english, spanish = compose(kind, FACTS, "en"), compose(kind, FACTS, "es")
+    facts = ENTRY_FACTS if kind.about_an_entry else FACTS
+    english, spanish = compose(kind, facts, "en"), compose(kind, facts, "es")
     for written, weekday in ((english, "Tuesday"), (spanish, "martes")):
         letter = written.letter
         assert letter.subject and letter.sms and written.text and written.html
@@ -38,13 +45,76 @@ def test_every_message_is_written_in_english_and_in_spanish(app, kind):
         assert app.config["CLINIC_PHONE"] in written.text
         if kind is not Kind.AFTERCARE:
             assert weekday in written.text.lower() or weekday in written.text
-        if kind not in (Kind.AFTERCARE, Kind.TOO_SOON):  # those are about a visit that is over
+        if not kind.about_an_entry and kind not in (Kind.AFTERCARE, Kind.TOO_SOON):
+            # (those two are about a visit that is over)
             assert "QX7K2M" in letter.sms and "QX7K2M" in written.text
+        # Every message carries the youth's link: in both bodies and in the text message,
+        # where it stands last or before a space (no punctuation sticks to it).
+        assert f"{LINK}\n" in written.text or f"{LINK} " in written.text
+        assert f'href="{LINK}"' in written.html
+        assert letter.sms.endswith(LINK) or f"{LINK} " in letter.sms
+        # And the phone, a tap-to-call link in HTML.
+        assert 'href="tel:+14155550134"' in written.html
         assert len(letter.sms) <= 320, len(letter.sms)
         assert "tattoo" not in letter.sms.lower() and "tatuaje" not in letter.sms.lower()
     assert english.letter.subject != spanish.letter.subject
     assert english.text != spanish.text
     assert english.letter.sms != spanish.letter.sms
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_link_comes_before_the_phone_and_says_what_it_does(app, language):
+    """The confirmation used to say "call us to cancel"; now the link comes first."""
+    confirmation = compose(Kind.CONFIRMATION, FACTS, language)
+    change = {"en": "Change or cancel: ", "es": "Cambiar o cancelar: "}[language]
+    text = confirmation.text
+    assert f"{change}{LINK}" in text and f"{change}{LINK}" in confirmation.letter.sms
+    assert text.index(LINK) < text.index("(415) 555-0134")
+    sms = confirmation.letter.sms
+    assert sms.index(LINK) < sms.index("(415) 555-0134")
+    expected = {
+        Kind.AFTERCARE: {"en": "Book your next session: ", "es": "Reserva tu próxima sesión: "},
+        Kind.TOO_SOON: {"en": "Book your next session: ", "es": "Reserva tu próxima sesión: "},
+        Kind.ALREADY_BOOKED: {"en": "Change or cancel: ", "es": "Cambiar o cancelar: "},
+    }
+    for kind, words in expected.items():
+        assert f"{words[language]}{LINK}" in compose(kind, FACTS, language).text, kind
+
+
+@pytest.mark.parametrize(
+    ("language", "held"),
+    [("en", "Take this seat: {link} (held until Mon, Nov 23, 9:00"), ("es", "guardado hasta")],
+)
+def test_an_offered_seat_gives_its_time_and_its_deadline_with_the_weekday(app, language, held):
+    written = compose(Kind.SEAT_OFFERED, ENTRY_FACTS, language)
+    assert held.format(link=LINK) in written.text.replace("\u202f", " ")
+    assert held.format(link=LINK) in written.letter.sms.replace("\u202f", " ")
+    if language == "es":
+        assert "lun, 23 nov, 21:00" in written.letter.sms
+
+
+def test_a_standby_list_gives_its_day_and_times_and_the_waiting_list_none(app):
+    standby = replace(ENTRY_FACTS, start=None, earliest=time(16), latest=time(18))
+    text = compose(Kind.LIST_JOINED, standby, "en").text.replace("\u202f", " ")
+    assert "standby list for Tuesday, November 24, 2026, between 4:00 PM and 6:00 PM" in text
+    program = replace(ENTRY_FACTS, day=None, start=None)
+    written = compose(Kind.LIST_JOINED, program, "es")
+    assert "lista de espera de la clínica" in written.text and LINK in written.letter.sms
+
+
+def test_a_youths_own_cancel_and_move_say_they_did_it(app):
+    cancelled = compose(Kind.YOUTH_CANCELLED, FACTS, "en")
+    assert "You cancelled your appointment" in cancelled.text and cancelled.letter.cancelled
+    moved = compose(Kind.RESCHEDULED, replace(FACTS, old_day=date(2026, 11, 10)), "en")
+    assert "It was Tue, Nov 10, 4:00" in moved.text.replace("\u202f", " ")
+    assert "(was Tue, Nov 10, 4:00 PM)" in moved.letter.sms.replace("\u202f", " ")
+    assert moved.letter.calendar
+
+
+def test_a_name_or_a_link_cannot_inject_html(app):
+    facts = replace(FACTS, link='https://x.test/my/"><script>', name="<i>Luis</i>")
+    html = compose(Kind.CONFIRMATION, facts, "en").html
+    assert "<script>" not in html and "<i>" not in html and "&#34;&gt;&lt;script&gt;" in html
 
 
 def test_times_are_the_clinics_with_the_weekday_in_each_language(app):

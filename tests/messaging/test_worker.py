@@ -78,7 +78,7 @@ def test_a_reminder_is_not_sent_for_a_cancelled_booking_or_after_it_started(clie
 # Found in review: messages went out for a visit no longer ahead.
 def test_a_confirmation_not_yet_sent_is_not_sent_after_the_booking_is_cancelled(app, sent, staff):
     appointment = book_at(0)
-    clinic_day.cancel(appointment, staff[StaffRole.FRONT_DESK], NOW)
+    clinic_day.cancel(appointment, staff[StaffRole.FRONT_DESK], NOW, settings.current_rules())
     run_at(NOW + timedelta(seconds=1))
     assert [body for _c, _to, body in sent if "you are booked" in body] == []
     assert len(sent) == 1 and "is cancelled" in sent[0][2]
