@@ -1,5 +1,6 @@
 """The ``flask`` commands: ``create-staff`` (``staff``), ``seed-demo`` (``demo``), ``outbox run``
-and ``reminders`` (``messages``), ``backup`` and ``restore`` (``backup``).
+and ``reminders`` (``messages``), ``offers sweep`` (``offers``), ``backup`` and ``restore``
+(``backup``).
 
 Commands are an edge, like the web: they read their options, call the use cases with the rules
 and the clock from ``clinic.settings``, and print the outcome. May import every capability;
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from clinic.commands import backup, demo, messages, staff
+from clinic.commands import backup, demo, messages, offers, staff
 
 
 def init_app(app: Flask) -> None:
@@ -18,5 +19,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo.seed_demo)
     app.cli.add_command(messages.outbox_group)
     app.cli.add_command(messages.reminders)
+    app.cli.add_command(offers.offers_group)
     app.cli.add_command(backup.backup_command)
     app.cli.add_command(backup.restore_command)

@@ -6,8 +6,10 @@ Pure: no Flask, no SQLAlchemy, no clock (``now`` is passed in, aware).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from clinic.rules.visits import VisitStatus
 
@@ -64,3 +66,77 @@ def entry_link_ends(
     if standby_day is not None:
         return _day_ends(standby_day, zone)
     return None
+
+
+# --- Seat offers -----------------------------------------------------------------------------
+
+
+def offer_expiry(
+    now: datetime, starts: datetime, cutoff_at: datetime, policy: OfferPolicy, zone: tzinfo
+) -> datetime | None:
+    """Until when a seat starting at ``starts`` (aware) is held for the person it is offered
+    to at ``now`` (aware), or None: not worth offering.
+
+    Rule: ``policy.hold`` from now, or ``policy.hold_close`` when the seat's day is today or
+    tomorrow (clinic calendar: ``zone``); never later than ``cutoff_at``, when booking closes
+    for that slot, since a seat given back after it could be taken by nobody. Less than
+    ``policy.least`` left to answer: no offer (None).
+    """
+    if now.tzinfo is None or starts.tzinfo is None or cutoff_at.tzinfo is None:
+        raise ValueError("offer_expiry needs time-zone-aware datetimes")
+    days_ahead = (starts.astimezone(zone).date() - now.astimezone(zone).date()).days
+    hold = policy.hold_close if days_ahead <= 1 else policy.hold
+    expires = min(now.astimezone(UTC) + hold, cutoff_at.astimezone(UTC))
+    if expires - now.astimezone(UTC) < policy.least:
+        return None
+    return expires
+
+
+# --- The program waiting list ----------------------------------------------------------------
+
+# The intake's answers (``clinic.vocab``) each priority rule looks for.
+VISIBLE_LOCATIONS = frozenset({"face_neck", "hands"})
+# Referred by a program that works with the justice system or toward work: the intake's
+# "court", "probation" and "case_manager" answers (it has no "job program" answer).
+PROGRAM_REFERRALS = frozenset({"court", "probation", "case_manager"})
+
+
+def priority(
+    tattoo_locations: Sequence[str], referral_source: str | None, rules: tuple[str, ...]
+) -> int:
+    """Where a youth joining the program's waiting list goes: 0 first.
+
+    Rule: the clinic's priority ``rules`` in order (a setting, "visible,referral" by default);
+    a youth matching the first gets 0, else the second 1, ...; none of them, ``len(rules)``.
+    "visible": a tattoo on the face, neck or hands; "referral": referred by a court, a
+    probation officer or a case manager. A rule of another name matches nobody. Within one
+    priority, the list keeps its joining order.
+    """
+    matches = {
+        "visible": bool(VISIBLE_LOCATIONS.intersection(tattoo_locations)),
+        "referral": referral_source in PROGRAM_REFERRALS,
+    }
+    for place, rule in enumerate(rules):
+        if matches.get(rule, False):
+            return place
+    return len(rules)
+
+
+def expected_wait(position: int, invitations: int, weeks: int) -> timedelta | None:
+    """How long until number ``position`` on the waiting list is invited, at the pace of the
+    last ``weeks`` weeks (``invitations`` people invited from the list in them); None when
+    nobody was invited in them: there is nothing to estimate from.
+
+    Rule: the people ahead, and this one, leave the list at the recent rate:
+    ``position / (invitations / weeks)`` weeks.
+    """
+    if position < 1:
+        raise ValueError("a place on the list counts from 1")
+    if invitations <= 0 or weeks <= 0:
+        return None
+    return timedelta(weeks=weeks) * position / invitations
+
+
+def weeks_to_say(wait: timedelta) -> int:
+    """A wait as the page says it: whole weeks, rounded up, at least one."""
+    return max(1, math.ceil(wait / timedelta(weeks=1)))
