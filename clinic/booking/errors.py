@@ -56,3 +56,39 @@ class TooSoon(BookingError):
 class NotCancellable(BookingError):
     """Only an upcoming, booked appointment can be cancelled: this one was cancelled already,
     or its day has passed."""
+
+
+class ListNotOpen(BookingError):
+    """A list that cannot be joined now: ``reason`` "open_times" (there are seats to book:
+    book one instead) or "not_offered" (no such clinic day, or booking for it has closed)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class OfferGone(BookingError):
+    """An offered seat that can no longer be taken or refused: claimed or refused already,
+    past its deadline, or passed on."""
+
+
+class NoSeatToOffer(BookingError):
+    """A staff invitation with no free, bookable seat in the booking window to offer (or a
+    seat too close to its time to be worth holding)."""
+
+
+class NotOnList(BookingError):
+    """A list entry that is no longer waiting (it left, was removed, booked or closed)."""
+
+
+class NotChangeable(BookingError):
+    """A youth's own change to an appointment that is no longer booked and ahead of them: it
+    was cancelled or moved meanwhile (another tab, the clinic), or its time has come."""
+
+
+class SameTime(BookingError):
+    """A move to the time the appointment already has."""
+
+
+class NoNextSession(BookingError):
+    """The next session is booked from a treated visit's link only."""

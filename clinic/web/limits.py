@@ -6,6 +6,7 @@ worker and app server shares one count (``create_app`` refuses ``memory://`` the
   under a keyed hash): only requests that got as far as "request received" count, so a youth
   correcting a typo is never held back; a script booking invented people is.
 - The availability API, per address.
+- A youth's link opened, per address; "send my link again", per address and per contact.
 - Staff search and record pages, per account: a stolen session cannot copy out the records.
 
 The sign-in has its own, owner-proof limits (``clinic.web.auth``); messages per destination
@@ -67,6 +68,42 @@ def booking_requests(on_breach: Callable[[RequestLimit], object]):
 
     return decorate
 
+
+def _lost_link_contact_key() -> str:
+    """The contact a lost-link request gave, as the form reads it (a phone, else an e-mail)."""
+    typed = request.form.get("contact") or ""
+    contact = normalize_phone(typed) or typed.strip().lower() or "-"
+    return "lost-link-contact:" + settings.keyed_hash("lost-link-contact", contact)
+
+
+def lost_link_requests(on_breach: Callable[[RequestLimit], object]):
+    """The limits on "send my link again" (POST only), per address and per contact, answered
+    by ``on_breach``. Only a look-up that was made counts (its answer is a 303): a youth
+    correcting a typo is not held back."""
+
+    def decorate(view):
+        for name, key in (
+            ("LOST_LINK_LIMIT_PER_ADDRESS", lambda: "lost-link-address:" + get_remote_address()),
+            ("LOST_LINK_LIMIT_PER_CONTACT", _lost_link_contact_key),
+        ):
+            view = limiter.limit(
+                setting(name),
+                key_func=key,
+                methods=["POST"],
+                deduct_when=_received,
+                on_breach=on_breach,
+            )(view)
+        return view
+
+    return decorate
+
+
+# Opening a youth's link, per address: nobody can try tokens at speed (they are 256-bit, so
+# guessing is hopeless anyway; this keeps the look-ups from becoming a load).
+link_opens = limiter.limit(
+    setting("LINK_LIMIT_PER_ADDRESS"),
+    key_func=lambda: "link-address:" + get_remote_address(),
+)
 
 availability_api = limiter.limit(
     setting("AVAILABILITY_LIMIT_PER_ADDRESS"),

@@ -100,6 +100,8 @@ def world(app, client, make_staff):
         "other_id": youth_id,
         "user_id": user.id,
         "filename": "clinic.css",
+        "entry_id": 1,  # a list entry (none here: a 404 carries the headers too)
+        "token": "A" * 43,  # a youth's link (one that does not work: the same headers)
     }
     return clients, values
 

@@ -9,4 +9,9 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from clinic.web.public import views  # noqa: E402,F401  (registers the routes on bp)
+# After ``bp``: each module registers its routes on it.
+from clinic.web.public import (  # noqa: E402
+    lists,  # noqa: F401  (standby and waiting list)
+    manage,  # noqa: F401  (a youth's link: /my)
+    views,  # noqa: F401  (booking)
+)

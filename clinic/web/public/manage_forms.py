@@ -1,0 +1,171 @@
+"""The forms of a youth's own pages (their link): cancel, move, book the next session, and
+"send my link again". They check shape only; the rules are in ``clinic.booking.manage``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from flask_babel import lazy_gettext as _l
+from wtforms import HiddenField, RadioField, SelectField, StringField
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from clinic import vocab
+from clinic.booking.manage import ContactUpdate
+from clinic.rules.eligibility import normalize_phone
+from clinic.web.forms import (
+    CHOOSE,
+    REQUIRED,
+    TOO_LONG,
+    BirthDateField,
+    ClinicForm,
+    options,
+    phone_number,
+    without_control_characters,
+)
+
+PICK_A_TIME = _l("Please choose one of the times listed.")
+
+
+def slot_value(day: date, start: time) -> str:
+    """A time offered on a form: '2026-12-22T16:00'."""
+    return f"{day.isoformat()}T{start.strftime('%H:%M')}"
+
+
+def parse_slot(value: str) -> tuple[date, time]:
+    """The day and time of a ``slot_value`` (one the form listed, so it parses)."""
+    moment = datetime.strptime(value, "%Y-%m-%dT%H:%M")
+    return moment.date(), moment.time()
+
+
+class ConfirmForm(ClinicForm):
+    """A button that changes something: its CSRF token is all it carries."""
+
+
+class SlotForm(ClinicForm):
+    # One of the open times the view lists ("YYYY-MM-DDTHH:MM"); its choices are set there.
+    slot = RadioField(
+        _l("Day and time"),
+        validators=[InputRequired(message=CHOOSE)],
+        validate_choice=True,
+        invalid_choice_message=PICK_A_TIME,
+    )
+
+    def chosen(self) -> tuple[date, time]:
+        return parse_slot(self.slot.data)
+
+
+def _text(label, max_length: int, *validators, **render_kw) -> StringField:
+    return StringField(
+        label,
+        filters=[without_control_characters],
+        validators=[*validators, Length(max=max_length, message=TOO_LONG)],
+        render_kw={"maxlength": max_length, **render_kw},
+    )
+
+
+class NextSessionForm(SlotForm):
+    """The next session: a time, and the contact details confirmed or updated (no intake)."""
+
+    submission_key = HiddenField(
+        validators=[Regexp(r"^[A-Za-z0-9_-]{16,64}$", message=_l("Please reload the page."))]
+    )
+    phone = _text(
+        _l("Mobile phone"),
+        20,
+        Optional(),
+        phone_number,
+        type="tel",
+        autocomplete="tel",
+        inputmode="tel",
+    )
+    email = _text(
+        _l("Email (optional if you give a phone)"),
+        254,
+        Optional(),
+        Email(message=_l("Please check this email address."), check_deliverability=False),
+        type="email",
+        autocomplete="email",
+    )
+    contact_by = RadioField(
+        _l("Send my confirmation and reminders by"),
+        choices=options(vocab.CONTACT_CHANNELS),
+        validators=[Optional()],
+        default="sms",
+    )
+    language = RadioField(
+        _l("Language for texts and emails"),
+        choices=options(vocab.LANGUAGES),
+        validators=[InputRequired(message=CHOOSE)],
+        default="en",
+    )
+    # Shown for a youth under the guardian age only.
+    guardian_name = _text(_l("Parent or guardian's full name"), 120, Optional())
+    guardian_relationship = SelectField(
+        _l("Their relationship to you"),
+        choices=options(vocab.GUARDIAN_RELATIONSHIPS, blank=_l("Choose…")),
+        validators=[Optional()],
+    )
+    guardian_phone = _text(
+        _l("Parent or guardian's phone"), 20, Optional(), phone_number, type="tel", inputmode="tel"
+    )
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if not self.text("phone") and not self.text("email"):
+            self.phone.errors.append(
+                _l("Please give a phone number or an email so we can reach you.")
+            )
+            valid = False
+        elif self.contact_by.data == "email" and not self.text("email"):
+            self.email.errors.append(_l("Please give your email, or choose text messages."))
+            valid = False
+        return valid
+
+    def text(self, name: str) -> str | None:
+        value = (getattr(self, name).data or "").strip()
+        return value or None
+
+    def contact(self) -> ContactUpdate:
+        return ContactUpdate(
+            phone=normalize_phone(self.phone.data),
+            email=self.text("email"),
+            language=self.language.data,
+            contact_by=self.contact_by.data or None,
+            guardian_name=self.text("guardian_name"),
+            guardian_relationship=self.text("guardian_relationship"),
+            guardian_phone=normalize_phone(self.guardian_phone.data),
+        )
+
+
+class LostLinkForm(ClinicForm):
+    contact = StringField(
+        _l("The mobile phone or email you booked with"),
+        filters=[without_control_characters, lambda value: value.strip() if value else value],
+        validators=[DataRequired(message=REQUIRED), Length(max=254, message=TOO_LONG)],
+        render_kw={"maxlength": 254, "autocomplete": "email tel", "spellcheck": "false"},
+    )
+    date_of_birth = BirthDateField(_l("Date of birth"), validators=[DataRequired(REQUIRED)])
+
+    def validate_contact(self, field) -> None:
+        if normalize_phone(field.data) is not None:
+            return
+        try:
+            Email(check_deliverability=False)(self, field)
+        except ValidationError:
+            raise ValidationError(
+                _l("Please enter a 10-digit US phone number or an email address.")
+            ) from None
+
+    def phone(self) -> str | None:
+        return normalize_phone(self.contact.data)
+
+    def email(self) -> str | None:
+        return None if self.phone() else (self.contact.data or "").lower()
