@@ -30,6 +30,8 @@ class Action(enum.StrEnum):
     TREAT = "treat"  # call a youth to a station, record the treatment
     # Records
     BOOK_FOLLOW_UP = "book_follow_up"
+    # Standby and waiting lists: reorder, remove, invite by hand (seeing them is VIEW_DAY)
+    MANAGE_LISTS = "manage_lists"
     EDIT_CONTACT = "edit_contact"
     MERGE_YOUTH = "merge_youth"
     # Messages to youth: what was sent to whom (contact details), and sending again
@@ -56,6 +58,9 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.CANCEL: _DESK,
     Action.TREAT: frozenset({Role.CLINICIAN}),
     Action.BOOK_FOLLOW_UP: _EVERYONE,
+    # Who gets a freed seat is booking work, done by the desk that takes the calls and keeps
+    # contact details; clinicians see the lists (who may come) but do not change them.
+    Action.MANAGE_LISTS: _DESK,
     Action.EDIT_CONTACT: _DESK,
     Action.MERGE_YOUTH: frozenset({Role.ADMIN}),
     Action.VIEW_MESSAGES: _DESK,

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from clinic.booking import offers
 from clinic.clinic_day.current import (
     Current,
     Moved,
@@ -240,7 +241,10 @@ def mark_no_show(appointment_id: int, actor: StaffUser, now: datetime, rules: Cl
         starts = slot_start(current.day, current.start, rules.zone)
         if now < starts:
             raise NotYet()
-        return make_move(current, VisitAction.NO_SHOW, actor, now)
+        moved = make_move(current, VisitAction.NO_SHOW, actor, now)
+        # The freed seat goes to the day's standby list first, if the day can still use it.
+        offers.fill_freed(current.day, rules, now)
+        return moved
 
 
 def mark_no_shows(
@@ -265,11 +269,14 @@ def mark_no_shows(
                     moved.append(make_move(current, VisitAction.NO_SHOW, actor, now))
             except ChangedMeanwhile:
                 continue  # checked in at this very moment: they came after all
+        for day in sorted({m.day for m in moved}):
+            offers.fill_freed(day, rules, now)
     return moved
 
 
-def cancel(appointment_id: int, actor: StaffUser, now: datetime) -> Moved:
-    """Cancel a booking (the youth called) or a waiting youth who left; the seat is freed.
+def cancel(appointment_id: int, actor: StaffUser, now: datetime, rules: ClinicRules) -> Moved:
+    """Cancel a booking (the youth called) or a waiting youth who left; the seat is freed and
+    offered to the day's standby list (then the waiting list) at once.
 
     Rule: a booked appointment from today on (a past one is a no-show instead), or a youth
     who checked in and left without being seen, whatever the day.
@@ -290,4 +297,5 @@ def cancel(appointment_id: int, actor: StaffUser, now: datetime) -> Moved:
         # A youth who left the waiting room knows; one who was still to come is told.
         if current.status is VisitStatus.BOOKED:
             outbox.cancelled(current.id, now, staff_id=actor.id)
+        offers.fill_freed(current.day, rules, now)
         return moved

@@ -27,6 +27,7 @@ from clinic.database import lock_day, write_transaction
 from clinic.extensions import db
 from clinic.messaging import outbox
 from clinic.models import (
+    Actor,
     Appointment,
     Slot,
     StaffUser,
@@ -67,9 +68,12 @@ def undoable(change: StatusChange | None, role: str, today: date, rules: ClinicR
     """Whether ``change`` can be undone by someone with ``role`` today.
 
     Rule: only the latest move of an appointment, only once, only on the day it was made,
-    and only by a role allowed to make that move.
+    and only by a role allowed to make that move; never a youth's own change from their link
+    (it was no mis-tap of staff's: if they want the seat back, staff book them again).
     """
     if change is None or change.undone_at is not None or change.action not in UNDO_ACTION:
+        return False
+    if change.actor != Actor.STAFF:
         return False
     made_on = change.at.replace(tzinfo=UTC).astimezone(rules.zone).date()
     return made_on == today and can(role, UNDO_ACTION[change.action])

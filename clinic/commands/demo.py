@@ -86,8 +86,10 @@ def seed_demo(force: bool, scale: str) -> None:
     clinician = db.session.scalar(
         select(StaffUser).where(StaffUser.email == "clinician@clinic.example")
     )
+    # The next clinic day is full, so its standby list can be tried.
+    next_day = min((plan.day for plan in plans if plan.day > today), default=None)
     for plan in plans:
-        fill = 0.9 if plan.day < today else rng.uniform(0.2, 0.6)
+        fill = 0.9 if plan.day < today else 1.0 if plan.day == next_day else rng.uniform(0.2, 0.6)
         for slot_plan in day_slots(plan):
             taken = sum(rng.random() < fill for _ in range(slot_plan.seats))
             if not taken:

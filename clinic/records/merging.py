@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import aliased
 
 from clinic import booking
 from clinic.database import retrying_transaction
@@ -15,6 +16,8 @@ from clinic.extensions import db
 from clinic.models import (
     SEARCH_NAME_LENGTH,
     Appointment,
+    EntryStatus,
+    ListEntry,
     StaffUser,
     Treatment,
     Youth,
@@ -167,6 +170,7 @@ def _merge_once(kept_id: int, other_id: int, today: date) -> MergeResult:
         .values(youth_id=kept.id)
         .execution_options(synchronize_session=False)
     ).rowcount
+    _move_list_entries(other.id, kept.id)
     for name in ("phone", "email", "contact_by", "preferred_name"):
         if not getattr(kept, name) and getattr(other, name):
             setattr(kept, name, getattr(other, name))
@@ -185,6 +189,37 @@ def _merge_once(kept_id: int, other_id: int, today: date) -> MergeResult:
         )
     db.session.flush()
     return MergeResult(moved_appointments, moved_treatments)
+
+
+def _move_list_entries(from_id: int, to_id: int) -> None:
+    """The other record's standby and waiting-list entries move to the kept one, except a
+    waiting entry for a list the kept record already waits on (one place per list): that one
+    stays where it is, and still books the kept record if its offer comes (an entry's youth
+    is read through ``merged_into_id``)."""
+    kept_entry = aliased(ListEntry)
+    same_list_waiting = (
+        select(kept_entry.id)
+        .where(
+            kept_entry.youth_id == to_id,
+            kept_entry.status == EntryStatus.WAITING,
+            kept_entry.kind == ListEntry.kind,
+            # Standby: the same day; the program list has no day (NULL on both sides).
+            or_(
+                kept_entry.day == ListEntry.day,
+                and_(kept_entry.day.is_(None), ListEntry.day.is_(None)),
+            ),
+        )
+        .exists()
+    )
+    db.session.execute(
+        update(ListEntry)
+        .where(
+            ListEntry.youth_id == from_id,
+            ~and_(ListEntry.status == EntryStatus.WAITING, same_list_waiting),
+        )
+        .values(youth_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _joined_search_names(kept: Youth, other: Youth) -> str:

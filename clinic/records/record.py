@@ -1,5 +1,6 @@
 """One youth's record as the acting staff member may see it: identity, contact (``SEE_CONTACT``),
-visits, treatments, screening answers and notes (``SEE_CLINICAL``). What a record shows is
+visits with who changed each (staff, or the youth from their link), treatments, standby and
+waiting-list entries, screening answers and notes (``SEE_CLINICAL``). What a record shows is
 filtered here, by the actor's role, so a template cannot show what the role may not see. Reads
 only, in a fixed number of statements however long the history."""
 
@@ -7,17 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from clinic import booking
+from clinic.booking import list_reads
 from clinic.extensions import db
 from clinic.models import (
+    Actor,
     Appointment,
     Intake,
     StaffUser,
+    StatusChange,
     Treatment,
     Youth,
 )
@@ -60,6 +64,46 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class ChangeEntry:
+    """One move in an appointment's history: by a staff member (named), or by the youth from
+    their link (a cancellation, or a move to another time: ``moved_from`` and ``moved_to``,
+    the clinic's wall clock)."""
+
+    action: str
+    from_status: str
+    to_status: str
+    by_youth: bool
+    staff: str | None  # the staff member's name; None for the youth's own change
+    at: datetime  # naive UTC
+    undone: bool
+    moved_from: datetime | None = None
+    moved_to: datetime | None = None
+
+
+def _wall_clock(detail: dict[str, str] | None, key: str) -> datetime | None:
+    """A reschedule's time from ``StatusChange.detail`` ('2026-12-22T16:00'), if readable."""
+    try:
+        return datetime.fromisoformat(str((detail or {})[key]))
+    except (KeyError, ValueError):
+        return None
+
+
+def change_entry(change: StatusChange) -> ChangeEntry:
+    by_youth = change.actor == Actor.YOUTH
+    return ChangeEntry(
+        action=change.action,
+        from_status=change.from_status,
+        to_status=change.to_status,
+        by_youth=by_youth,
+        staff=change.staff.name if change.staff is not None else None,
+        at=change.at,
+        undone=change.undone_at is not None,
+        moved_from=_wall_clock(change.detail, "from"),
+        moved_to=_wall_clock(change.detail, "to"),
+    )
+
+
+@dataclass(frozen=True)
 class VisitEntry:
     id: int
     day: date
@@ -68,6 +112,7 @@ class VisitEntry:
     walk_in: bool
     code: str
     ticket: int | None
+    changes: tuple[ChangeEntry, ...] = ()  # oldest first; filled on the record page only
 
 
 @dataclass(frozen=True)
@@ -107,6 +152,8 @@ class YouthRecord:
     earliest_follow_up: date | None
     upcoming: VisitEntry | None
     duplicates: list[PossibleDuplicate]
+    # Standby and waiting-list entries, newest first (``clinic.booking.list_reads``).
+    entries: list[list_reads.EntryView]
 
 
 @dataclass(frozen=True)
@@ -121,7 +168,11 @@ def load_youth(youth_id: int) -> Youth | None:
         select(Youth)
         .where(Youth.id == youth_id)
         .options(
-            selectinload(Youth.appointments).joinedload(Appointment.slot),
+            selectinload(Youth.appointments).options(
+                joinedload(Appointment.slot),
+                # The history, with the staff member of each move (none for the youth's own).
+                selectinload(Appointment.changes).joinedload(StatusChange.staff),
+            ),
             selectinload(Youth.treatments).joinedload(Treatment.clinician),
         )
         .execution_options(populate_existing=True)
@@ -139,7 +190,8 @@ def latest_intake(youth_id: int) -> Intake | None:
     ).first()
 
 
-def visit_entry(appointment: Appointment) -> VisitEntry:
+def visit_entry(appointment: Appointment, with_changes: bool = False) -> VisitEntry:
+    """An appointment as a record lists it; its history only when asked (and loaded)."""
     return VisitEntry(
         id=appointment.id,
         day=appointment.slot.day,
@@ -148,6 +200,7 @@ def visit_entry(appointment: Appointment) -> VisitEntry:
         walk_in=appointment.walk_in,
         code=appointment.code,
         ticket=appointment.ticket,
+        changes=tuple(change_entry(c) for c in appointment.changes) if with_changes else (),
     )
 
 
@@ -164,7 +217,9 @@ def youth_record(
 
     Rule: everyone with ``VIEW_RECORDS`` sees identity, visits and treatments (date, session,
     areas, clinician); contact and guardian only with ``SEE_CONTACT``; screening answers and
-    treatment notes, skin type and laser settings only with ``SEE_CLINICAL``. The next
+    treatment notes, skin type and laser settings only with ``SEE_CLINICAL``; each
+    appointment's history says who made each move (a staff member, or the youth from their
+    link), and the youth's standby and waiting-list entries are listed. The next
     session may be booked from the last treatment plus ``interval``
     (``earliest_follow_up``). A fixed number of statements, however long the
     history.
@@ -199,7 +254,7 @@ def build_record(
             latest_contact = Contact.of(intake)
 
     visits = sorted(
-        (visit_entry(a) for a in youth.appointments),
+        (visit_entry(a, with_changes=True) for a in youth.appointments),
         key=lambda v: (v.day, v.start, v.id),
         reverse=True,
     )
@@ -232,4 +287,5 @@ def build_record(
         earliest_follow_up=earliest_follow_up(last_treatment, interval),
         upcoming=upcoming_entry(visits, today),
         duplicates=duplicates,
+        entries=list_reads.youth_entries(youth.id),
     )

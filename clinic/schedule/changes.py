@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 from sqlalchemy import case, delete, exists, true, update
 
 from clinic import booking
+from clinic.booking import offers
 from clinic.database import lock_day, write_transaction
 from clinic.extensions import db
 from clinic.models import Appointment, ClinicDay, Slot, StaffUser
@@ -111,6 +112,9 @@ def add_extra_day(
         if plan_for(day, setting_of(row), rules) is not None:
             raise AlreadyAClinicDay()
         _store(row, Setting(extra=True, hours=hours), day)
+        db.session.flush()
+        # A new day is free seats: the waiting list hears of them at once.
+        offers.fill_freed(day, rules, now)
     return Outcome(day)
 
 
@@ -281,6 +285,10 @@ def _change(
         elif resolution is Resolution.KEEP:
             outcome.kept = len(affected)
         _tidy(day, new_plan)
+        if new_plan is not None:
+            # Seats added, a time unblocked, bookings cancelled: whatever freed goes to the
+            # day's standby list, then the waiting list, in this same transaction.
+            offers.fill_freed(day, rules, now)
     return outcome
 
 

@@ -1,7 +1,7 @@
 """The web: the only code that knows about requests. Three blueprints by audience, each
 guarded once: ``public`` (youth booking, no account), ``auth`` (staff sign-in) and ``staff``
-(one sub-package per screen: day, records, schedule, accounts, messages, each with its forms
-beside its views). Shared here: form fields and the intake form (``forms``), the wording of
+(one sub-package per screen: day, records, lists, schedule, accounts, messages, each with its
+forms beside its views). Shared here: form fields and the intake form (``forms``), the wording of
 refused bookings (``refusals``), the rules and the clock per request (``context``), URL
 converters (``converters``) and the visitor's language (``i18n``).
 
@@ -23,6 +23,7 @@ def register_blueprints(app: Flask) -> None:
     # blueprint itself imports none of them, so the screens stay independent of one another.
     from clinic.web.staff.accounts import views as _accounts  # noqa: F401
     from clinic.web.staff.day import views as _day  # noqa: F401
+    from clinic.web.staff.lists import views as _lists  # noqa: F401
     from clinic.web.staff.messages import views as _messages  # noqa: F401
     from clinic.web.staff.records import views as _records  # noqa: F401
     from clinic.web.staff.schedule import views as _schedule  # noqa: F401

@@ -53,6 +53,8 @@ from clinic.extensions import db
 from clinic.models import (
     Appointment,
     Consent,
+    ListEntry,
+    ListKind,
     MessageStatus,
     OutboxMessage,
     StaffRole,
@@ -60,9 +62,12 @@ from clinic.models import (
     Youth,
 )
 from clinic.permissions import can
+from clinic.rules.eligibility import normalize_phone
 from clinic.schedule import Resolution
 from clinic.web.auth.forms import LoginForm
 from clinic.web.forms import IntakeForm
+from clinic.web.public.lists import ListForm, StandbyForm
+from clinic.web.public.manage_forms import LostLinkForm, NextSessionForm
 from clinic.web.staff.accounts.forms import (
     NewAccountForm,
     OwnPasswordForm,
@@ -70,6 +75,7 @@ from clinic.web.staff.accounts.forms import (
     RoleForm,
 )
 from clinic.web.staff.day.forms import TreatmentForm, WalkInForm
+from clinic.web.staff.lists.forms import MoveForm
 from clinic.web.staff.records.forms import FollowUpForm, MergeForm, SearchForm
 from clinic.web.staff.schedule.forms import CloseForm, ExtraDayForm, HoursForm
 from tests.conftest import (
@@ -432,6 +438,15 @@ def _build(app, clock: Clock) -> World:
     )
 
     youth_ids = db.session.scalars(select(Youth.id).order_by(Youth.id)).all()
+    # Two on the later day's standby list, one on the program's waiting list.
+    entries = [
+        ListEntry(kind=ListKind.STANDBY, youth_id=youth_ids[0], day=LATER_CLINIC_DAY, rank=1),
+        ListEntry(kind=ListKind.STANDBY, youth_id=youth_ids[1], day=LATER_CLINIC_DAY, rank=2),
+        ListEntry(kind=ListKind.PROGRAM, youth_id=youth_ids[2], rank=1),
+    ]
+    db.session.add_all(entries)
+    db.session.flush()
+    entry_ids = [entry.id for entry in entries]
     message_ids = db.session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)).all()
     # One message failed for good, so that the desk can send it again.
     db.session.execute(
@@ -446,6 +461,7 @@ def _build(app, clock: Clock) -> World:
         "other_id": [str(i) for i in youth_ids],
         "user_id": [str(target.id), str(staff[StaffRole.ADMIN].id)],
         "message_id": [str(i) for i in message_ids[:3]],
+        "entry_id": [str(i) for i in entry_ids],
         "day": [d.isoformat() for d in (NEXT_DAY, LATER_CLINIC_DAY, FOLLOW_UP_DAY)],
         "start": ["16:00", "16:20", "17:00"],
     }
@@ -546,6 +562,12 @@ def _could_be_a_coming_day(text: str) -> bool:
 
 
 SLOT_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")
+
+
+def _slot_refused(world: World) -> st.SearchStrategy[Answers]:
+    return _refused(["2027-01-19 16:00"], SLOT_SHAPE.fullmatch).map(lambda v: {"slot": v})
+
+
 HOURS = {"start": ["16:00"], "end": ["19:00"], "slot_minutes": ["20"], "seats": ["2"]}
 CHANGES = ["close", "reopen", "hours", "remove"]
 ROLES = [role.value for role in StaffRole]
@@ -562,6 +584,51 @@ FORMS: dict[str, Form] = {
         fields=("lang", "next"),
         valid=lambda w: {"lang": ["en", "es"], "next": ["/", "/book"]},
     ),
+    # A youth's link (/my): without one opened in the session, each answers "this link does
+    # not work"; "send my link again" looks up and may queue a message.
+    "public.cancel": Form(),
+    "public.reschedule": Form(
+        fields=("slot",),
+        valid=lambda w: {"slot": [f"{LATER_CLINIC_DAY}T16:00", f"{NEXT_DAY}T17:00"]},
+        poison=_slot_refused,
+    ),
+    "public.next_session": Form(
+        fields=form_fields(NextSessionForm),
+        valid=lambda w: {
+            "slot": [f"{FOLLOW_UP_DAY}T16:00"],
+            "submission_key": ["fuzz-next-session" + "n" * 16],
+            "phone": ["(415) 555-0137"],
+            "email": ["", "dani@example.org"],
+            "contact_by": ["sms", "email"],
+            "language": ["en", "es"],
+        },
+        poison=_slot_refused,
+    ),
+    "public.lost_link": Form(
+        fields=form_fields(LostLinkForm),
+        valid=lambda w: {
+            "contact": ["(415) 555-0134", "4155550137", "ana@example.org"],
+            "date_of_birth": ["2007-05-01", "05/01/2007"],
+        },
+        poison=lambda w: _refused(
+            ["no", "555-0134"], lambda v: normalize_phone(_drop_controls(v)) is not None or "@" in v
+        ).map(lambda v: {"contact": v}),
+    ),
+    # Standby and the waiting list: joins take the booking's intake (and the same poison);
+    # an offer is answered, and a list left, only from a link opened in the session.
+    "public.join_standby": Form(
+        fields=form_fields(StandbyForm),
+        valid=lambda w: {**_intake_valid(w), "earliest": ["", "16:00"], "latest": ["", "17:00"]},
+        poison=_youth_answers_refused,
+    ),
+    "public.join_program": Form(
+        fields=form_fields(ListForm), valid=_intake_valid, poison=_youth_answers_refused
+    ),
+    "public.answer_offer": Form(
+        fields=("offer_id", "answer"),
+        valid=lambda w: {"offer_id": ["1", "2"], "answer": ["take", "decline"]},
+    ),
+    "public.leave_list": Form(),
     # --- Sign-in
     "auth.login": Form(
         fields=form_fields(LoginForm),
@@ -641,6 +708,16 @@ FORMS: dict[str, Form] = {
             lambda v: str(_as_int(v)) in w.real["youth_id"],
         ).map(lambda v: {"other_id": v}),
     ),
+    # --- Standby and waiting lists
+    "staff.move_entry": Form(
+        fields=form_fields(MoveForm),
+        valid=lambda w: {"direction": ["up", "down"]},
+        poison=lambda w: _refused(["UP", "left"], lambda v: v in ("up", "down")).map(
+            lambda v: {"direction": v}
+        ),
+    ),
+    "staff.remove_entry": Form(),
+    "staff.invite_entry": Form(),
     # --- Messages
     "staff.resend_message": Form(),
     # --- The schedule

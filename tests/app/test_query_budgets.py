@@ -29,14 +29,15 @@ SEATS = 25  # 12 slots of 25 seats: 300 bookings on one clinic day
 
 # The most statements each page may run. The staff day: the signed-in user, the staff
 # changes around the date, the slots, and their appointments, youth, intakes and treatments,
-# then the sessions each youth had before and each appointment's latest move (for undo).
+# then the sessions each youth had before, each appointment's latest move (for undo), and the
+# day's standby count and seats held for offers.
 BUDGETS = {
     "/book": 2,
     f"/book/{NEXT_DAY}": 2,
     f"/book/{NEXT_DAY}/16:00": 2,
     "/api/availability": 2,
-    f"/staff/day/{NEXT_DAY}": 9,
-    f"/staff/day/{NEXT_DAY}/live": 9,  # what open screens fetch every few seconds
+    f"/staff/day/{NEXT_DAY}": 11,
+    f"/staff/day/{NEXT_DAY}/live": 11,  # what open screens fetch every few seconds
     "/now-serving/board": 1,
 }
 
@@ -198,3 +199,132 @@ def test_a_lazy_load_in_a_page_would_fail_the_tests(app):
     appointment = db.session.scalars(select(Appointment)).one()
     with pytest.raises(Exception, match="lazy='raise'"):
         _ = appointment.youth
+
+
+# --- The standby and waiting lists ----------------------------------------------------------
+
+# The signed-in user, then the entries with their youth, and the offers with their seats,
+# youth and inviting staff; the overview: the clinic days, the standby counts, the seats held,
+# the waiting list's size; a record: as above, with its list entries and their offers.
+LIST_BUDGETS = {
+    f"/staff/lists/{NEXT_DAY}": 3,
+    "/staff/lists/program": 3,
+    "/staff/lists": 5,
+}
+RECORD_BUDGET = 9
+
+
+def fill_lists(people: int) -> int:
+    """``people`` on NEXT_DAY's standby list and as many on the program's waiting list, every
+    other one with an offer (open, lapsed, claimed, declined in turn), and one youth with
+    ``people`` past entries; returns that youth's id. Bulk inserts."""
+    from clinic.models import ListEntry, SeatOffer
+
+    offered = people // 2
+    slot_id = db.session.execute(
+        insert(Slot).returning(Slot.id),
+        [
+            {
+                "day": NEXT_DAY,
+                "start_time": time(16, 0),
+                "end_time": time(16, 20),
+                "capacity": 2 * people,
+                "booked": sum(1 for n in range(2 * offered) if n % 4 == 0),
+            }
+        ],
+    ).scalar_one()
+    youth_ids = db.session.scalars(
+        insert(Youth).returning(Youth.id),
+        [
+            {
+                "identity_key": Youth.make_identity_key("List", f"Person {n}", date(2006, 1, 1)),
+                "first_name": "List",
+                "last_name": f"Person {n}",
+                "date_of_birth": date(2006, 1, 1),
+                "language": "en",
+            }
+            for n in range(2 * people + 1)
+        ],
+    ).all()
+    regular = youth_ids[:-1]
+    rows = [
+        {
+            "kind": "standby" if n < people else "program",
+            "youth_id": youth_id,
+            "day": NEXT_DAY if n < people else None,
+            "status": "waiting",
+            "priority": 0 if n < people else n % 3,
+            "rank": n,
+            "answers": {},
+            "joined_at": datetime(2026, 11, 18, 20, 0),
+            "phone": "+14155550100",
+            "language": "en",
+        }
+        for n, youth_id in enumerate(regular)
+    ]
+    # One youth's history: ``people`` entries, closed, on the days before.
+    rows += [
+        {
+            "kind": "standby",
+            "youth_id": youth_ids[-1],
+            "day": NEXT_DAY - timedelta(days=n + 1),
+            "status": "closed",
+            "rank": 0,
+            "answers": {},
+            "joined_at": datetime(2026, 10, 1, 18, 0),
+            "closed_at": datetime(2026, 10, 2, 18, 0),
+            "language": "en",
+        }
+        for n in range(people)
+    ]
+    entry_ids = db.session.scalars(insert(ListEntry).returning(ListEntry.id), rows).all()
+    statuses = ["open", "lapsed", "claimed", "declined"]
+    waiting = entry_ids[: 2 * people]
+    chosen = [e for n, e in enumerate(waiting) if n % 2 == 0] + entry_ids[2 * people :]
+    db.session.execute(
+        insert(SeatOffer),
+        [
+            {
+                "entry_id": entry_id,
+                "slot_id": slot_id,
+                "status": statuses[n % 4] if entry_id in waiting else "lapsed",
+                "offered_at": datetime(2026, 11, 20, 16, 0),
+                "expires_at": datetime(2026, 11, 21, 1, 30),
+            }
+            for n, entry_id in enumerate(chosen)
+        ],
+    )
+    db.session.commit()
+    return youth_ids[-1]
+
+
+def test_list_pages_and_records_stay_within_budget_from_4_to_120_people(app, staff_client):
+    from clinic.models import ListEntry, SeatOffer
+
+    def counted(youth_id: int) -> dict[str, int]:
+        found = {}
+        for url in [*LIST_BUDGETS, f"/staff/youth/{youth_id}"]:
+            with count_statements() as statements:
+                response = staff_client.get(url)
+            assert response.status_code == 200, url
+            found[url.replace(str(youth_id), "<id>")] = len(statements)
+        return found
+
+    few = counted(fill_lists(4))
+    for table in (SeatOffer, ListEntry, Youth, Slot):
+        db.session.execute(table.__table__.delete())
+    db.session.commit()
+    youth_id = fill_lists(120)
+    many = counted(youth_id)
+    print("\nstatements per list page (4 and 120 people):", many)
+    assert few == many
+    for url, budget in LIST_BUDGETS.items():
+        assert many[url] <= budget, many
+    assert many["/staff/youth/<id>"] <= RECORD_BUDGET, many
+    body = staff_client.get(f"/staff/lists/{NEXT_DAY}").get_data(as_text=True)
+    assert body.count('href="/staff/youth/') == 120  # everyone waiting
+    # The offers made for the day's seats: to half of each list, and the one youth's 120.
+    assert body.count("(Program waiting list)") == 60
+    assert body.count("(Standby)") == 60 + 120
+    record = staff_client.get(f"/staff/youth/{youth_id}").get_data(as_text=True)
+    assert record.count("Not answered in time") == 120

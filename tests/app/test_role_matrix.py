@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from clinic.extensions import db
-from clinic.models import Appointment, OutboxMessage, StaffRole, Youth
+from clinic.models import Appointment, ListEntry, ListKind, OutboxMessage, StaffRole, Youth
 from tests.conftest import NEXT_DAY, PASSWORD, intake_data, intake_url
 
 A, D, C = StaffRole.ADMIN, StaffRole.FRONT_DESK, StaffRole.CLINICIAN
@@ -42,6 +42,13 @@ EXPECTED = {
     "staff.book_follow_up": EVERYONE,
     "staff.merge_youth": {A},
     "staff.merge_youth_confirm": {A},
+    # Standby and waiting lists: everyone sees them, the desk changes them
+    "staff.lists_overview": EVERYONE,
+    "staff.standby_list": EVERYONE,
+    "staff.program_list": EVERYONE,
+    "staff.move_entry": DESK,
+    "staff.remove_entry": DESK,
+    "staff.invite_entry": DESK,
     # Messages to youth: where they went is contact detail
     "staff.messages": DESK,
     "staff.resend_message": DESK,
@@ -75,6 +82,12 @@ def world(app, client, make_staff):
         data=intake_data(first_name="Ana María", submission_key="z" * 32, phone="4155550999"),
     )
     youth_ids = db.session.scalars(select(Youth.id).order_by(Youth.id)).all()
+    # The second youth waits on the day's standby list too.
+    entry = ListEntry(
+        kind=ListKind.STANDBY, youth_id=youth_ids[1], day=NEXT_DAY, answers={}, language="en"
+    )
+    db.session.add(entry)
+    db.session.commit()
     target = make_staff(StaffRole.FRONT_DESK, email="target@clinic.test")
     clients = {}
     for role in StaffRole:
@@ -91,6 +104,7 @@ def world(app, client, make_staff):
         "user_id": target.id,
         "start": time(16, 0),
         "message_id": db.session.scalar(select(OutboxMessage.id)),
+        "entry_id": entry.id,
     }
     return clients, values
 

@@ -528,7 +528,7 @@ class ClinicToday:
 
     def cancel(self, appointment_id: int, by: str) -> None:
         with self.app.app_context():
-            clinic_day.cancel(appointment_id, self._staff(by), self.now())
+            clinic_day.cancel(appointment_id, self._staff(by), self.now(), settings.current_rules())
 
 
 def assert_clean_log(server: Server) -> None:

@@ -19,6 +19,7 @@ EXPECTED = {
     Action.CANCEL: {A, D},
     Action.TREAT: {C},
     Action.BOOK_FOLLOW_UP: {A, D, C},
+    Action.MANAGE_LISTS: {A, D},
     Action.EDIT_CONTACT: {A, D},
     Action.MERGE_YOUTH: {A},
     Action.VIEW_MESSAGES: {A, D},

@@ -4,8 +4,9 @@ declares no action is refused to everyone, so no route can forget its check. A u
 refuses the actor (``NotAllowed``) answers 403 through one error handler.
 
 One sub-package per screen, each with its views and its forms: ``day``, ``records``,
-``schedule``, ``accounts``, ``messages``. Their views register their routes on this blueprint
-(``clinic.web.register_blueprints`` loads them), and import nothing but this module of it.
+``lists``, ``schedule``, ``accounts``, ``messages``. Their views register their routes on this
+blueprint (``clinic.web.register_blueprints`` loads them), and import nothing but this module
+of it.
 
 May import the capabilities and the shared web modules; never the public or auth blueprint."""
 
@@ -100,6 +101,7 @@ def no_store(response):
 MENU = [
     ("staff.index", _l("Clinic day"), Action.VIEW_DAY),
     ("staff.youth_search", _l("Youth records"), Action.VIEW_RECORDS),
+    ("staff.lists_overview", _l("Waiting lists"), Action.VIEW_DAY),
     ("staff.messages", _l("Messages"), Action.VIEW_MESSAGES),
     ("staff.schedule", _l("Schedule"), Action.MANAGE_SCHEDULE),
     ("staff.accounts", _l("Staff accounts"), Action.MANAGE_STAFF),

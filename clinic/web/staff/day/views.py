@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from clinic import booking, clinic_day, records, vocab
+from clinic.booking import list_reads
 from clinic.extensions import db
 from clinic.formats import long_day
 from clinic.models import Appointment, Consent
@@ -161,8 +162,16 @@ def _sheet_context(day: date) -> dict:
     rules, now = context.rules(), context.now()
     sheet = clinic_day.day_sheet(day, rules, now)
     today = now.date()
+    # Who waits on standby, and the seats held for open offers (counted as taken in the
+    # slots' seats): shown with the counts and beside each slot.
+    lists = list_reads.day_lists(day)
+    held: dict = {}
+    for seat in lists.held:
+        held.setdefault(seat.start, []).append(seat)
     return {
         "sheet": sheet,
+        "lists": lists,
+        "held": held,
         "today": today,
         "now": now,
         "is_today": day == today,
@@ -283,10 +292,10 @@ def no_shows(day: date):
 def cancel_appointment(appointment_id: int):
     """Cancel a booking (the youth called to say they cannot come) or a youth who left the
     queue; the seat opens at once."""
-    now = context.now()
+    rules, now = context.rules(), context.now()
     # The code, never the name: flashed messages travel in the (signed, not secret) cookie.
     return _do(
-        lambda: clinic_day.cancel(appointment_id, current_user, now),
+        lambda: clinic_day.cancel(appointment_id, current_user, now, rules),
         lambda moved: _("Appointment %(code)s cancelled. Its seat is free again.", code=moved.code),
     )
 

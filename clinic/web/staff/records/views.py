@@ -19,7 +19,7 @@ from wtforms import SelectChoice
 from clinic import booking, records, vocab
 from clinic.extensions import db
 from clinic.formats import clock, long_day
-from clinic.models import Youth
+from clinic.models import EntryStatus, OfferStatus, Youth
 from clinic.permissions import Action
 from clinic.rules.eligibility import (
     Eligibility,
@@ -41,6 +41,34 @@ STATUS_LABELS = {
     VisitStatus.COMPLETED: _l("Completed"),
     VisitStatus.NO_SHOW: _l("No-show"),
     VisitStatus.CANCELLED: _l("Cancelled"),
+}
+
+# Each move in an appointment's history, as "<what> by <who>".
+CHANGE_LABELS = {
+    "check_in": _l("Checked in"),
+    "call": _l("Called to a station"),
+    "complete": _l("Treatment recorded"),
+    "no_show": _l("Marked as a no-show"),
+    "cancel": _l("Cancelled"),
+    "walk_in": _l("Added as a walk-in"),
+    "schedule_cancel": _l("Cancelled by a schedule change"),
+    "reschedule": _l("Moved to another time"),
+}
+
+ENTRY_STATUS = {
+    EntryStatus.WAITING: _l("Waiting"),
+    EntryStatus.BOOKED: _l("Took a seat"),
+    EntryStatus.LEFT: _l("Left the list"),
+    EntryStatus.REMOVED: _l("Removed by staff"),
+    EntryStatus.CLOSED: _l("Closed"),
+}
+
+OFFER_STATUS = {
+    OfferStatus.OPEN: _l("Seat held"),
+    OfferStatus.CLAIMED: _l("Taken"),
+    OfferStatus.DECLINED: _l("Said no"),
+    OfferStatus.LAPSED: _l("Not answered in time"),
+    OfferStatus.WITHDRAWN: _l("Withdrawn"),
 }
 
 SLOT_MESSAGES = {
@@ -80,6 +108,9 @@ def _labels():
         "screening": dict(vocab.SCREENING_FLAGS),
         "relationship": dict(vocab.GUARDIAN_RELATIONSHIPS),
         "language": dict(vocab.LANGUAGES),
+        "change": CHANGE_LABELS,
+        "entry": ENTRY_STATUS,
+        "offer": OFFER_STATUS,
     }
 
 

@@ -19,6 +19,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from clinic import schedule, vocab
+from clinic.booking import list_reads
 from clinic.formats import clock
 from clinic.permissions import Action
 from clinic.schedule import Resolution
@@ -91,14 +92,17 @@ def schedule_add_extra():
 def _overview(form: ExtraDayForm, status: int = 200):
     rules = context.rules()
     today = context.now().date()
+    until = schedule.horizon_end(today)
     return (
         render_template(
             "staff/schedule/index.html",
             days=schedule.overview(rules, today),
+            # Standby and held seats per day: a held seat counts as booked until it is taken.
+            lists=list_reads.lists_by_day(today, until),
             form=form,
             defaults=rules.day,
             today=today,
-            until=schedule.horizon_end(today),
+            until=until,
         ),
         status,
     )
@@ -348,6 +352,7 @@ def _editor(
             problem=problem,
             defaults=rules.day,
             past=editor.day < today,
+            lists=list_reads.day_lists(editor.day),
             see_contact=see_contact,
             languages=dict(vocab.LANGUAGES),
         ),
