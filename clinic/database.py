@@ -177,3 +177,18 @@ def lock_day(day: date, *, exclusive: bool) -> None:
         text(f"SELECT {function}(:namespace, :day)"),
         {"namespace": _DAY_LOCK_NAMESPACE, "day": day.toordinal()},
     )
+
+
+def try_lock_day(day: date) -> bool:
+    """``lock_day(day, exclusive=False)`` if nobody holds it exclusively now (or we already
+    hold it), else False at once: for work that can leave the day to a later pass rather than
+    wait for a schedule change (the seat offers' sweep). Always True on SQLite."""
+    session = db.session()
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(
+        session.scalar(
+            text("SELECT pg_try_advisory_xact_lock_shared(:namespace, :day)"),
+            {"namespace": _DAY_LOCK_NAMESPACE, "day": day.toordinal()},
+        )
+    )

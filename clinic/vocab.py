@@ -56,6 +56,8 @@ REFERRAL_SOURCES = [
     ("court", _l("A court")),
     ("probation", _l("A probation officer")),
     ("case_manager", _l("A case manager or social worker")),
+    ("job_program", _l("A job training or employment program")),
+    ("reentry", _l("A re-entry program")),
     ("school", _l("A school")),
     ("other", _l("Other")),
 ]

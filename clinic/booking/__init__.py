@@ -6,6 +6,13 @@ take a seat and record the youth (``seats``), and the use cases that book and ca
 (``book``). The clinic day's walk-ins, the records' follow-ups and the schedule's moves take
 their seats through here, under the same rules.
 
+The youth's self-service lives here too, as modules used by their own name: ``manage`` (what
+a youth does from an appointment's link: cancel, move, book the next session), ``lost`` (a
+link sent again), ``lists`` (joining and leaving standby and the waiting list; staff reorder
+and remove), ``offers`` (a freed seat held and offered to the lists, claimed, lapsed, passed
+on; ``fill_freed`` is what every change that frees a seat calls), ``places`` (a place on a
+list and its expected wait) and ``list_reads`` (the staff's view of the lists).
+
 May import: ``clinic.rules``, ``models``, ``database``, ``extensions``, ``settings`` and
 ``clinic.messaging`` (a booking writes its messages in its own transaction). Never the web.
 This module is the package's interface: what other packages and the web call.

@@ -98,7 +98,7 @@ def _join(
     youth = upsert_youth(request)
     upcoming = upcoming_appointment(youth.id, now.date())
     if upcoming is not None:
-        outbox.already_booked(upcoming.id, request.day, request.start, now)
+        outbox.already_booked(upcoming.id, request.day, request.start, now, joining=kind.value)
         return None
     if standby:
         try:
@@ -106,7 +106,12 @@ def _join(
         except TooSoon as refusal:
             if refusal.last_visit_id is not None:
                 outbox.too_soon(
-                    refusal.last_visit_id, refusal.earliest, request.day, request.start, now
+                    refusal.last_visit_id,
+                    refusal.earliest,
+                    request.day,
+                    request.start,
+                    now,
+                    joining=kind.value,
                 )
             return None
 

@@ -45,8 +45,7 @@ from clinic.booking.errors import (
     SlotUnavailable,
 )
 from clinic.booking.seats import give_back_seat, insert_ignoring_conflict, new_code
-from clinic.database import _DAY_LOCK_NAMESPACE as DAY_LOCK_NAMESPACE  # lock_day's own key
-from clinic.database import write_transaction
+from clinic.database import lock_day, try_lock_day, write_transaction
 from clinic.extensions import db
 from clinic.messaging import links, outbox
 from clinic.models import (
@@ -107,7 +106,7 @@ def fill_freed(day: date, rules: ClinicRules, now: datetime) -> int:
     (the partial unique index on open offers) is skipped for the next one.
     """
     _lock_offers()
-    if not _try_lock_day(day):
+    if not try_lock_day(day):
         return 0  # a schedule change to the day is under way: the sweep offers its seats
     _forget_seat_counters()
     availability = day_availability(day, rules, now)
@@ -168,7 +167,7 @@ def _offer_seat(
 # On PostgreSQL, offers are made one transaction at a time (an advisory lock, taken by whoever
 # offers: ``_lock_offers``), and the one offering never waits for another: it skips a slot row
 # that another transaction holds (``_hold_seat``: that transaction is booking it, or freeing it,
-# and then offers it itself) and a day being changed by staff (``_try_lock_day``; the sweep
+# and then offers it itself) and a day being changed by staff (``try_lock_day``; the sweep
 # offers its seats afterwards). So two offers never pick the same person, and no transaction
 # waiting for the lock can hold anything the holder needs: no deadlock. SQLite runs one write
 # transaction at a time anyway.
@@ -183,18 +182,6 @@ def _postgres() -> bool:
 def _lock_offers() -> None:
     if _postgres():
         db.session.execute(text("SELECT pg_advisory_xact_lock(:namespace, :key)"), _OFFERS_LOCK)
-
-
-def _try_lock_day(day: date) -> bool:
-    """``lock_day(day, exclusive=False)`` if it is free now (or already ours), else False."""
-    if not _postgres():
-        return True
-    return bool(
-        db.session.scalar(
-            text("SELECT pg_try_advisory_xact_lock_shared(:namespace, :day)"),
-            {"namespace": DAY_LOCK_NAMESPACE, "day": day.toordinal()},
-        )
-    )
 
 
 def _hold_seat(slot_plan: SlotPlan) -> int:
@@ -415,6 +402,16 @@ def _lapse_due(rules: ClinicRules, now: datetime) -> tuple[int, int]:
     return lapsed, offered
 
 
+def _still_in_schedule(slot_id: int, day: date, rules: ClinicRules) -> bool:
+    """Whether the slot is still one the day offers: the day open, the time in its plan and
+    not blocked."""
+    slot = db.session.execute(select(Slot.start_time, Slot.blocked).where(Slot.id == slot_id)).one()
+    if slot.blocked:
+        return False
+    plans = day_plans(day, day, rules)
+    return any(s.start == slot.start_time for plan in plans for s in day_slots(plan))
+
+
 def _withdraw_unbookable(rules: ClinicRules) -> int:
     """Withdraw the open offers of seats staff took out of the schedule since (a day closed,
     its hours changed, a time blocked), giving the seats back: the changes that free seats
@@ -517,6 +514,16 @@ def claim_with_link(offer_id: int, entry_id: int, rules: ClinicRules, now: datet
 def _claim_once(
     offer_id: int, entry_id: int, rules: ClinicRules, now: datetime
 ) -> Claimed | BookingError:
+    offered_day = db.session.scalar(
+        select(Slot.day)
+        .join(SeatOffer, SeatOffer.slot_id == Slot.id)
+        .where(SeatOffer.id == offer_id)
+    )
+    if offered_day is None:
+        raise OfferGone()
+    # Before the offer's row, like a booking: a schedule change to the day (closing it, blocking
+    # the time) has either committed, and is seen below, or waits until this claim is done.
+    lock_day(offered_day, exclusive=False)
     slot_id = db.session.scalar(
         update(SeatOffer)
         .where(
@@ -538,6 +545,17 @@ def _claim_once(
         .execution_options(populate_existing=True)
     ).one()
     day = db.session.scalar(select(Slot.day).where(Slot.id == slot_id))
+    if not _still_in_schedule(slot_id, day, rules):
+        # Staff took the seat out of the schedule since it was offered (the sweep withdraws
+        # such offers; this one was claimed first): nothing to book, and the seat goes back.
+        db.session.execute(
+            update(SeatOffer)
+            .where(SeatOffer.id == offer_id)
+            .values(status=OfferStatus.WITHDRAWN)
+            .execution_options(synchronize_session=False)
+        )
+        give_back_seat(slot_id)
+        return OfferGone()
     youth = _youth(entry)
     try:
         _check_may_book(entry, youth, day, rules, now)

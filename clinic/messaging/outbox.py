@@ -281,20 +281,43 @@ def treated(appointment_id: int, now: datetime, *, staff_id: int | None = None) 
         _add(target, Kind.AFTERCARE, now, staff_id=staff_id)
 
 
-def already_booked(appointment_id: int, day: date, start: time, now: datetime) -> None:
+def already_booked(
+    appointment_id: int, day: date, start: time, now: datetime, *, joining: str | None = None
+) -> None:
     """An online request for ``day`` at ``start`` in the name of a youth who already has this
-    appointment ahead: they are told so at its contact, and the request was not booked."""
+    appointment ahead: they are told so at its contact, and the request was not booked.
+    ``joining`` ("standby" or "program"): the request was to join that list instead."""
     target = _target(appointment_id)
     if target is not None:
-        _add_once(target, Kind.ALREADY_BOOKED, day, start, now)
+        _add_once(target, Kind.ALREADY_BOOKED, day, start, now, **_joining(joining))
 
 
-def too_soon(appointment_id: int, earliest: date, day: date, start: time, now: datetime) -> None:
+def too_soon(
+    appointment_id: int,
+    earliest: date,
+    day: date,
+    start: time,
+    now: datetime,
+    *,
+    joining: str | None = None,
+) -> None:
     """An online request for ``day`` at ``start`` sooner than the healing interval after the
     youth's last treatment (at ``appointment_id``): they are told the earliest date."""
     target = _target(appointment_id)
     if target is not None:
-        _add_once(target, Kind.TOO_SOON, day, start, now, earliest=earliest.isoformat())
+        _add_once(
+            target,
+            Kind.TOO_SOON,
+            day,
+            start,
+            now,
+            earliest=earliest.isoformat(),
+            **_joining(joining),
+        )
+
+
+def _joining(joining: str | None) -> dict[str, str]:
+    return {"joining": joining} if joining else {}
 
 
 def _add_once(

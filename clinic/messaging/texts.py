@@ -37,6 +37,7 @@ class Facts:
     old_start: time | None = None  # a moved appointment's earlier time
     next_session_from: date | None = None  # after a treatment: the earliest next session
     requested: datetime | None = None  # a declined request's day and time (clinic time)
+    joining: str | None = None  # a declined request to join a list: "standby" or "program"
     # The youth's own link, minted for this message (every message carries one).
     link: str = ""
     old_day: date | None = None  # a rescheduled appointment's earlier day (with old_start)
@@ -477,6 +478,11 @@ def _aftercare(facts: Facts, clinic: ClinicInfo) -> Letter:
 def _asked_for(facts: Facts) -> str:
     """The day and time a declined request asked for."""
     asked = facts.requested or datetime.combine(facts.day, facts.start)
+    # A request to join a list asked for no time: "to book a place on the ... list".
+    if facts.joining == "program":
+        return gettext("a place on the clinic's waiting list")
+    if facts.joining == "standby":
+        return gettext("a place on the standby list for %(day)s", day=long_day(asked.date()))
     return gettext("%(day)s at %(time)s", day=long_day(asked.date()), time=clock(asked.time()))
 
 

@@ -447,6 +447,7 @@ def _facts(outgoing: _Outgoing, kind: Kind, link: str) -> Facts:
         old_day=before.date() if before else None,
         next_session_from=next_session_from,
         requested=datetime.fromisoformat(requested) if requested else None,
+        joining=context.get("joining"),
         link=link,
         treated=appointment.status == AppointmentStatus.COMPLETED,
     )

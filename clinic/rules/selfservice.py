@@ -96,9 +96,9 @@ def offer_expiry(
 
 # The intake's answers (``clinic.vocab``) each priority rule looks for.
 VISIBLE_LOCATIONS = frozenset({"face_neck", "hands"})
-# Referred by a program that works with the justice system or toward work: the intake's
-# "court", "probation" and "case_manager" answers (it has no "job program" answer).
-PROGRAM_REFERRALS = frozenset({"court", "probation", "case_manager"})
+# Referred by a program that works toward a job or a return from custody: the intake's "job
+# program" and "re-entry program" answers, and probation (re-entry supervision).
+PROGRAM_REFERRALS = frozenset({"job_program", "reentry", "probation"})
 
 
 def priority(
@@ -108,8 +108,8 @@ def priority(
 
     Rule: the clinic's priority ``rules`` in order (a setting, "visible,referral" by default);
     a youth matching the first gets 0, else the second 1, ...; none of them, ``len(rules)``.
-    "visible": a tattoo on the face, neck or hands; "referral": referred by a court, a
-    probation officer or a case manager. A rule of another name matches nobody. Within one
+    "visible": a tattoo on the face, neck or hands; "referral": referred by a job or re-entry
+    program, or a probation officer. A rule of another name matches nobody. Within one
     priority, the list keeps its joining order.
     """
     matches = {

@@ -112,7 +112,7 @@ def test_the_waiting_list_is_for_when_every_day_is_full(app):
     assert refused.value.reason == "open_times"
     book(901, NOW, start=time(16, 20))
     first = join_program(1, NOW, tattoo_locations=["face_neck"])
-    second = join_program(2, NOW, referral_source="case_manager")
+    second = join_program(2, NOW, referral_source="reentry")
     third = join_program(3, NOW)
     assert [entry(e).priority for e in (first, second, third)] == [0, 1, 2]
     assert [entry(e).rank for e in (first, second, third)] == [1, 2, 3]

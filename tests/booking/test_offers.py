@@ -314,9 +314,9 @@ def test_seats_added_invite_the_top_of_the_waiting_list(app, clock):
     only_next_day()
     fill(NOW)
     plain = join_program(1, NOW)
-    referred = join_program(2, NOW, referral_source="probation")
+    referred = join_program(2, NOW, referral_source="job_program")
     visible = join_program(3, NOW, tattoo_locations=["face_neck"])
-    referred_later = join_program(4, NOW, referral_source="court")
+    referred_later = join_program(4, NOW, referral_source="reentry")
     assert [entry(e).priority for e in (plain, referred, visible)] == [2, 1, 0]
 
     # Staff add a seat to each slot: two seats for the top two.
@@ -387,6 +387,29 @@ def test_an_offer_on_a_seat_taken_out_of_the_schedule_is_withdrawn(full_day, cha
     db.session.commit()
     assert offers.sweep(rules(), NOW) == 0
     assert offers_of(first)[0].status == OfferStatus.WITHDRAWN
+    assert counter(NEXT_DAY, FOUR) == 0
+    seats_hold()
+
+
+@pytest.mark.parametrize("change", ["block", "close"])
+def test_an_offer_claimed_after_its_seat_left_the_schedule_books_nothing(full_day, change):
+    """Claimed before any sweep could withdraw it: the claim sees the change itself."""
+    first = join_standby(1, NOW)
+    cancel(full_day[0], NOW)
+    offer = open_offer(first)
+    if change == "block":
+        db.session.execute(
+            Slot.__table__.update().where(Slot.start_time == FOUR).values(blocked=True)
+        )
+    else:
+        db.session.execute(
+            ClinicDay.__table__.update().where(ClinicDay.day == NEXT_DAY).values(closed=True)
+        )
+    db.session.commit()
+    with pytest.raises(errors.OfferGone):
+        offers.claim(offer.id, first, rules(), NOW)
+    assert offers_of(first)[0].status == OfferStatus.WITHDRAWN
+    assert entry(first).status == EntryStatus.WAITING
     assert counter(NEXT_DAY, FOUR) == 0
     seats_hold()
 

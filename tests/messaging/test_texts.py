@@ -102,6 +102,17 @@ def test_a_standby_list_gives_its_day_and_times_and_the_waiting_list_none(app):
     assert "lista de espera de la clínica" in written.text and LINK in written.letter.sms
 
 
+@pytest.mark.parametrize("kind", [Kind.ALREADY_BOOKED, Kind.TOO_SOON])
+def test_a_declined_request_to_join_a_list_says_which_list_not_a_time(app, kind):
+    """A request to join a list asked for no time: never "at 12:00 AM"."""
+    asked = datetime(2026, 11, 24, 0, 0)
+    program = compose(kind, replace(FACTS, requested=asked, joining="program"), "en").text
+    assert "a place on the clinic's waiting list" in program and "12:00" not in program
+    standby = compose(kind, replace(FACTS, requested=asked, joining="standby"), "es").text
+    assert "un lugar en la lista de espera del martes, 24 de noviembre" in standby
+    assert "12:00" not in standby and "0:00" not in standby
+
+
 def test_a_youths_own_cancel_and_move_say_they_did_it(app):
     cancelled = compose(Kind.YOUTH_CANCELLED, FACTS, "en")
     assert "You cancelled your appointment" in cancelled.text and cancelled.letter.cancelled

@@ -296,10 +296,13 @@ def bookable_pairs(server: Server) -> list[tuple[str, str]]:
     return [(d["date"], s["start"]) for d in days for s in d["slots"] if s["bookable"]]
 
 
-# Children before parents: messages, the clinic day's history and treatments point at
-# appointments.
+# Children before parents: messages, links, offers, the clinic day's history and treatments
+# point at appointments (and list entries); list entries at youth.
 BOOKING_TABLES = (
     "outbox_message",
+    "youth_link",
+    "seat_offer",
+    "list_entry",
     "status_change",
     "treatment",
     "intake",

@@ -33,13 +33,16 @@ def all_at_once(actions: Sequence[Callable[[], T]]) -> list[T]:
 
 
 def assert_slot_counters_hold(connection: Connection) -> None:
-    """Every slot's seat counter equals its seat-holding appointments, within its capacity
-    (the statuses written out here, apart from the code that decides them)."""
+    """Every slot's seat counter equals its seat-holding appointments and the open offers
+    holding a seat for someone on a list, within its capacity (the statuses written out here,
+    apart from the code that decides them)."""
     slots = connection.execute(
         text(
             "SELECT s.id, s.booked, s.capacity, "
             "(SELECT count(*) FROM appointment a WHERE a.slot_id = s.id AND a.status IN "
-            "('booked', 'checked_in', 'in_treatment', 'completed')) AS holding "
+            "('booked', 'checked_in', 'in_treatment', 'completed')) "
+            "+ (SELECT count(*) FROM seat_offer o WHERE o.slot_id = s.id AND o.status = 'open') "
+            "AS holding "
             "FROM slot s"
         )
     ).all()

@@ -116,14 +116,16 @@ DEFAULT = ("visible", "referral")
         (["face_neck", "arms"], "friend", DEFAULT, 0),
         (["face_neck"], "probation", DEFAULT, 0),  # the first rule that matches
         (["arms"], "probation", DEFAULT, 1),
-        (["legs"], "court", DEFAULT, 1),
-        (["chest_back"], "case_manager", DEFAULT, 1),
+        (["legs"], "job_program", DEFAULT, 1),
+        (["chest_back"], "reentry", DEFAULT, 1),
+        (["legs"], "court", DEFAULT, 2),
+        (["chest_back"], "case_manager", DEFAULT, 2),
         (["arms"], "school", DEFAULT, 2),
         (["other"], "self", DEFAULT, 2),
         ([], None, DEFAULT, 2),
         # The clinic's order, reversed.
         (["hands"], "self", ("referral", "visible"), 1),
-        (["hands"], "court", ("referral", "visible"), 0),
+        (["hands"], "reentry", ("referral", "visible"), 0),
         # One rule only; none at all (joining order alone).
         (["arms"], "probation", ("referral",), 0),
         (["hands"], "self", ("referral",), 1),
