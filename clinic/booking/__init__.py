@@ -47,6 +47,7 @@ from clinic.booking.errors import (
 from clinic.booking.request import BookingRequest
 from clinic.booking.seats import (
     CODE_ALPHABET,
+    answers_of,
     insert_ignoring_conflict,
     intake_from,
     new_code,
@@ -70,6 +71,7 @@ __all__ = [
     "SubmissionCancelled",
     "SubmissionReused",
     "TooSoon",
+    "answers_of",
     "book",
     "cancel",
     "check_healed",

@@ -17,16 +17,15 @@ Rule violations are raised as ``BookingError`` subclasses (``clinic.booking.erro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 from sqlalchemy import select, update
 
-from clinic.booking.availability import day_availability, find_by_submission, upcoming_appointment
-from clinic.booking.checks import check_healed, check_youth, is_repeat_of
+from clinic.booking.availability import find_by_submission, upcoming_appointment
+from clinic.booking.checks import bookable_slot, check_healed, check_youth, is_repeat_of
 from clinic.booking.errors import (
     AlreadyBooked,
     NotCancellable,
-    SlotUnavailable,
     SubmissionCancelled,
     SubmissionReused,
     TooSoon,
@@ -37,8 +36,6 @@ from clinic.database import lock_day, retrying_transaction, write_transaction
 from clinic.extensions import db
 from clinic.messaging import outbox
 from clinic.models import Appointment, AppointmentStatus, Slot, utcnow
-from clinic.rules.calendar import SlotPlan
-from clinic.rules.eligibility import SlotState
 from clinic.rules.policy import ClinicRules
 
 
@@ -88,7 +85,7 @@ def _book_once(
 
     # Read the day's plan only once a schedule change to it can no longer be half way.
     lock_day(request.day, exclusive=False)
-    slot_plan = _bookable_slot(request.day, request.start, rules, now)
+    slot_plan = bookable_slot(request.day, request.start, rules, now)
     check_youth(request.date_of_birth, request.day, request.has_guardian, rules)
     # The seat before the youth: a full slot is full for a client and a stranger alike.
     slot_id = take_seat(slot_plan)
@@ -132,19 +129,6 @@ def _tell_the_youth(refusal: AlreadyBooked | TooSoon, request: BookingRequest, n
             outbox.already_booked(refusal.appointment_id, request.day, request.start, now)
     elif refusal.last_visit_id is not None:
         outbox.too_soon(refusal.last_visit_id, refusal.earliest, request.day, request.start, now)
-
-
-def _bookable_slot(day: date, start: time, rules: ClinicRules, now: datetime) -> SlotPlan:
-    availability = day_availability(day, rules, now)
-    if availability is None:
-        raise SlotUnavailable("not_offered")
-    slot = next((s for s in availability.slots if s.plan.start == start), None)
-    if slot is None:
-        raise SlotUnavailable("not_offered")
-    if slot.state in (SlotState.CLOSED, SlotState.TOO_FAR_AHEAD, SlotState.BLOCKED):
-        raise SlotUnavailable(slot.state.value)
-    # A slot that looks full here is still tried: the counter decides, atomically.
-    return slot.plan
 
 
 @dataclass(frozen=True)

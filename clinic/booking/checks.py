@@ -4,12 +4,13 @@ repeat the booking it already made. Each reads what it needs and raises a ``Book
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 
-from clinic.booking.availability import last_treatment
-from clinic.booking.errors import GuardianRequired, NotEligible, TooSoon
+from clinic.booking.availability import day_availability, last_treatment
+from clinic.booking.errors import GuardianRequired, NotEligible, SlotUnavailable, TooSoon
 from clinic.models import Appointment, Youth
-from clinic.rules.eligibility import Eligibility, eligibility, needs_guardian
+from clinic.rules.calendar import SlotPlan
+from clinic.rules.eligibility import Eligibility, SlotState, eligibility, needs_guardian
 from clinic.rules.policy import ClinicRules
 from clinic.rules.visits import earliest_follow_up
 
@@ -42,3 +43,18 @@ def is_repeat_of(
     """Whether a submission repeats the one that made ``appointment`` (same youth, same day)."""
     key = Youth.make_identity_key(first_name, last_name, date_of_birth)
     return appointment.youth.identity_key == key and appointment.slot.day == day
+
+
+def bookable_slot(day: date, start: time, rules: ClinicRules, now: datetime) -> SlotPlan:
+    """The slot at ``start`` on ``day`` if it is open for booking, else ``SlotUnavailable``.
+    A slot that looks full is still returned: the seat counter decides, atomically."""
+    availability = day_availability(day, rules, now)
+    if availability is None:
+        raise SlotUnavailable("not_offered")
+    slot = next((s for s in availability.slots if s.plan.start == start), None)
+    if slot is None:
+        raise SlotUnavailable("not_offered")
+    if slot.state in (SlotState.CLOSED, SlotState.TOO_FAR_AHEAD, SlotState.BLOCKED):
+        raise SlotUnavailable(slot.state.value)
+    # A slot that looks full here is still tried: the counter decides, atomically.
+    return slot.plan

@@ -26,9 +26,9 @@ from sqlalchemy.orm import joinedload
 from clinic.booking.availability import day_availability, upcoming_appointment, upcoming_days
 from clinic.booking.checks import check_healed, check_youth
 from clinic.booking.errors import ListNotOpen, NotOnList, SubmissionReused, TooSoon
-from clinic.booking.offers import INTAKE_ANSWERS, slot_fits, withdraw_offers
+from clinic.booking.offers import slot_fits, withdraw_offers
 from clinic.booking.request import BookingRequest
-from clinic.booking.seats import upsert_youth
+from clinic.booking.seats import INTAKE_ANSWERS, upsert_youth
 from clinic.database import lock_day, retrying_transaction, write_transaction
 from clinic.extensions import db
 from clinic.messaging import outbox

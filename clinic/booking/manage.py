@@ -26,21 +26,19 @@ from sqlalchemy.orm import selectinload
 from clinic.booking import offers
 from clinic.booking.availability import (
     DayAvailability,
-    day_availability,
     last_treatment_day,
     upcoming_days,
 )
 from clinic.booking.book import Cancellation, _book_once
-from clinic.booking.checks import check_healed, check_youth
+from clinic.booking.checks import bookable_slot, check_healed, check_youth
 from clinic.booking.errors import (
     NoNextSession,
     NotCancellable,
     NotChangeable,
     SameTime,
-    SlotUnavailable,
 )
 from clinic.booking.request import BookingRequest
-from clinic.booking.seats import give_back_seat, take_seat
+from clinic.booking.seats import answers_of, give_back_seat, take_seat
 from clinic.database import lock_day, retrying_transaction
 from clinic.extensions import db
 from clinic.messaging import links, outbox
@@ -48,15 +46,13 @@ from clinic.models import (
     Actor,
     Appointment,
     AppointmentStatus,
-    Intake,
     OutboxMessage,
     Slot,
     StatusChange,
     naive_utc,
     utcnow,
 )
-from clinic.rules.calendar import SlotPlan
-from clinic.rules.eligibility import SlotState, slot_start
+from clinic.rules.eligibility import slot_start
 from clinic.rules.policy import ClinicRules
 from clinic.rules.visits import earliest_follow_up
 
@@ -247,7 +243,7 @@ def _reschedule_once(
     # back), so a schedule change to either waits for this move or this move for it.
     for locked in sorted({day, old_day}):
         lock_day(locked, exclusive=False)
-    new_seat = take_seat(_open_slot(day, start, rules, now))
+    new_seat = take_seat(bookable_slot(day, start, rules, now))
     intake = appointment.intake
     has_guardian = intake is not None and all(
         (intake.guardian_name, intake.guardian_relationship, intake.guardian_phone)
@@ -280,23 +276,6 @@ def _reschedule_once(
     outbox.rescheduled(appointment_id, old_day, old_start, now)
     offers.fill_freed(old_day, rules, now)
     return move
-
-
-def _open_slot(day: date, start: time, rules: ClinicRules, now: datetime) -> SlotPlan:
-    """The slot at ``start`` on ``day`` if it is open for booking (a full-looking one is
-    still tried: the counter decides), else ``SlotUnavailable``."""
-    today = now.date()
-    if not today <= day <= rules.window.last_day(today):
-        raise SlotUnavailable("not_offered")
-    availability = day_availability(day, rules, now)
-    slot = next(
-        (s for s in (availability.slots if availability else []) if s.plan.start == start), None
-    )
-    if slot is None:
-        raise SlotUnavailable("not_offered")
-    if slot.state in (SlotState.CLOSED, SlotState.TOO_FAR_AHEAD, SlotState.BLOCKED):
-        raise SlotUnavailable(slot.state.value)
-    return slot.plan
 
 
 # --- The next session ---------------------------------------------------------------------
@@ -381,27 +360,8 @@ def _next_request(
         guardian_name=contact.guardian_name,
         guardian_relationship=contact.guardian_relationship,
         guardian_phone=contact.guardian_phone,
-        **_answers(intake),
+        **answers_of(intake),
     )
-
-
-def _answers(intake: Intake | None) -> dict[str, object]:
-    """The previous intake's tattoo, screening and referral answers, copied for the
-    clinician to check again at check-in."""
-    if intake is None:
-        return {"referral_source": "other"}
-    return {
-        "tattoo_count": intake.tattoo_count,
-        "tattoo_locations": list(intake.tattoo_locations or []),
-        "tattoo_size": intake.tattoo_size,
-        "tattoo_colors": intake.tattoo_colors,
-        "tattoo_kind": intake.tattoo_kind,
-        "tattoo_age_years": intake.tattoo_age_years,
-        "previous_removal": intake.previous_removal,
-        "tattoo_notes": intake.tattoo_notes,
-        "screening": list(intake.screening or []),
-        "referral_source": intake.referral_source,
-    }
 
 
 # --- Shared -------------------------------------------------------------------------------

@@ -44,7 +44,12 @@ from clinic.booking.errors import (
     OfferGone,
     SlotUnavailable,
 )
-from clinic.booking.seats import give_back_seat, insert_ignoring_conflict, new_code
+from clinic.booking.seats import (
+    INTAKE_ANSWERS,
+    give_back_seat,
+    insert_ignoring_conflict,
+    new_code,
+)
 from clinic.database import lock_day, try_lock_day, write_transaction
 from clinic.extensions import db
 from clinic.messaging import links, outbox
@@ -67,19 +72,6 @@ from clinic.rules.eligibility import slot_start
 from clinic.rules.policy import ClinicRules
 from clinic.rules.selfservice import offer_expiry
 
-# What an entry keeps of the intake form (``ListEntry.answers``), to book from without a form.
-INTAKE_ANSWERS = (
-    "tattoo_count",
-    "tattoo_locations",
-    "tattoo_size",
-    "tattoo_colors",
-    "tattoo_kind",
-    "tattoo_age_years",
-    "previous_removal",
-    "tattoo_notes",
-    "screening",
-    "referral_source",
-)
 CONTACT = (
     "phone",
     "email",

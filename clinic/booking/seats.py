@@ -114,6 +114,34 @@ def _lock_youth(where) -> Youth:
     ).one()
 
 
+# What an intake says about the tattoo, the screening and the referral: what a later booking
+# (the next session, a follow-up, a seat taken from a list) copies instead of asking again.
+INTAKE_ANSWERS = (
+    "tattoo_count",
+    "tattoo_locations",
+    "tattoo_size",
+    "tattoo_colors",
+    "tattoo_kind",
+    "tattoo_age_years",
+    "previous_removal",
+    "tattoo_notes",
+    "screening",
+    "referral_source",
+)
+
+
+def answers_of(intake: Intake | None) -> dict[str, object]:
+    """A previous intake's answers, copied for a later booking (the clinician checks them
+    again at check-in). Nothing on file: a referral of "other", rather than inventing one
+    for the funder's figures."""
+    if intake is None:
+        return {"referral_source": "other"}
+    answers = {name: getattr(intake, name) for name in INTAKE_ANSWERS}
+    answers["tattoo_locations"] = list(intake.tattoo_locations or [])
+    answers["screening"] = list(intake.screening or [])
+    return answers
+
+
 def intake_from(request: BookingRequest) -> Intake:
     """The intake row recording what a booking's form said."""
     return Intake(

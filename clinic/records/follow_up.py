@@ -136,23 +136,7 @@ def book_follow_up(
         guardian_fields = {name: getattr(on_file, name) for name in GUARDIAN_FIELDS}
     else:
         guardian_fields = {}
-    answers: dict[str, object]
-    if intake is not None:
-        answers = {
-            "tattoo_count": intake.tattoo_count,
-            "tattoo_locations": list(intake.tattoo_locations or []),
-            "tattoo_size": intake.tattoo_size,
-            "tattoo_colors": intake.tattoo_colors,
-            "tattoo_kind": intake.tattoo_kind,
-            "tattoo_age_years": intake.tattoo_age_years,
-            "previous_removal": intake.previous_removal,
-            "tattoo_notes": intake.tattoo_notes,
-            "screening": list(intake.screening or []),
-            "referral_source": intake.referral_source,
-        }
-    else:
-        # Nothing on file to copy: "other" rather than inventing a referral for the funders.
-        answers = {"referral_source": "other"}
+    answers = booking.answers_of(intake)
     request = booking.BookingRequest(
         day=day,
         start=start,
