@@ -43,7 +43,7 @@ from clinic.web.converters import parse_row_id
 from clinic.web.forms import ClinicForm, IntakeForm, options
 from clinic.web.public import bp
 from clinic.web.public.held import current_held, hold
-from clinic.web.public.views import _answer_no_sooner_than, _current_language, _private
+from clinic.web.public.views import answer_no_sooner_than, current_language, private_page
 from clinic.web.refusals import explain_refusal
 
 JOINED_KEY = "joined_list"
@@ -133,7 +133,7 @@ def _too_many_joins(limit) -> object:
             phone=current_app.config["CLINIC_PHONE"],
         )
     )
-    response = _private(render_template(template, form=form, day=day), 429)
+    response = private_page(render_template(template, form=form, day=day), 429)
     response.headers["Retry-After"] = str(max(1, limit.reset_at - int(time_module.time())))
     return response
 
@@ -151,7 +151,7 @@ def join_standby(day: date):
     form.earliest.choices = form.latest.choices = _standby_choices(availability)
     if request.method == "GET":
         _fresh(form)
-        return _private(render_template("public/lists/standby.html", form=form, day=day))
+        return private_page(render_template("public/lists/standby.html", form=form, day=day))
 
     valid = form.validate()
     _check_age_and_guardian(form, day, rules)
@@ -170,8 +170,8 @@ def join_standby(day: date):
         else:
             return _joined(form, ListKind.STANDBY, day, earliest, latest)
         finally:
-            _answer_no_sooner_than(began, current_app.config["BOOKING_ANSWER_FLOOR_MS"])
-    return _private(render_template("public/lists/standby.html", form=form, day=day), 422)
+            answer_no_sooner_than(began, current_app.config["BOOKING_ANSWER_FLOOR_MS"])
+    return private_page(render_template("public/lists/standby.html", form=form, day=day), 422)
 
 
 @csrf.exempt
@@ -185,7 +185,7 @@ def join_program():
     if request.method == "GET":
         _fresh(form)
         full = not any(day.bookable for day in booking.upcoming_days(rules, now))
-        return _private(render_template("public/lists/program.html", form=form, full=full))
+        return private_page(render_template("public/lists/program.html", form=form, full=full))
 
     valid = form.validate()
     _check_age_and_guardian(form, today, rules)
@@ -201,12 +201,12 @@ def join_program():
         else:
             return _joined(form, ListKind.PROGRAM, None, None, None)
         finally:
-            _answer_no_sooner_than(began, current_app.config["BOOKING_ANSWER_FLOOR_MS"])
-    return _private(render_template("public/lists/program.html", form=form, full=True), 422)
+            answer_no_sooner_than(began, current_app.config["BOOKING_ANSWER_FLOOR_MS"])
+    return private_page(render_template("public/lists/program.html", form=form, full=True), 422)
 
 
 def _fresh(form: IntakeForm) -> None:
-    form.language.data = str(session.get("lang") or _current_language())
+    form.language.data = str(session.get("lang") or current_language())
     form.submission_key.data = secrets.token_urlsafe(24)
 
 
@@ -264,7 +264,7 @@ def list_joined():
         return time.fromisoformat(text) if text else None
 
     day = date.fromisoformat(shown["day"]) if shown["day"] else None
-    return _private(
+    return private_page(
         render_template(
             "public/lists/joined.html",
             kind=shown["kind"],
@@ -291,7 +291,7 @@ def entry_page(held: Held):
         offer = places.open_offer(entry.id, now)
     elif entry.status == EntryStatus.BOOKED:
         appointment = places.booked_appointment(entry)
-    return _private(
+    return private_page(
         render_template(
             "public/lists/entry.html",
             entry=entry,
@@ -396,7 +396,7 @@ def leave_list():
     if request.method == "GET" or not form.validate():
         if entry.status != EntryStatus.WAITING:
             return _redirect_to_my()
-        return _private(render_template("public/lists/leave.html", entry=entry, form=form))
+        return private_page(render_template("public/lists/leave.html", entry=entry, form=form))
     try:
         booking_lists.leave(entry.id, context.rules(), context.now())
     except NotOnList:

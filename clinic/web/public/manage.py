@@ -45,7 +45,7 @@ from clinic.web.public.manage_forms import (
     SlotForm,
     slot_value,
 )
-from clinic.web.public.views import _answer_no_sooner_than, _private
+from clinic.web.public.views import answer_no_sooner_than, private_page
 from clinic.web.refusals import SLOT_MESSAGES
 
 # The list pages read it from ``clinic.web.public.held``: this module shows their page at
@@ -58,7 +58,7 @@ __all__ = ["current_held"]
 
 def _unknown() -> Response:
     """The one answer to every link that does not work, and to ``/my`` without one."""
-    return _private(render_template("public/my/unknown.html"), 404)
+    return private_page(render_template("public/my/unknown.html"), 404)
 
 
 @bp.get("/my/<token>")
@@ -110,7 +110,7 @@ def _appointment_page(held: Held) -> Response:
     youth = appointment.youth
     state = _state(appointment, rules, now)
     plan = manage.next_session_plan(youth.id, rules, now) if state == "treated" else None
-    return _private(
+    return private_page(
         render_template(
             "public/my/appointment.html",
             appointment=appointment,
@@ -155,7 +155,7 @@ def cancel():
         else:
             flash(_("Your appointment is cancelled. Thank you for letting us know."), "ok")
         return redirect(url_for("public.my"), code=303)
-    return _private(
+    return private_page(
         render_template(
             "public/my/cancel.html", form=form, appointment=appointment, slot=appointment.slot
         ),
@@ -196,7 +196,7 @@ def reschedule():
                 "ok",
             )
             return redirect(url_for("public.my"), code=303)
-    return _private(
+    return private_page(
         render_template(
             "public/my/reschedule.html",
             form=form,
@@ -315,7 +315,7 @@ def calendar():
         sequence=manage.calendar_sequence(appointment.id),
         now=context.now().astimezone(UTC),
     )
-    response = _private(content)
+    response = private_page(content)
     response.headers["Content-Type"] = "text/calendar; charset=utf-8"
     response.headers["Content-Disposition"] = 'attachment; filename="appointment.ics"'
     return response
@@ -373,7 +373,7 @@ def next_session():
     ask_guardian = any(
         needs_guardian(youth.date_of_birth, day.plan.day, rules.ages) for day in plan.days
     )
-    return _private(
+    return private_page(
         render_template(
             "public/my/next.html",
             form=form,
@@ -411,7 +411,7 @@ def _too_many_lookups(limit) -> Response:
             phone=current_app.config["CLINIC_PHONE"],
         )
     )
-    response = _private(render_template("public/my/lost.html", form=form), 429)
+    response = private_page(render_template("public/my/lost.html", form=form), 429)
     response.headers["Retry-After"] = str(max(1, limit.reset_at - int(time_module.time())))
     return response
 
@@ -434,9 +434,9 @@ def lost_link():
                 context.now(),
             )
         finally:
-            _answer_no_sooner_than(began, current_app.config["BOOKING_ANSWER_FLOOR_MS"])
+            answer_no_sooner_than(began, current_app.config["BOOKING_ANSWER_FLOOR_MS"])
         return redirect(url_for("public.lost_link_sent"), code=303)
-    return _private(
+    return private_page(
         render_template("public/my/lost.html", form=form),
         422 if request.method == "POST" else 200,
     )
@@ -444,4 +444,4 @@ def lost_link():
 
 @bp.get("/my/lost/sent")
 def lost_link_sent():
-    return _private(render_template("public/my/lost_sent.html"))
+    return private_page(render_template("public/my/lost_sent.html"))

@@ -88,7 +88,7 @@ def _too_many_requests(limit) -> object:
             phone=current_app.config["CLINIC_PHONE"],
         )
     )
-    response = _private(render_template("public/intake.html", form=form, day=day), 429)
+    response = private_page(render_template("public/intake.html", form=form, day=day), 429)
     response.headers["Retry-After"] = str(max(1, limit.reset_at - int(time_module.time())))
     return response
 
@@ -113,9 +113,9 @@ def intake(day: date, start: time):
     form.slot_time.choices = _time_choices(availability, start) if availability else []
     if request.method == "GET":
         form.slot_time.data = start.strftime("%H:%M")
-        form.language.data = str(session.get("lang") or _current_language())
+        form.language.data = str(session.get("lang") or current_language())
         form.submission_key.data = secrets.token_urlsafe(24)
-        return _private(render_template("public/intake.html", form=form, day=day))
+        return private_page(render_template("public/intake.html", form=form, day=day))
 
     # A repeated submission (double tap, reload) is answered as the first one was.
     earlier = booking.find_by_submission(form.submission_key.data or "")
@@ -144,18 +144,18 @@ def intake(day: date, start: time):
         else:
             return _received(form, day, start, rules)
         finally:
-            _answer_no_sooner_than(began, current_app.config["BOOKING_ANSWER_FLOOR_MS"])
-    return _private(render_template("public/intake.html", form=form, day=day), 422)
+            answer_no_sooner_than(began, current_app.config["BOOKING_ANSWER_FLOOR_MS"])
+    return private_page(render_template("public/intake.html", form=form, day=day), 422)
 
 
-def _answer_no_sooner_than(began: float, floor_ms: int) -> None:
+def answer_no_sooner_than(began: float, floor_ms: int) -> None:
     """Wait out what is left of ``floor_ms`` since ``began`` (a monotonic instant)."""
     left = floor_ms / 1000 - (time_module.monotonic() - began)
     if left > 0:
         time_module.sleep(left)
 
 
-def _private(body: str, status: int = 200):
+def private_page(body: str, status: int = 200):
     """A page with personal data: never kept in a shared device's cache."""
     response = make_response(body, status)
     response.headers["Cache-Control"] = "no-store"
@@ -169,7 +169,7 @@ def _repeats(form: IntakeForm, appointment, day: date) -> bool:
     return booking.is_repeat_of(appointment, first, last, birth, day)
 
 
-def _current_language() -> str:
+def current_language() -> str:
     return str(get_locale())
 
 
@@ -235,7 +235,7 @@ def confirmed():
     if not fresh:
         session.pop(CONFIRMED_KEY, None)
         return redirect(url_for("public.days"))
-    return _private(
+    return private_page(
         render_template(
             "public/confirmed.html",
             day=date.fromisoformat(shown["day"]),
