@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import click
 
 from clinic import settings
+from clinic.booking import offers
 from clinic.messaging import outbox, transports, worker
 
 # How often the loop also sweeps the seat offers (lapses them, offers free seats): offers are
@@ -66,8 +67,6 @@ def _offer_sweeper() -> Callable[[datetime], None]:
     every ``SWEEP_SECONDS`` (a lapsed offer passes its seat on, and the messages that causes
     go in the same loop), so that ``make run``, or a clinic running only this service, needs
     no second one (``flask offers sweep --loop`` does the same, and both may run)."""
-    from clinic.booking import offers
-
     next_sweep = 0.0
 
     def sweep(now: datetime) -> None:

@@ -382,6 +382,20 @@ def test_leaving_from_the_page_asks_first(full_day, client):
     assert client.post("/my/list/leave").status_code == 303  # again: nothing more
 
 
+def test_a_leave_page_left_open_in_another_tab_leaves_nothing(full_day, client):
+    """Two children on the list; the parent opens one's "leave" page, then the other's link
+    in a second tab, then confirms in the first: neither leaves."""
+    first, second = join_standby(1, NOW), join_standby(2, NOW)
+    _open(client, first)
+    page = client.get("/my/list/leave", headers=EN).get_data(as_text=True)
+    shown = re.search(r'name="about"( type="hidden")? value="([^"]*)"', page).group(2)
+    _open(client, second)
+    response = client.post("/my/list/leave", data={"about": shown}, headers=EN)
+    assert response.status_code == 303
+    assert "nothing was changed" in _page(client)
+    assert entry(first).status == entry(second).status == EntryStatus.WAITING
+
+
 def test_the_waiting_list_page_says_the_place_and_the_wait(full_day, client):
     ids = [join_program(n, NOW) for n in (1, 2, 3, 4)]
     _open(client, ids[3])

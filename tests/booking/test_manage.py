@@ -764,3 +764,32 @@ def test_every_page_in_both_languages(app, client, clock, language):
     assert words["treated /my"] in page(treated_client, "/my", headers)[1]
     response, body = page(treated_client, "/my/next", headers)
     assert response.status_code == 200 and words["/my/next"] in body
+
+
+def _shown_for(page: str) -> str:
+    """The appointment a form on ``page`` was shown for (its hidden field)."""
+    return re.search(r'name="about"( type="hidden")? value="([^"]*)"', page).group(2)
+
+
+@pytest.mark.parametrize("path", ["/my/cancel", "/my/reschedule"])
+def test_a_page_left_open_in_another_tab_changes_nothing_after_another_link_opened(
+    app, client, path
+):
+    """A parent opens one child's cancel page, then the other child's link in a second tab,
+    then presses "Yes, cancel" in the first tab: neither appointment changes."""
+    first, second = book(1), book(2, start=time(16, 20))
+    open_link(client, first)
+    shown = _shown_for(client.get(path).get_data(as_text=True))
+    open_link(client, second)
+
+    response = client.post(path, data={"about": shown, "slot": "2026-12-22T17:00"}, headers=EN)
+
+    assert response.status_code == 303 and response.headers["Location"] == "/my"
+    page = client.get("/my", headers=EN).get_data(as_text=True)
+    assert "nothing was changed" in page
+    for appointment_id, start in ((first, time(16, 0)), (second, time(16, 20))):
+        assert slot_of(appointment_id)[1:] == (start, AppointmentStatus.BOOKED)
+    # The form shown for the open link still works.
+    own = _shown_for(client.get("/my/cancel").get_data(as_text=True))
+    assert client.post("/my/cancel", data={"about": own}).status_code == 303
+    assert slot_of(second)[2] == AppointmentStatus.CANCELLED

@@ -7,7 +7,8 @@ each other (``/my`` dispatches to the list pages)."""
 
 from __future__ import annotations
 
-from flask import session
+from flask import Response, flash, redirect, session, url_for
+from flask_babel import gettext as _
 
 from clinic.messaging import links
 from clinic.messaging.links import Held
@@ -28,3 +29,16 @@ def current_held() -> Held | None:
     if not isinstance(token_hash, str):
         return None
     return links.resolve_hash(token_hash, context.now(), context.rules())
+
+
+def other_page() -> Response:
+    """A form sent from a page about another link than the one this browser opened last (two
+    links, two tabs): nothing is changed, and the page of the open link says so."""
+    flash(
+        _(
+            "That page was about another link than the one you opened last, so nothing was "
+            "changed. This is the page of your last link."
+        ),
+        "error",
+    )
+    return redirect(url_for("public.my"), code=303)

@@ -42,7 +42,8 @@ from clinic.web import context, limits
 from clinic.web.converters import parse_row_id
 from clinic.web.forms import ClinicForm, IntakeForm, options
 from clinic.web.public import bp
-from clinic.web.public.held import current_held, hold
+from clinic.web.public.held import current_held, hold, other_page
+from clinic.web.public.manage_forms import AboutForm
 from clinic.web.public.views import answer_no_sooner_than, current_language, private_page
 from clinic.web.refusals import explain_refusal
 
@@ -392,7 +393,9 @@ def _claim_refused(refusal: booking.BookingError, rules) -> str:
 def leave_list():
     """Leave the list: a confirmation step, then off the list (an offer out is refused)."""
     entry = _held_entry()
-    form = ClinicForm()
+    form = AboutForm()
+    if not form.check(f"list-{entry.id}"):
+        return other_page()
     if request.method == "GET" or not form.validate():
         if entry.status != EntryStatus.WAITING:
             return _redirect_to_my()

@@ -37,7 +37,7 @@ from clinic.rules.eligibility import Eligibility, age_on, needs_guardian, normal
 from clinic.rules.policy import ClinicRules
 from clinic.web import context, limits
 from clinic.web.public import bp, lists
-from clinic.web.public.held import current_held, hold
+from clinic.web.public.held import current_held, hold, other_page
 from clinic.web.public.manage_forms import (
     ConfirmForm,
     LostLinkForm,
@@ -146,6 +146,8 @@ def cancel():
     if _state(appointment, rules, now) != "upcoming":
         return redirect(url_for("public.my"), code=303)
     form = ConfirmForm()
+    if not form.check(appointment.code):
+        return other_page()
     if form.validate_on_submit():
         try:
             manage.cancel_by_youth(appointment.id, rules, now)
@@ -177,6 +179,8 @@ def reschedule():
         return redirect(url_for("public.my"), code=303)
     days = manage.move_options(appointment, rules, now)
     form = SlotForm()
+    if not form.check(appointment.code):
+        return other_page()
     form.slot.choices = _slot_choices(days, form.slot.data if request.method == "POST" else None)
     if form.validate_on_submit():
         day, start = form.chosen()
@@ -336,6 +340,8 @@ def next_session():
     youth = appointment.youth
     plan = manage.next_session_plan(youth.id, rules, now)
     form = NextSessionForm()
+    if not form.check(appointment.code):
+        return other_page()
     posted = form.slot.data if request.method == "POST" else None
     form.slot.choices = _slot_choices(plan.days, posted)
     if request.method == "GET":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import (
@@ -45,11 +46,34 @@ def parse_slot(value: str) -> tuple[date, time]:
     return moment.date(), moment.time()
 
 
-class ConfirmForm(ClinicForm):
-    """A button that changes something: its CSRF token is all it carries."""
+class AboutForm(ClinicForm):
+    """A form on a link's page: it carries what the page was shown for (an appointment's
+    code, a list entry), because the action applies to the link the browser holds when it is
+    sent, and a second link opened in another tab meanwhile (a parent with two children)
+    would otherwise receive the first page's "cancel" or "leave" (``shown_for`` tells)."""
+
+    about = HiddenField()
+
+    def shown_for(self, what: str) -> bool:
+        """Whether the form was shown for ``what`` (the view sets it on a GET). A form
+        without it was not sent from one of these pages, all of which carry it: the
+        browser's link decides, as it would anyway."""
+        return not self.about.data or self.about.data == what
+
+    def check(self, what: str) -> bool:
+        """On a GET, mark the form as shown for ``what``; on a POST, whether it was."""
+        if request.method != "POST":
+            self.about.data = what
+            return True
+        return self.shown_for(what)
 
 
-class SlotForm(ClinicForm):
+class ConfirmForm(AboutForm):
+    """A button that changes something: its CSRF token and its appointment are all it
+    carries."""
+
+
+class SlotForm(AboutForm):
     # One of the open times the view lists ("YYYY-MM-DDTHH:MM"); its choices are set there.
     slot = RadioField(
         _l("Day and time"),
