@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Any
 
 from sqlalchemy import Select, exists, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -358,7 +359,7 @@ def sweep(rules: ClinicRules, now: datetime) -> int:
 def sweep_counts(rules: ClinicRules, now: datetime) -> Swept:
     """As ``sweep``, counting what it did."""
     lapsed, offered = _lapse_due(rules, now)
-    _withdraw_unbookable(rules)
+    _withdraw_unbookable(rules, now)
     closed = _close_past_standby(now)
     for day in _days_with_free_seats(rules, now):
         with write_transaction():
@@ -398,39 +399,64 @@ def _still_in_schedule(slot_id: int, day: date, rules: ClinicRules) -> bool:
     """Whether the slot is still one the day offers: the day open, the time in its plan and
     not blocked."""
     slot = db.session.execute(select(Slot.start_time, Slot.blocked).where(Slot.id == slot_id)).one()
-    if slot.blocked:
-        return False
-    plans = day_plans(day, day, rules)
-    return any(s.start == slot.start_time for plan in plans for s in day_slots(plan))
+    return not slot.blocked and (day, slot.start_time) in _scheduled(day, day, rules)
 
 
-def _withdraw_unbookable(rules: ClinicRules) -> int:
-    """Withdraw the open offers of seats staff took out of the schedule since (a day closed,
-    its hours changed, a time blocked), giving the seats back: the changes that free seats
-    are meant to do it, and this catches what one missed. Returns the offers withdrawn."""
+def _scheduled(first: date, last: date, rules: ClinicRules) -> set[tuple[date, time]]:
+    """Every (day, start) the schedule offers from ``first`` to ``last``, staff changes
+    applied (closed days have none)."""
+    return {
+        (plan.day, slot.start) for plan in day_plans(first, last, rules) for slot in day_slots(plan)
+    }
+
+
+def _unscheduled_offers(rules: ClinicRules, *where: Any) -> list[int]:
+    """The open offers (``where`` narrows them) whose seat staff took out of the schedule
+    since: a day closed, its hours changed, a time blocked."""
     held = db.session.execute(
         select(SeatOffer.id, Slot.day, Slot.start_time, Slot.blocked)
         .join(Slot, Slot.id == SeatOffer.slot_id)
-        .where(SeatOffer.status == OfferStatus.OPEN)
+        .where(SeatOffer.status == OfferStatus.OPEN, *where)
     ).all()
     if not held:
-        return 0
-    first, last = min(row.day for row in held), max(row.day for row in held)
-    offered = {
-        (plan.day, slot.start) for plan in day_plans(first, last, rules) for slot in day_slots(plan)
-    }
-    gone = [row.id for row in held if row.blocked or (row.day, row.start_time) not in offered]
+        return []
+    scheduled = _scheduled(min(row.day for row in held), max(row.day for row in held), rules)
+    return [row.id for row in held if row.blocked or (row.day, row.start_time) not in scheduled]
+
+
+def _withdraw(offer_id: int, now: datetime) -> None:
+    """Withdraw one open offer and give its seat back (in the caller's transaction); one
+    claimed or lapsed meanwhile is left as it is."""
+    slot_id = db.session.scalar(
+        update(SeatOffer)
+        .where(SeatOffer.id == offer_id, SeatOffer.status == OfferStatus.OPEN)
+        .values(status=OfferStatus.WITHDRAWN, answered_at=naive_utc(now))
+        .returning(SeatOffer.slot_id)
+        .execution_options(synchronize_session=False)
+    )
+    if slot_id is not None:
+        give_back_seat(slot_id)
+
+
+def withdraw_unscheduled(day: date, rules: ClinicRules, now: datetime) -> int:
+    """Withdraw the open offers of seats a schedule change to ``day`` takes away (its hours
+    changed, a time blocked, the day closed or removed), in the CALLER's transaction, after
+    the change is written: a seat that is no longer in the schedule cannot be claimed. The
+    person keeps their place on the list. Returns the offers withdrawn."""
+    db.session.flush()
+    gone = _unscheduled_offers(rules, Slot.day == day)
+    for offer_id in gone:
+        _withdraw(offer_id, now)
+    return len(gone)
+
+
+def _withdraw_unbookable(rules: ClinicRules, now: datetime) -> int:
+    """As ``withdraw_unscheduled``, for every day, one offer per transaction: what the
+    schedule changes, which withdraw their own, could not (the sweep runs it)."""
+    gone = _unscheduled_offers(rules)
     for offer_id in gone:
         with write_transaction():
-            slot_id = db.session.scalar(
-                update(SeatOffer)
-                .where(SeatOffer.id == offer_id, SeatOffer.status == OfferStatus.OPEN)
-                .values(status=OfferStatus.WITHDRAWN)
-                .returning(SeatOffer.slot_id)
-                .execution_options(synchronize_session=False)
-            )
-            if slot_id is not None:
-                give_back_seat(slot_id)
+            _withdraw(offer_id, now)
     return len(gone)
 
 

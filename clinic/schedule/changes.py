@@ -15,7 +15,7 @@ from clinic import booking
 from clinic.booking import offers
 from clinic.database import lock_day, write_transaction
 from clinic.extensions import db
-from clinic.models import Appointment, ClinicDay, Slot, StaffUser
+from clinic.models import Appointment, ClinicDay, SeatOffer, Slot, StaffUser
 from clinic.permissions import Action, require
 from clinic.rules.calendar import (
     DayDefaults,
@@ -284,6 +284,9 @@ def _change(
             outcome.moved = move_stranded(placements, current, actor, now)
         elif resolution is Resolution.KEEP:
             outcome.kept = len(affected)
+        # A seat held for someone on a list that the change takes away is theirs no more
+        # (before the tidy: an offered seat keeps its slot row, as a booked one does).
+        offers.withdraw_unscheduled(day, rules, now)
         _tidy(day, new_plan)
         if new_plan is not None:
             # Seats added, a time unblocked, bookings cancelled: whatever freed goes to the
@@ -334,12 +337,15 @@ def _set_blocked(day: date, start: time, blocked: bool, plan: DayPlan | None) ->
 
 
 def _tidy(day: date, plan: DayPlan | None) -> None:
-    """Make the day's slot rows match its new plan. Rows no appointment ever used whose time
-    is gone are removed (the day sheet lists every row, so it would show empty times outside
-    the hours); the others take the plan's end and seats, never fewer than the seats taken
-    (the CHECK on the counter)."""
+    """Make the day's slot rows match its new plan. Rows no appointment or offer ever used
+    whose time is gone are removed (the day sheet lists every row, so it would show empty
+    times outside the hours); the others take the plan's end and seats, never fewer than the
+    seats taken (the CHECK on the counter)."""
     planned = day_slots(plan) if plan else []
-    unused = ~exists().where(Appointment.slot_id == Slot.id)
+    # Offers made for a slot keep it too (their history, and the foreign key).
+    unused = ~exists().where(Appointment.slot_id == Slot.id) & ~exists().where(
+        SeatOffer.slot_id == Slot.id
+    )
     gone = Slot.start_time.not_in([slot.start for slot in planned]) if planned else true()
     db.session.execute(
         delete(Slot)

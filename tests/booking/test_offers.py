@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from clinic import booking
+from clinic import booking, schedule
 from clinic.booking import errors, lists, offers
 from clinic.extensions import db
 from clinic.models import (
@@ -457,3 +457,32 @@ def test_the_sweep_command(full_day, runner, clock):
     assert result.output == "0 offers lapsed, 1 seats offered, 0 standby entries closed.\n"
     assert open_offer(first) is not None
     seats_hold()
+
+
+@pytest.mark.parametrize("change", ["hours", "remove"])
+def test_a_schedule_change_takes_back_an_offered_seat_it_removes(app, make_staff, change):
+    """An extra day's seat offered to the waiting list, then the day's hours cut (or the day
+    removed): the offer is withdrawn in the same change, the seat given back, and the change
+    goes through (no foreign key left pointing at a removed time)."""
+    admin = make_staff(StaffRole.ADMIN)
+    only_next_day()
+    fill(NOW)
+    waiting = join_program(1, NOW)
+    extra = date(2026, 12, 3)
+    hours = schedule.Hours(start=time(16, 0), end=time(16, 40), seats=1)
+    schedule.add_extra_day(extra, hours, admin, NOW, rules())
+    offer = open_offer(waiting)
+    assert offer.slot.day == extra and offer.slot.start_time == FOUR
+    if change == "hours":
+        later = schedule.Hours(start=time(16, 20), end=time(16, 40), seats=1)
+        schedule.change_hours(extra, later, admin, NOW, rules())
+    else:
+        schedule.remove_extra_day(extra, admin, NOW, rules())
+    statuses = [o.status for o in offers_of(waiting)]
+    assert statuses[0] == OfferStatus.WITHDRAWN
+    assert entry(waiting).status == EntryStatus.WAITING
+    if change == "hours":
+        # The time left on the day goes to them instead, at once.
+        assert open_offer(waiting).slot.start_time == time(16, 20)
+    seats_hold()
+
