@@ -283,7 +283,9 @@ def move(entry_id: int, up: bool, actor: StaffUser) -> None:
                 .execution_options(populate_existing=True)
             )
         )
-        at = next(n for n, other in enumerate(order) if other.id == entry_id)
+        at = next((n for n, other in enumerate(order) if other.id == entry_id), None)
+        if at is None:
+            raise NotOnList()  # claimed or removed while the list's lock was awaited
         to = at - 1 if up else at + 1
         if not 0 <= to < len(order):
             return

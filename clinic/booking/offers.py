@@ -235,12 +235,18 @@ def _candidates(day: date, start: time) -> Iterator[ListEntry]:
 _Other = ListEntry.__table__.alias("other_entry").c
 
 
-def _waiting(day: date) -> Select[tuple[ListEntry]]:
-    offer_out = exists().where(
+def _offer_out():
+    """The entry's youth holds an open offer already, from this list or another: nobody
+    holds two seats at once."""
+    return exists().where(
         SeatOffer.status == OfferStatus.OPEN,
         SeatOffer.entry_id == _Other.id,
         _Other.youth_id == ListEntry.youth_id,
     )
+
+
+def _waiting(day: date) -> Select[tuple[ListEntry]]:
+    offer_out = _offer_out()
     said_no_to_day = exists().where(
         SeatOffer.status.in_((OfferStatus.LAPSED, OfferStatus.DECLINED)),
         SeatOffer.entry_id == _Other.id,
@@ -562,7 +568,7 @@ def _claim_once(
         .options(joinedload(ListEntry.youth))
         .execution_options(populate_existing=True)
     ).one()
-    day = db.session.scalar(select(Slot.day).where(Slot.id == slot_id))
+    day = offered_day  # an offer's seat never changes
     if not _still_in_schedule(slot_id, day, rules):
         # Staff took the seat out of the schedule since it was offered (the sweep withdraws
         # such offers; this one was claimed first): nothing to book, and the seat goes back.
@@ -686,9 +692,7 @@ def _waiting_entry(entry_id: int) -> Select[tuple[ListEntry]]:
         .where(
             ListEntry.id == entry_id,
             ListEntry.status == EntryStatus.WAITING,
-            ~exists().where(
-                SeatOffer.entry_id == ListEntry.id, SeatOffer.status == OfferStatus.OPEN
-            ),
+            ~_offer_out(),
         )
         .options(joinedload(ListEntry.youth))
     )
@@ -716,7 +720,8 @@ def _free_seats_for(
         )
     )
     for day in days:
-        if day.plan.day in refused:
+        # A day staff are changing is left alone, as ``fill_freed`` leaves it.
+        if day.plan.day in refused or not try_lock_day(day.plan.day):
             continue
         for slot in day.slots:
             if slot.bookable and slot_fits(slot.plan.start, entry.earliest, entry.latest):

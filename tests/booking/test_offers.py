@@ -443,6 +443,23 @@ def test_staff_invite_offers_the_earliest_free_seat(app, make_staff):
     seats_hold()
 
 
+def test_staff_cannot_invite_someone_who_holds_an_offer_from_another_list(app, make_staff):
+    """On a day's standby list with a seat held for them, and on the waiting list: an invite
+    from the waiting list would hold them a second seat."""
+    desk = make_staff(StaffRole.FRONT_DESK)
+    only_next_day()
+    booked = fill(NOW)
+    standby = join_standby(1, NOW)
+    program = join_program(1, NOW, submission_key="program-0001-second-kkkk")
+    cancel(booked[0], NOW)
+    assert open_offer(standby) is not None
+    reopen(LATER_DAYS[1])
+    with pytest.raises(errors.NotOnList):
+        offers.invite(program, desk, rules(), NOW)
+    assert open_offer(program) is None
+    seats_hold()
+
+
 def test_the_sweep_command(full_day, runner, clock):
     first = join_standby(1, NOW)
     db.session.execute(Slot.__table__.update().where(Slot.start_time == FOUR).values(booked=0))
