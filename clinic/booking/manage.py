@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import TypeVar
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 
@@ -46,7 +46,6 @@ from clinic.models import (
     Actor,
     Appointment,
     AppointmentStatus,
-    OutboxMessage,
     Slot,
     StatusChange,
     naive_utc,
@@ -138,17 +137,6 @@ def _open_days(
         if slots:
             found.append(DayAvailability(day.plan, slots))
     return found
-
-
-def calendar_sequence(appointment_id: int) -> int:
-    """The SEQUENCE a calendar file of the appointment carries now: the worker numbers the
-    files it attaches by their message's id, so a file downloaded later is never older than
-    the last one sent, and the next one sent replaces it."""
-    return db.session.scalar(
-        select(func.coalesce(func.max(OutboxMessage.id), 0)).where(
-            OutboxMessage.appointment_id == appointment_id
-        )
-    )
 
 
 # --- Cancel -------------------------------------------------------------------------------

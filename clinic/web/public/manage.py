@@ -25,12 +25,12 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from clinic import booking, settings
+from clinic import booking
 from clinic.booking import lost, manage
 from clinic.booking.errors import SameTime
 from clinic.extensions import csrf
 from clinic.formats import clock, long_day
-from clinic.messaging import ics, links, transports
+from clinic.messaging import ics, links
 from clinic.messaging.links import Held
 from clinic.models import Appointment, AppointmentStatus
 from clinic.rules.eligibility import Eligibility, age_on, needs_guardian, normalize_phone
@@ -45,7 +45,7 @@ from clinic.web.public.manage_forms import (
     SlotForm,
     slot_value,
 )
-from clinic.web.public.views import answer_no_sooner_than, private_page
+from clinic.web.public.views import answer_no_sooner_than, current_language, private_page
 from clinic.web.refusals import SLOT_MESSAGES
 
 # The list pages read it from ``clinic.web.public.held``: this module shows their page at
@@ -303,21 +303,9 @@ def calendar():
         return _unknown()
     if appointment.status != AppointmentStatus.BOOKED:
         return redirect(url_for("public.my"), code=303)
-    clinic = settings.clinic_info()
-    slot = appointment.slot
-    content = ics.appointment_ics(
-        code=appointment.code,
-        day=slot.day,
-        start=slot.start_time,
-        end=slot.end_time,
-        zone=settings.clinic_zone().key,
-        # As the messages' calendar files: neutral, since calendars are seen by others.
-        title=_("Clinic appointment (%(code)s)", code=appointment.code),
-        location=f"{clinic.sms_name}, {clinic.address}",
-        uid_domain=transports.sender_domain(),
-        organizer=transports.sender_address(),
-        sequence=manage.calendar_sequence(appointment.id),
-        now=context.now().astimezone(UTC),
+    # The same file the e-mails attach: its event, version and neutral title.
+    content = ics.calendar_for(
+        appointment, language=current_language(), now=context.now().astimezone(UTC)
     )
     response = private_page(content)
     response.headers["Content-Type"] = "text/calendar; charset=utf-8"
