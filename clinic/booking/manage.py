@@ -52,6 +52,7 @@ from clinic.models import (
     utcnow,
 )
 from clinic.rules.eligibility import slot_start
+from clinic.rules.messages import Kind
 from clinic.rules.policy import ClinicRules
 from clinic.rules.visits import earliest_follow_up
 
@@ -178,7 +179,7 @@ def cancel_by_youth(appointment_id: int, rules: ClinicRules, now: datetime) -> C
             raise NotCancellable()
         give_back_seat(cancelled.slot_id)
         _record(appointment_id, CANCEL, AppointmentStatus.CANCELLED, now)
-        outbox.cancelled(appointment_id, now, by_youth=True)
+        outbox.cancelled(appointment_id, now, kind=Kind.YOUTH_CANCELLED)
         offers.fill_freed(held.day, rules, now)
         return Cancellation(cancelled.code, held.day)
 

@@ -160,24 +160,17 @@ def cancelled(
     appointment_id: int,
     now: datetime,
     *,
-    by_clinic: bool = False,
-    by_youth: bool = False,
+    kind: Kind = Kind.CANCELLED,
     staff_id: int | None = None,
 ) -> None:
-    """A booking cancelled (by staff for the youth, because the clinic changed its day, or by
-    the youth from their link): its reminders are withdrawn, and the youth is told."""
-    if by_clinic and by_youth:
-        raise ValueError("a booking is cancelled by the clinic or by the youth, not both")
+    """A booking cancelled: by staff for the youth (``CANCELLED``), because the clinic changed
+    its day (``CLINIC_CANCELLED``) or by the youth from their link (``YOUTH_CANCELLED``). Its
+    reminders are withdrawn, and the youth is told."""
+    if kind not in CANCELLATIONS:
+        raise ValueError(f"{kind} is not a cancellation")
     _withdraw(_REMINDERS, appointment_id)
     target = _target(appointment_id)
     if target is not None:
-        kind = (
-            Kind.CLINIC_CANCELLED
-            if by_clinic
-            else Kind.YOUTH_CANCELLED
-            if by_youth
-            else Kind.CANCELLED
-        )
         _add(target, kind, now, staff_id=staff_id)
 
 

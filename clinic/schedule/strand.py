@@ -19,6 +19,7 @@ from clinic.rules.calendar import (
     SlotPlan,
     day_slots,
 )
+from clinic.rules.messages import Kind
 from clinic.rules.policy import ClinicRules
 from clinic.rules.schedule import stranded_bookings
 from clinic.rules.visits import SEAT_HOLDING, VisitAction, VisitStatus, next_status, seat_change
@@ -143,7 +144,7 @@ def cancel_stranded(affected: list[Affected], actor: StaffUser, now: datetime) -
             )
         )
         if old is VisitStatus.BOOKED:
-            outbox.cancelled(item.id, now, by_clinic=True, staff_id=actor.id)
+            outbox.cancelled(item.id, now, kind=Kind.CLINIC_CANCELLED, staff_id=actor.id)
         codes.append(item.code)
     return codes
 

@@ -194,7 +194,7 @@ def test_a_youth_who_cancels_is_told_they_did_with_a_calendar_cancellation(app, 
             .where(Appointment.id == appointment)
             .values(status=AppointmentStatus.CANCELLED)
         )
-        outbox.cancelled(appointment, NOW, by_youth=True)
+        outbox.cancelled(appointment, NOW, kind=Kind.YOUTH_CANCELLED)
 
     queue(cancel)
     rows = messages(appointment)
@@ -207,10 +207,10 @@ def test_a_youth_who_cancels_is_told_they_did_with_a_calendar_cancellation(app, 
     assert opens(notice.token).appointment.id == appointment  # its page says so plainly
 
 
-def test_cancelled_by_the_clinic_and_by_the_youth_at_once_is_refused(app):
+def test_a_cancellation_notice_of_a_kind_that_is_no_cancellation_is_refused(app):
     appointment = book_at(0)
     with pytest.raises(ValueError):
-        outbox.cancelled(appointment, NOW, by_clinic=True, by_youth=True)
+        outbox.cancelled(appointment, NOW, kind=Kind.CONFIRMATION)
 
 
 def test_a_youth_who_moves_to_another_day_gets_the_new_time_and_a_newer_calendar(app, sent):
