@@ -73,13 +73,6 @@ def place(entry: ListEntry, rules: ClinicRules, now: datetime) -> Place:
     return Place(number, expected_wait(number, invited, weeks))
 
 
-def entry_now(entry_id: int) -> ListEntry:
-    """The entry as it is now (a page's answer must follow every change)."""
-    return db.session.scalars(
-        select(ListEntry).where(ListEntry.id == entry_id).execution_options(populate_existing=True)
-    ).one()
-
-
 def booked_appointment(entry: ListEntry) -> Appointment | None:
     """The appointment a booked entry's claim made, with its slot."""
     if entry.appointment_id is None:

@@ -61,7 +61,6 @@ def url(token: str) -> str:
 class Held:
     """What a valid link opens: one appointment or one list entry (loaded with its slot)."""
 
-    link_id: int
     token_hash: str
     appointment: Appointment | None
     entry: ListEntry | None
@@ -83,10 +82,12 @@ def resolve_hash(token_hash: str, now: datetime, rules: ClinicRules) -> Held | N
             joinedload(YouthLink.appointment).joinedload(Appointment.slot),
             joinedload(YouthLink.entry),
         )
+        # As it is now: the page a link opens follows every change, however recent.
+        .execution_options(populate_existing=True)
     )
     if link is None or not _still_open(link, now, rules):
         return None
-    return Held(link.id, token_hash, link.appointment, link.entry)
+    return Held(token_hash, link.appointment, link.entry)
 
 
 def _still_open(link: YouthLink, now: datetime, rules: ClinicRules) -> bool:

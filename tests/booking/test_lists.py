@@ -447,8 +447,8 @@ def test_the_link_s_page_costs_the_same_however_long_the_list(full_day, client):
     _page(client)
     with count_statements() as long:
         assert "You are number 30 on this list." in _page(client)
-    # The link with its entry, the entry afresh, the place, the pace of invitations, the offer.
-    assert len(long) == len(short) == 5, long
+    # The link with its entry (read afresh), the place, the pace of invitations, the offer.
+    assert len(long) == len(short) == 4, long
 
 
 def test_joins_are_limited_like_booking_requests(full_day, app):

@@ -502,4 +502,3 @@ def test_a_schedule_change_takes_back_an_offered_seat_it_removes(app, make_staff
         # The time left on the day goes to them instead, at once.
         assert open_offer(waiting).slot.start_time == time(16, 20)
     seats_hold()
-

@@ -9,7 +9,6 @@ database. The link's page shows the holder their own entry only; a place is a nu
 
 from __future__ import annotations
 
-import secrets
 import time as time_module
 from datetime import date, time
 
@@ -44,7 +43,14 @@ from clinic.web.forms import ClinicForm, IntakeForm, options
 from clinic.web.public import bp
 from clinic.web.public.held import current_held, hold, other_page
 from clinic.web.public.manage_forms import AboutForm
-from clinic.web.public.views import answer_no_sooner_than, current_language, private_page
+from clinic.web.public.views import (
+    answer_no_sooner_than,
+    check_age_and_guardian,
+    fresh_intake,
+    has_errors,
+    private_page,
+    within_window,
+)
 from clinic.web.refusals import explain_refusal
 
 JOINED_KEY = "joined_list"
@@ -108,9 +114,8 @@ def _standby_day(day: date):
     """The day's availability if its standby list could be asked for at all (a clinic day
     in the booking window), else 404."""
     rules = context.rules()
-    today = context.now().date()
     availability = booking.day_availability(day, rules, context.now())
-    if availability is None or not today <= day <= rules.window.last_day(today):
+    if availability is None or not within_window(day, rules):
         abort(404)
     return availability
 
@@ -151,12 +156,12 @@ def join_standby(day: date):
     form = StandbyForm()
     form.earliest.choices = form.latest.choices = _standby_choices(availability)
     if request.method == "GET":
-        _fresh(form)
+        fresh_intake(form)
         return private_page(render_template("public/lists/standby.html", form=form, day=day))
 
     valid = form.validate()
-    _check_age_and_guardian(form, day, rules)
-    if valid and not _has_errors(form):
+    check_age_and_guardian(form, day, rules)
+    if valid and not has_errors(form):
         earliest, latest = form.times()
         start = earliest or availability.plan.start
         began = time_module.monotonic()
@@ -184,13 +189,13 @@ def join_program():
     today = now.date()
     form = ListForm()
     if request.method == "GET":
-        _fresh(form)
+        fresh_intake(form)
         full = not any(day.bookable for day in booking.upcoming_days(rules, now))
         return private_page(render_template("public/lists/program.html", form=form, full=full))
 
     valid = form.validate()
-    _check_age_and_guardian(form, today, rules)
-    if valid and not _has_errors(form):
+    check_age_and_guardian(form, today, rules)
+    if valid and not has_errors(form):
         began = time_module.monotonic()
         try:
             # The age rule for today: each seat offered later is checked for its own day.
@@ -204,28 +209,6 @@ def join_program():
         finally:
             answer_no_sooner_than(began, current_app.config["BOOKING_ANSWER_FLOOR_MS"])
     return private_page(render_template("public/lists/program.html", form=form, full=True), 422)
-
-
-def _fresh(form: IntakeForm) -> None:
-    form.language.data = str(session.get("lang") or current_language())
-    form.submission_key.data = secrets.token_urlsafe(24)
-
-
-def _has_errors(form: IntakeForm) -> bool:
-    return any(field.errors for field in form)
-
-
-def _check_age_and_guardian(form: IntakeForm, day: date, rules) -> None:
-    """The age and consent rules, as soon as the date of birth can be read, so the youth
-    sees every problem at once."""
-    birth = form.date_of_birth.parsed
-    if birth is None or form.date_of_birth.errors:
-        return
-    has_guardian = all(form.text(name) for name in IntakeForm.GUARDIAN_FIELDS)
-    try:
-        booking.check_youth(birth, day, has_guardian, rules)
-    except booking.BookingError as error:
-        explain_refusal(form, error, day, rules)
 
 
 def _not_open(refused: ListNotOpen, day: date | None) -> str:
@@ -285,7 +268,7 @@ def entry_page(held: Held):
     entry. Only this entry's own facts; a place is a number."""
     rules = context.rules()
     now = context.now()
-    entry = _entry(held)
+    entry = held.entry
     place = offer = appointment = None
     if entry.status == EntryStatus.WAITING:
         place = places.place(entry, rules, now)
@@ -306,18 +289,13 @@ def entry_page(held: Held):
     )
 
 
-def _entry(held: Held) -> ListEntry:
-    """The held entry, read afresh (the page's answer must follow every change)."""
-    return places.entry_now(held.entry.id)
-
-
 def _held_entry() -> ListEntry:
     """The entry the browser's link opens, or the same "link does not work" answer as any
     wrong link (the manage pages' own: through ``/my``)."""
     held = current_held()
     if held is None or held.entry is None:
         abort(_redirect_to_my())
-    return _entry(held)
+    return held.entry
 
 
 def _redirect_to_my():

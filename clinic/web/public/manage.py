@@ -50,7 +50,6 @@ from clinic.web.refusals import SLOT_MESSAGES
 
 # The list pages read it from ``clinic.web.public.held``: this module shows their page at
 # /my, so they import nothing from here.
-__all__ = ["current_held"]
 
 
 # --- The landing and the dispatcher ---------------------------------------------------------

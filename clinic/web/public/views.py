@@ -62,12 +62,12 @@ def days():
 def times(day: date):
     rules = context.rules()
     availability = booking.day_availability(day, rules, context.now())
-    if availability is None or not _within_window(day, rules):
+    if availability is None or not within_window(day, rules):
         abort(404)
     return render_template("public/times.html", day=availability)
 
 
-def _within_window(day: date, rules: ClinicRules) -> bool:
+def within_window(day: date, rules: ClinicRules) -> bool:
     today = context.now().date()
     return today <= day <= rules.window.last_day(today)
 
@@ -102,7 +102,7 @@ def intake(day: date, start: time):
     rules = context.rules()
     now = context.now()
     availability = booking.day_availability(day, rules, now)
-    if not _within_window(day, rules):
+    if not within_window(day, rules):
         availability = None
     if request.method == "GET" and (
         availability is None or all(s.plan.start != start for s in availability.slots)
@@ -113,8 +113,7 @@ def intake(day: date, start: time):
     form.slot_time.choices = _time_choices(availability, start) if availability else []
     if request.method == "GET":
         form.slot_time.data = start.strftime("%H:%M")
-        form.language.data = str(session.get("lang") or current_language())
-        form.submission_key.data = secrets.token_urlsafe(24)
+        fresh_intake(form)
         return private_page(render_template("public/intake.html", form=form, day=day))
 
     # A repeated submission (double tap, reload) is answered as the first one was.
@@ -131,8 +130,8 @@ def intake(day: date, start: time):
         # The day was cancelled (or left the booking window) while the form was open.
         form.slot_time.errors = [_("This clinic day is no longer open. Please choose another day.")]
     else:
-        _check_age_and_guardian(form, day, rules)
-    if valid and not _has_errors(form):
+        check_age_and_guardian(form, day, rules)
+    if valid and not has_errors(form):
         start = time.fromisoformat(form.slot_time.data)
         began = time_module.monotonic()
         try:
@@ -188,11 +187,18 @@ def _time_choices(day: booking.DayAvailability, requested: time) -> list:
     return options(choices)
 
 
-def _has_errors(form: IntakeForm) -> bool:
+def fresh_intake(form: IntakeForm) -> None:
+    """A new intake form: in the visitor's language, with its own submission key (a repeat
+    of the same submission books, or joins, once)."""
+    form.language.data = str(session.get("lang") or current_language())
+    form.submission_key.data = secrets.token_urlsafe(24)
+
+
+def has_errors(form: IntakeForm) -> bool:
     return any(field.errors for field in form)
 
 
-def _check_age_and_guardian(form: IntakeForm, day: date, rules: ClinicRules) -> None:
+def check_age_and_guardian(form: IntakeForm, day: date, rules: ClinicRules) -> None:
     """Apply the age and consent rules as soon as the date of birth can be read, so the youth
     sees every problem at once."""
     birth = form.date_of_birth.parsed
