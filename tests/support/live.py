@@ -511,7 +511,9 @@ class ClinicToday:
         )
         with self.app.app_context():
             rules = settings.current_rules()
-            yesterday = settings.clinic_now(rules) - timedelta(days=1)
+            # The start of yesterday, not this hour yesterday: at 22:07 a 00:00 slot today would
+            # be past the booking cut-off, and a test run late in the evening would fail.
+            yesterday = datetime.combine(today - timedelta(days=1), clock_time(0, 0), rules.zone)
             appointment = booking.book(request, rules, yesterday)
             return Booked(appointment.id, appointment.code, f"{first_name} {last_name}", start)
 
