@@ -115,6 +115,13 @@ class Config:
     # the last sign-in on that browser. It is Secure and named __Host-device whenever the
     # session cookie is Secure (production), plain "device" otherwise.
     DEVICE_COOKIE_DAYS = _int("DEVICE_COOKIE_DAYS", 180)
+    # Two-step sign-in (TOTP, clinic/accounts.py): the roles that must have it, "admin" or
+    # "all" (or roles separated by commas; admins always must). Everyone else may turn it on
+    # from their own account page. Tests keep "admin": they prove admins need it.
+    TWO_FACTOR_ROLES = os.environ.get("TWO_FACTOR_ROLES", "admin")
+    # How long the second step waits after a right password (seconds): the password's
+    # success is kept that long in the signed session cookie, and no session exists before.
+    TWO_FACTOR_PENDING_SECONDS = _int("TWO_FACTOR_PENDING_SECONDS", 300)
     # --- end of staff sign-in ---
     # Where the limits are counted: memory:// is per process; several workers or app servers
     # must share redis://host:6379.
@@ -181,6 +188,20 @@ class Config:
     WAITLIST_RATE_WEEKS = _int("WAITLIST_RATE_WEEKS", 8)
     # --- end of self-service ---
 
+    # Retention (clinic/records/privacy.py, `flask privacy purge`): a youth with no appointment
+    # and no waiting-list place for this many years has their personal data erased; the
+    # anonymous facts the reports count stay.
+    RETENTION_YEARS = _int("RETENTION_YEARS", 3)
+
+    # Encryption at rest (clinic/crypto.py; README "Data at rest"). DATA_KEYS: Fernet keys
+    # separated by commas, the first encrypts, all decrypt (`flask keys generate` makes one;
+    # to rotate, put the new key first, run `flask keys rotate`, then drop the old one).
+    # BLIND_INDEX_KEY: a separate secret for the keyed hashes that let staff search by phone
+    # and e-mail. Both required in production; development generates them into the instance
+    # folder once.
+    DATA_KEYS = os.environ.get("DATA_KEYS", "")
+    BLIND_INDEX_KEY = os.environ.get("BLIND_INDEX_KEY", "")
+
     LANGUAGES = ("en", "es")
     BABEL_DEFAULT_LOCALE = "en"
 
@@ -234,6 +255,9 @@ class TestingConfig(Config):
     # The suite signs in hundreds of times: one round of PBKDF2 instead of scrypt's 0.1 s.
     # Never outside tests: create_app refuses a weak method in any other configuration.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"  # a method name, tests only  # nosec B105
+    # Fixed keys, so a test's database reads back the same everywhere: tests only.
+    DATA_KEYS = "1XI7OKgoO9UFkLJ-STwnUJ-hb3UVuLX1ZEbo_DC9Jxg="  # tests only  # nosec B105
+    BLIND_INDEX_KEY = "test-only-blind-index-key"  # tests only  # nosec B105
     # Hundreds of bookings: the timing test sets the production floor itself.
     BOOKING_ANSWER_FLOOR_MS = 0
     # Tests book and read from one address and one phone far more than a person would: the

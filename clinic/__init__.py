@@ -48,7 +48,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from clinic.settings import reminder_policy
 
     reminder_policy(app.config)  # REMINDER_*_AT: a typo stops the app here, not every booking
-    os.makedirs(app.instance_path, exist_ok=True)
+    from clinic import crypto
+
+    crypto.init_app(app)  # DATA_KEYS and BLIND_INDEX_KEY: required, or generated in development
+    # The instance folder 0700, an SQLite file (and so its -wal and -shm) 0600.
+    crypto.protect_files(app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
 
     if app.config["PROXY_FIX_X_FOR"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])
@@ -85,12 +89,13 @@ def _refuse_per_process_limits(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from clinic import database, models
+    from clinic import audit, database, models
     from clinic.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
     from clinic.web import headers, i18n
 
     db.init_app(app)
     database.init_app(app)
+    audit.init_app(app)  # the trail's actor per request; its flush listener loads with it
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
     babel.init_app(
@@ -113,7 +118,7 @@ def register_extensions(app: Flask) -> None:
         # and every copy of the cookie stops working (clinic.accounts.signed_in_user).
         from clinic import accounts
 
-        return accounts.signed_in_user(session_token)
+        return accounts.signed_in_user(session_token, app.config["TWO_FACTOR_ROLES"])
 
     # Content-Security-Policy, Referrer-Policy, HSTS and the rest (clinic/web/headers.py).
     headers.init_app(app)

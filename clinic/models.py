@@ -12,6 +12,8 @@ import hashlib
 import unicodedata
 from datetime import UTC, date, datetime, time
 
+from flask import has_request_context
+from flask_babel import gettext
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -21,7 +23,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
-    Text,
     Time,
     UniqueConstraint,
     text,
@@ -29,7 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from clinic import settings
+from clinic import crypto, settings
+from clinic.crypto import EncryptedJSON, EncryptedText
 from clinic.extensions import db
 from clinic.permissions import Action, Role, can
 from clinic.rules.calendar import DayException
@@ -61,6 +63,12 @@ class StaffUser(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Two-step sign-in (clinic.accounts): the authenticator app's shared secret, encrypted at
+    # rest; drawn at set-up, and on once ``totp_enabled_at`` is set. ``totp_last_step`` is the
+    # 30-second step of the last code accepted: only a later one is, so a code works once.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    totp_last_step: Mapped[int | None] = mapped_column()
 
     __table_args__ = (CheckConstraint("role IN ('admin', 'front_desk', 'clinician')", name="role"),)
 
@@ -187,15 +195,24 @@ class Slot(db.Model):
 class ContactDetails:
     """How to reach a youth, and their parent or guardian when they are a minor."""
 
-    phone: Mapped[str | None] = mapped_column(String(20))
-    email: Mapped[str | None] = mapped_column(String(254))
+    # Encrypted at rest (clinic.crypto), like the guardian's details below: SQL never compares
+    # them; equality search goes through the blind indexes (keyed hashes of the normalised
+    # value), which ``crypto.keep_blind_indexes`` keeps in step however a value is written.
+    phone: Mapped[str | None] = mapped_column(EncryptedText)
+    email: Mapped[str | None] = mapped_column(EncryptedText)
+    phone_index: Mapped[str | None] = mapped_column(
+        String(64), index=True, default=crypto.index_default("phone")
+    )
+    email_index: Mapped[str | None] = mapped_column(
+        String(64), index=True, default=crypto.index_default("email")
+    )
     language: Mapped[str] = mapped_column(String(5), default="en")
     # "sms" or "email": how the youth wants confirmations and reminders (None, or a way
     # they gave no contact for: e-mail if they gave one, else a text; messages.choose_channel).
     contact_by: Mapped[str | None] = mapped_column(String(5))
-    guardian_name: Mapped[str | None] = mapped_column(String(120))
-    guardian_relationship: Mapped[str | None] = mapped_column(String(40))
-    guardian_phone: Mapped[str | None] = mapped_column(String(20))
+    guardian_name: Mapped[str | None] = mapped_column(EncryptedText)
+    guardian_relationship: Mapped[str | None] = mapped_column(EncryptedText)
+    guardian_phone: Mapped[str | None] = mapped_column(EncryptedText)
 
     def address_for(self, channel: str) -> str | None:
         """Where a message on ``channel`` ("email" or "sms") reaches them, if anywhere."""
@@ -230,16 +247,24 @@ class Youth(ContactDetails, db.Model):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("youth.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Set when the personal data was erased (retention, or the youth's request:
+    # ``clinic.records.privacy``); the row stays, anonymous, so the reports' counts stay.
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     appointments: Mapped[list[Appointment]] = relationship(back_populates="youth")
     treatments: Mapped[list[Treatment]] = relationship(
         back_populates="youth", order_by="Treatment.day"
     )
 
-    __table_args__ = (Index("ix_youth_phone", "phone"), Index("ix_youth_dob", "date_of_birth"))
+    __table_args__ = (Index("ix_youth_dob", "date_of_birth"),)
 
     @property
     def display_name(self) -> str:
+        if self.purged_at is not None:
+            # The reader's language in a request; outside one (a command), English.
+            if not has_request_context():
+                return f"Erased record #{self.id}"
+            return gettext("Erased record #%(id)d", id=self.id)
         first = self.preferred_name or self.first_name
         return f"{first} {self.last_name}"
 
@@ -305,6 +330,9 @@ class Appointment(db.Model):
     consent: Mapped[str | None] = mapped_column(String(12))
     consent_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     consent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The youth's age in whole years on the visit's day, written when their record is erased
+    # (the birth date then keeps only its year), so the reports' age bands stay the same.
+    age_at_visit: Mapped[int | None]
 
     youth: Mapped[Youth] = relationship(back_populates="appointments")
     slot: Mapped[Slot] = relationship(back_populates="appointments")
@@ -356,9 +384,10 @@ class Intake(ContactDetails, db.Model):
     tattoo_kind: Mapped[str] = mapped_column(String(20))
     tattoo_age_years: Mapped[int | None]
     previous_removal: Mapped[bool] = mapped_column(default=False)
-    tattoo_notes: Mapped[str | None] = mapped_column(Text)
-    screening: Mapped[list[str]] = mapped_column(JSON, default=list)
-    referral_source: Mapped[str] = mapped_column(String(20))
+    # Encrypted at rest (clinic.crypto): read in Python, never filtered or grouped in SQL.
+    tattoo_notes: Mapped[str | None] = mapped_column(EncryptedText)
+    screening: Mapped[list[str]] = mapped_column(EncryptedJSON, default=list)
+    referral_source: Mapped[str] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     appointment: Mapped[Appointment] = relationship(back_populates="intake")
@@ -417,8 +446,8 @@ class Treatment(db.Model):
     session_number: Mapped[int]
     areas: Mapped[list[str]] = mapped_column(JSON, default=list)
     skin_type: Mapped[str | None] = mapped_column(String(4))  # Fitzpatrick I-VI
-    settings: Mapped[str | None] = mapped_column(String(200))
-    notes: Mapped[str | None] = mapped_column(Text)
+    settings: Mapped[str | None] = mapped_column(EncryptedText)  # encrypted at rest
+    notes: Mapped[str | None] = mapped_column(EncryptedText)
     clinician_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
     station: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -483,7 +512,7 @@ class OutboxMessage(db.Model):
     claim_token: Mapped[str | None] = mapped_column(String(32))
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
-    recipient: Mapped[str | None] = mapped_column(String(254))
+    recipient: Mapped[str | None] = mapped_column(EncryptedText)  # encrypted at rest
     provider_ref: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
@@ -573,7 +602,8 @@ class ListEntry(ContactDetails, db.Model):
     status: Mapped[str] = mapped_column(String(10), default=EntryStatus.WAITING)
     priority: Mapped[int] = mapped_column(default=0)
     rank: Mapped[int] = mapped_column(default=0)
-    answers: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    # Encrypted at rest (clinic.crypto): holds the screening and referral answers.
+    answers: Mapped[dict[str, object]] = mapped_column(EncryptedJSON, default=dict)
     submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     joined_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -609,6 +639,10 @@ class ListEntry(ContactDetails, db.Model):
             postgresql_where=text("status = 'waiting' AND kind = 'program'"),
         ),
     )
+
+
+# phone_index and email_index follow phone and e-mail however they are written.
+crypto.keep_blind_indexes(Youth, Intake, ListEntry)
 
 
 class OfferStatus(enum.StrEnum):
@@ -654,3 +688,57 @@ class SeatOffer(db.Model):
             postgresql_where=text("status = 'open'"),
         ),
     )
+
+
+# --- The audit trail -----------------------------------------------------------------------
+
+
+class AuditEvent(db.Model):
+    """One entry of the append-only audit trail (``clinic.audit``): who viewed or changed
+    what, when and from where. ``fields`` holds the names of the fields changed, never their
+    values; ``detail`` only non-personal facts (an export's date range). ``youth_id`` has no
+    foreign key on purpose: erasing a youth keeps the trail of who saw their record. The
+    database refuses UPDATE and DELETE on this table (triggers, see the migration)."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # "staff", "youth" (from their own link or the booking form) or "system" (CLI, worker).
+    actor: Mapped[str] = mapped_column(String(10))
+    # No foreign key either: the trail outlives, and never blocks, the rows it names.
+    staff_id: Mapped[int | None]
+    action: Mapped[str] = mapped_column(String(20))
+    object_type: Mapped[str | None] = mapped_column(String(20))
+    object_id: Mapped[int | None]
+    youth_id: Mapped[int | None]
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The staff member's address (None for a youth and for the command line).
+    address: Mapped[str | None] = mapped_column(String(45))
+    detail: Mapped[dict[str, str] | None] = mapped_column(JSON)
+
+    staff: Mapped[StaffUser | None] = relationship(
+        primaryjoin="foreign(AuditEvent.staff_id) == StaffUser.id", viewonly=True
+    )
+
+    __table_args__ = (
+        CheckConstraint("actor IN ('staff', 'youth', 'system')", name="actor"),
+        Index("ix_audit_event_youth_at", "youth_id", "at"),
+        Index("ix_audit_event_staff_at", "staff_id", "at"),
+        Index("ix_audit_event_at", "at"),
+    )
+
+
+class RecoveryCode(db.Model):
+    """One of a staff account's one-time recovery codes for two-step sign-in (a lost phone):
+    the SHA-256 of the code as shown (normalised, ``clinic.accounts.hash_recovery_code``; the
+    code is random, so no salt or slow hash is needed), and when it was used."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -41,6 +41,9 @@ class Action(enum.StrEnum):
     MANAGE_SCHEDULE = "manage_schedule"
     MANAGE_STAFF = "manage_staff"
     VIEW_SETTINGS = "view_settings"
+    # Protecting the data: the audit trail, and one youth's data exported or erased on request
+    VIEW_AUDIT = "view_audit"
+    MANAGE_PRIVACY = "manage_privacy"
     # Every signed-in account
     OWN_ACCOUNT = "own_account"
 
@@ -68,6 +71,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.MANAGE_SCHEDULE: frozenset({Role.ADMIN}),
     Action.MANAGE_STAFF: frozenset({Role.ADMIN}),
     Action.VIEW_SETTINGS: frozenset({Role.ADMIN}),
+    Action.VIEW_AUDIT: frozenset({Role.ADMIN}),
+    Action.MANAGE_PRIVACY: frozenset({Role.ADMIN}),
     Action.OWN_ACCOUNT: _EVERYONE,
 }
 

@@ -21,6 +21,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select, update
 
+from clinic import audit
 from clinic.booking.availability import find_by_submission, upcoming_appointment
 from clinic.booking.checks import bookable_slot, check_healed, check_youth, is_repeat_of
 from clinic.booking.errors import (
@@ -163,6 +164,7 @@ def cancel(appointment_id: int, staff_id: int | None, now: datetime) -> Cancella
         ).one_or_none()
         if cancelled is None:
             raise NotCancellable()
+        audit.changed("appointment", appointment_id, ["status", "cancelled_at", "cancelled_by_id"])
         outbox.cancelled(appointment_id, now, staff_id=staff_id)
         day = db.session.execute(
             update(Slot)

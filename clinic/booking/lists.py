@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
+from clinic import audit
 from clinic.booking.availability import day_availability, upcoming_appointment, upcoming_days
 from clinic.booking.checks import check_healed, check_youth
 from clinic.booking.errors import ListNotOpen, NotOnList, SubmissionReused, TooSoon
@@ -243,6 +244,7 @@ def _close(
     ).rowcount
     if not closed:
         raise NotOnList()
+    audit.changed("list_entry", entry_id, ["status", "closed_at", "closed_by_id"])
     withdraw_offers([entry_id], rules, now)
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import Select, exists, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from clinic import audit
 from clinic.booking.availability import (
     SlotAvailability,
     day_availability,
@@ -322,20 +323,17 @@ def withdraw_offers(entry_ids: list[int], rules: ClinicRules, now: datetime) -> 
     pass each seat on, in the caller's transaction. Returns the offers withdrawn."""
     if not entry_ids:
         return 0
-    slots = (
-        db.session.execute(
-            update(SeatOffer)
-            .where(SeatOffer.entry_id.in_(entry_ids), SeatOffer.status == OfferStatus.OPEN)
-            .values(status=OfferStatus.WITHDRAWN, answered_at=naive_utc(now))
-            .returning(SeatOffer.slot_id)
-            .execution_options(synchronize_session=False)
-        )
-        .scalars()
-        .all()
-    )
-    for slot_id in slots:
+    withdrawn = db.session.execute(
+        update(SeatOffer)
+        .where(SeatOffer.entry_id.in_(entry_ids), SeatOffer.status == OfferStatus.OPEN)
+        .values(status=OfferStatus.WITHDRAWN, answered_at=naive_utc(now))
+        .returning(SeatOffer.id, SeatOffer.slot_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for offer_id, slot_id in withdrawn:
+        audit.changed("seat_offer", offer_id, ["status", "answered_at"])
         pass_on(slot_id, rules, now)
-    return len(slots)
+    return len(withdrawn)
 
 
 # --- The sweep -------------------------------------------------------------------------------
@@ -395,6 +393,7 @@ def _lapse_due(rules: ClinicRules, now: datetime) -> tuple[int, int]:
             )
             if slot_id is None:
                 continue  # claimed, declined or lapsed by another process meanwhile
+            audit.changed("seat_offer", offer_id, ["status"])
             outbox.offer_lapsed(offer_id, now)
             offered += pass_on(slot_id, rules, now)
             lapsed += 1
@@ -441,6 +440,7 @@ def _withdraw(offer_id: int, now: datetime) -> None:
         .execution_options(synchronize_session=False)
     )
     if slot_id is not None:
+        audit.changed("seat_offer", offer_id, ["status", "answered_at"])
         give_back_seat(slot_id)
 
 
@@ -475,13 +475,20 @@ def _close_past_standby(now: datetime) -> int:
     if not db.session.scalar(select(exists().where(*past))):
         return 0  # the usual case: no write transaction for nothing
     with write_transaction():
-        closed = db.session.execute(
-            update(ListEntry)
-            .where(*past)
-            .values(status=EntryStatus.CLOSED, closed_at=naive_utc(now))
-            .execution_options(synchronize_session=False)
-        ).rowcount
-    return closed
+        closed = (
+            db.session.execute(
+                update(ListEntry)
+                .where(*past)
+                .values(status=EntryStatus.CLOSED, closed_at=naive_utc(now))
+                .returning(ListEntry.id)
+                .execution_options(synchronize_session=False)
+            )
+            .scalars()
+            .all()
+        )
+        for entry_id in closed:
+            audit.changed("list_entry", entry_id, ["status", "closed_at"])
+    return len(closed)
 
 
 def _days_with_free_seats(rules: ClinicRules, now: datetime) -> list[date]:
@@ -562,6 +569,7 @@ def _claim_once(
     )
     if slot_id is None:
         raise OfferGone()
+    audit.changed("seat_offer", offer_id, ["status", "answered_at"])
     entry = db.session.scalars(
         select(ListEntry)
         .where(ListEntry.id == entry_id)
@@ -613,6 +621,8 @@ def _claim_once(
         .values(status=EntryStatus.BOOKED, appointment_id=appointment.id, closed_at=naive_utc(now))
         .execution_options(synchronize_session=False)
     )
+    audit.changed("seat_offer", offer_id, ["appointment_id"])
+    audit.changed("list_entry", entry_id, ["status", "appointment_id", "closed_at"])
     _close_other_entries(youth.id, entry_id, rules, now)
     outbox.booked(appointment.id, now)
     return Claimed(appointment, links.mint(appointment_id=appointment.id))
@@ -635,6 +645,8 @@ def _close_other_entries(youth_id: int, booked_entry_id: int, rules: ClinicRules
         .scalars()
         .all()
     )
+    for entry_id in others:
+        audit.changed("list_entry", entry_id, ["status", "closed_at"], youth_id=youth_id)
     withdraw_offers(list(others), rules, now)
 
 
@@ -663,6 +675,7 @@ def decline(offer_id: int, entry_id: int, rules: ClinicRules, now: datetime) -> 
         )
         if slot_id is None:
             raise OfferGone()
+        audit.changed("seat_offer", offer_id, ["status", "answered_at"])
         pass_on(slot_id, rules, now)
 
 

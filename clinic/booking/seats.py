@@ -9,6 +9,7 @@ import secrets
 
 from sqlalchemy import exists, select, update
 
+from clinic import audit
 from clinic.booking.errors import SlotUnavailable
 from clinic.booking.request import BookingRequest
 from clinic.database import dialect_insert
@@ -27,9 +28,11 @@ def new_code() -> str:
             return code
 
 
-def insert_ignoring_conflict(model: type[db.Model], values: dict[str, object]) -> None:
-    """INSERT a row unless one with the same unique key exists (another request made it)."""
-    db.session.execute(dialect_insert(model).values(**values).on_conflict_do_nothing())
+def insert_ignoring_conflict(model: type[db.Model], values: dict[str, object]) -> int | None:
+    """INSERT a row unless one with the same unique key exists (another request made it).
+    Returns the new row's id, or None when it existed."""
+    statement = dialect_insert(model).values(**values).on_conflict_do_nothing()
+    return db.session.execute(statement.returning(model.id)).scalar_one_or_none()
 
 
 def take_seat(slot_plan: SlotPlan) -> int:
@@ -82,20 +85,21 @@ def upsert_youth(request: BookingRequest) -> Youth:
     another stands for that other record.
     """
     key = Youth.make_identity_key(request.first_name, request.last_name, request.date_of_birth)
-    insert_ignoring_conflict(
-        Youth,
-        {
-            "identity_key": key,
-            "first_name": request.first_name,
-            "last_name": request.last_name,
-            "date_of_birth": request.date_of_birth,
-            "preferred_name": request.preferred_name,
-            "search_name": Youth.make_search_name(
-                request.first_name, request.last_name, request.preferred_name
-            ),
-            **request.contact,
-        },
-    )
+    values = {
+        "identity_key": key,
+        "first_name": request.first_name,
+        "last_name": request.last_name,
+        "date_of_birth": request.date_of_birth,
+        "preferred_name": request.preferred_name,
+        "search_name": Youth.make_search_name(
+            request.first_name, request.last_name, request.preferred_name
+        ),
+        **request.contact,
+    }
+    created = insert_ignoring_conflict(Youth, values)
+    if created is not None:  # a Core INSERT: the flush never sees it
+        fields = [name for name, value in values.items() if value is not None]
+        audit.changed("youth", created, fields, youth_id=created, action=audit.CREATE)
     youth = _lock_youth(Youth.identity_key == key)
     if youth.merged_into_id is not None:
         youth = _lock_youth(Youth.id == youth.merged_into_id)

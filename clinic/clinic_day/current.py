@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 
 from sqlalchemy import select, update
 
+from clinic import audit
 from clinic.clinic_day.errors import ChangedMeanwhile, NotFound, Refused, WrongDay
 from clinic.database import dialect_insert
 from clinic.extensions import db
@@ -128,6 +129,8 @@ def make_move(
             at=naive_utc(now),
         )
     )
+    # The StatusChange says "status"; this names what else the UPDATE set (one event).
+    audit.changed("appointment", current.id, ["status", *values], youth_id=current.youth_id)
     return Moved(current.id, current.code, current.day, current.status, new, values.get("station"))
 
 

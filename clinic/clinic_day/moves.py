@@ -11,6 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from clinic import audit
 from clinic.booking import offers
 from clinic.clinic_day.current import (
     Current,
@@ -96,6 +97,8 @@ def record_consent(appointment_id: int, actor: StaffUser, now: datetime, consent
         ).rowcount
         if recorded != 1:
             raise ChangedMeanwhile()
+        fields = consent_values(consent, actor, now)
+        audit.changed("appointment", current.id, fields, youth_id=current.youth_id)
     return Moved(current.id, current.code, current.day, current.status, current.status)
 
 

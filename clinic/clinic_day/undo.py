@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from clinic import booking
+from clinic import audit, booking
 from clinic.clinic_day.current import (
     Current,
     Moved,
@@ -99,7 +99,15 @@ def undo(appointment_id: int, actor: StaffUser, now: datetime, rules: ClinicRule
         seats = _seats_to_return_to(current, now, rules) if delta > 0 else 0
         values = dict(_UNDO_CLEARS[change.action])
         if change.action == VisitAction.COMPLETE:
-            db.session.execute(delete(Treatment).where(Treatment.appointment_id == current.id))
+            removed = db.session.scalars(
+                delete(Treatment)
+                .where(Treatment.appointment_id == current.id)
+                .returning(Treatment.id)
+            ).all()
+            for treatment_id in removed:
+                audit.changed(
+                    "treatment", treatment_id, youth_id=current.youth_id, action=audit.DELETE
+                )
         try:
             with db.session.begin_nested():
                 changed = db.session.execute(
@@ -112,6 +120,13 @@ def undo(appointment_id: int, actor: StaffUser, now: datetime, rules: ClinicRule
             raise StationBusy(current.station or "") from None
         if changed != 1:
             raise ChangedMeanwhile()
+        audit.changed(
+            "appointment",
+            current.id,
+            ["status", *values],
+            youth_id=current.youth_id,
+            detail={"change": "undo", "undone": str(change.action)},
+        )
         if delta > 0:
             _retake_seat(current.slot_id, seats)
         else:

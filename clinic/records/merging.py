@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import aliased
 
-from clinic import booking
+from clinic import audit, booking
 from clinic.database import retrying_transaction
 from clinic.extensions import db
 from clinic.models import (
@@ -158,19 +158,22 @@ def _merge_once(kept_id: int, other_id: int, today: date) -> MergeResult:
     if refusal is not None:
         raise refusal
 
-    moved_appointments = db.session.execute(
-        update(Appointment)
-        .where(Appointment.youth_id == other.id)
-        .values(youth_id=kept.id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    moved_treatments = db.session.execute(
-        update(Treatment)
-        .where(Treatment.youth_id == other.id)
-        .values(youth_id=kept.id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    _move_list_entries(other.id, kept.id)
+    moved: dict[str, list[int]] = {}
+    for kind, model in (("appointment", Appointment), ("treatment", Treatment)):
+        moved[kind] = list(
+            db.session.scalars(
+                update(model)
+                .where(model.youth_id == other.id)
+                .values(youth_id=kept.id)
+                .returning(model.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    moved["list_entry"] = _move_list_entries(other.id, kept.id)
+    for kind, ids in moved.items():
+        for row_id in ids:
+            audit.changed(kind, row_id, ["youth_id"], youth_id=kept.id)
+    moved_appointments, moved_treatments = len(moved["appointment"]), len(moved["treatment"])
     for name in ("phone", "email", "contact_by", "preferred_name"):
         if not getattr(kept, name) and getattr(other, name):
             setattr(kept, name, getattr(other, name))
@@ -187,11 +190,13 @@ def _merge_once(kept_id: int, other_id: int, today: date) -> MergeResult:
             .values(merged_into_id=kept.id)
             .execution_options(synchronize_session=False)
         )
+        for alias in aliases:
+            audit.changed("youth", alias, ["merged_into_id"], youth_id=alias)
     db.session.flush()
     return MergeResult(moved_appointments, moved_treatments)
 
 
-def _move_list_entries(from_id: int, to_id: int) -> None:
+def _move_list_entries(from_id: int, to_id: int) -> list[int]:
     """The other record's standby and waiting-list entries move to the kept one, except a
     waiting entry for a list the kept record already waits on (one place per list): that one
     stays where it is, and still books the kept record if its offer comes (an entry's youth
@@ -211,14 +216,17 @@ def _move_list_entries(from_id: int, to_id: int) -> None:
         )
         .exists()
     )
-    db.session.execute(
-        update(ListEntry)
-        .where(
-            ListEntry.youth_id == from_id,
-            ~and_(ListEntry.status == EntryStatus.WAITING, same_list_waiting),
+    return list(
+        db.session.scalars(
+            update(ListEntry)
+            .where(
+                ListEntry.youth_id == from_id,
+                ~and_(ListEntry.status == EntryStatus.WAITING, same_list_waiting),
+            )
+            .values(youth_id=to_id)
+            .returning(ListEntry.id)
+            .execution_options(synchronize_session=False)
         )
-        .values(youth_id=to_id)
-        .execution_options(synchronize_session=False)
     )
 
 

@@ -154,6 +154,8 @@ class YouthRecord:
     duplicates: list[PossibleDuplicate]
     # Standby and waiting-list entries, newest first (``clinic.booking.list_reads``).
     entries: list[list_reads.EntryView]
+    # When the personal data was erased (``clinic.records.privacy``); None: not erased.
+    purged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -288,4 +290,5 @@ def build_record(
         upcoming=upcoming_entry(visits, today),
         duplicates=duplicates,
         entries=list_reads.youth_entries(youth.id),
+        purged_at=youth.purged_at,
     )

@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 
 from sqlalchemy import case, delete, exists, true, update
 
-from clinic import booking
+from clinic import audit, booking
 from clinic.booking import offers
 from clinic.database import lock_day, write_transaction
 from clinic.extensions import db
@@ -328,12 +328,15 @@ def _set_blocked(day: date, start: time, blocked: bool, plan: DayPlan | None) ->
                 "booked": 0,
             },
         )
-    db.session.execute(
+    slot_ids = db.session.scalars(
         update(Slot)
         .where(Slot.day == day, Slot.start_time == start)
         .values(blocked=blocked)
+        .returning(Slot.id)
         .execution_options(synchronize_session=False)
-    )
+    ).all()
+    for slot_id in slot_ids:
+        audit.changed("slot", slot_id, ["blocked"])
 
 
 def _tidy(day: date, plan: DayPlan | None) -> None:

@@ -10,7 +10,7 @@ from datetime import date, datetime, time
 
 from sqlalchemy import update
 
-from clinic import booking
+from clinic import audit, booking
 from clinic.extensions import db
 from clinic.messaging import outbox
 from clinic.models import Appointment, Slot, StaffUser, StatusChange, naive_utc
@@ -178,6 +178,7 @@ def move_stranded(
         ).rowcount
         if changed != 1:
             raise ChangedMeanwhile()
+        audit.changed("appointment", item.id, ["slot_id"], detail={"change": "schedule_move"})
         free_seat(old_slot[item.id])
         if item.status == VisitStatus.BOOKED and target.start != item.start:
             outbox.moved(item.id, item.start, now, staff_id=actor.id)

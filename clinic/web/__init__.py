@@ -22,9 +22,11 @@ def register_blueprints(app: Flask) -> None:
     # Each staff screen registers its routes on the staff blueprint when its views load; the
     # blueprint itself imports none of them, so the screens stay independent of one another.
     from clinic.web.staff.accounts import views as _accounts  # noqa: F401
+    from clinic.web.staff.audit import views as _audit  # noqa: F401
     from clinic.web.staff.day import views as _day  # noqa: F401
     from clinic.web.staff.lists import views as _lists  # noqa: F401
     from clinic.web.staff.messages import views as _messages  # noqa: F401
+    from clinic.web.staff.records import privacy as _privacy  # noqa: F401
     from clinic.web.staff.records import views as _records  # noqa: F401
     from clinic.web.staff.schedule import views as _schedule  # noqa: F401
 

@@ -8,6 +8,7 @@ from datetime import date
 
 from clinic.extensions import db
 from clinic.models import StaffRole, Youth
+from tests.conftest import sign_in as form_sign_in
 
 EN = {"Accept-Language": "en"}
 
@@ -43,5 +44,5 @@ def test_record_pages_and_searches_share_one_count_per_account(app, make_staff, 
     assert client.get("/staff/youth", headers=EN).status_code == 200
     other = app.test_client()
     admin = make_staff(StaffRole.ADMIN)
-    other.post("/auth/login", data={"email": admin.email, "password": "correct horse battery"})
+    form_sign_in(other, admin.email, "correct horse battery")
     assert other.get(f"/staff/youth/{ids[5]}", headers=EN).status_code == 200

@@ -27,6 +27,8 @@ EXPECTED = {
     Action.MANAGE_SCHEDULE: {A},
     Action.MANAGE_STAFF: {A},
     Action.VIEW_SETTINGS: {A},
+    Action.VIEW_AUDIT: {A},  # who saw what is the privacy officer's, not the desk's
+    Action.MANAGE_PRIVACY: {A},
     Action.OWN_ACCOUNT: {A, D, C},
 }
 

@@ -7,7 +7,17 @@ May import the capabilities and the shared web modules (``clinic.web.forms``, ``
 
 from flask import Blueprint
 
+from clinic import audit
+
 bp = Blueprint("public", __name__)
+
+
+@bp.before_request
+def youth_acts() -> None:
+    # What changes here (a booking, a cancellation from a link) is the youth's doing; the
+    # trail keeps no address for them.
+    audit.act_as_youth()
+
 
 # After ``bp``: each module registers its routes on it.
 from clinic.web.public import (  # noqa: E402

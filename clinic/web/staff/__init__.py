@@ -4,9 +4,9 @@ declares no action is refused to everyone, so no route can forget its check. A u
 refuses the actor (``NotAllowed``) answers 403 through one error handler.
 
 One sub-package per screen, each with its views and its forms: ``day``, ``records``,
-``lists``, ``schedule``, ``accounts``, ``messages``. Their views register their routes on this
-blueprint (``clinic.web.register_blueprints`` loads them), and import nothing but this module
-of it.
+``lists``, ``schedule``, ``accounts``, ``messages``, ``audit``. Their views register their
+routes on this blueprint (``clinic.web.register_blueprints`` loads them), and import nothing
+but this module of it.
 
 May import the capabilities and the shared web modules; never the public or auth blueprint."""
 
@@ -31,6 +31,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 
+# Not ``from clinic import audit``: the screen ``clinic.web.staff.audit`` takes that name here.
+from clinic.audit import act_as_staff
 from clinic.permissions import Action, NotAllowed
 
 bp = Blueprint("staff", __name__)
@@ -72,6 +74,9 @@ def require_staff():
     action = required_action(request.endpoint)
     if action is None or not current_user.can(action):
         abort(403)
+    # Who the audit trail names for this request's views and changes, and from where (the
+    # client's address as the rate limits see it, after ProxyFix).
+    act_as_staff(current_user.id, request.remote_addr)
     return None
 
 
@@ -106,6 +111,7 @@ MENU = [
     ("staff.schedule", _l("Schedule"), Action.MANAGE_SCHEDULE),
     ("staff.accounts", _l("Staff accounts"), Action.MANAGE_STAFF),
     ("staff.settings", _l("Settings"), Action.VIEW_SETTINGS),
+    ("staff.audit_trail", _l("Audit trail"), Action.VIEW_AUDIT),
     ("staff.own_password", _l("My password"), Action.OWN_ACCOUNT),
 ]
 

@@ -25,7 +25,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from clinic import booking, clinic_day, records, vocab
+from clinic import audit, booking, clinic_day, records, vocab
 from clinic.booking import list_reads
 from clinic.extensions import db
 from clinic.formats import long_day
@@ -190,6 +190,8 @@ def _sheet_context(day: date) -> dict:
 @bp.route("/day/<isodate:day>")
 @requires(Action.VIEW_DAY)
 def day(day: date):
+    # One event for the sheet (it shows many youth; the live refreshes are not recorded).
+    audit.viewed("day", None, None, detail={"day": day.isoformat()})
     return render_template("staff/day/day.html", **_sheet_context(day))
 
 
@@ -329,6 +331,8 @@ def complete(appointment_id: int):
     )
     if appointment is None:
         abort(404)
+    if request.method == "GET":
+        audit.viewed("appointment", appointment.id, appointment.youth_id)
     now = context.now()
     previous = clinic_day.sessions_before(appointment.youth_id, appointment.slot.day)
     form = TreatmentForm()

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from clinic import booking, vocab
+from clinic import audit, booking, vocab
 from clinic.booking import list_reads, lists, offers
 from clinic.booking.errors import NoSeatToOffer, NotOnList, OfferGone
 from clinic.formats import clock, day_clock_at, short_day
@@ -103,6 +103,7 @@ def lists_overview():
 def standby_list(day: date):
     """One clinic day's standby list in order, the open offers and what became of the
     others."""
+    audit.viewed("standby", None, None, detail={"day": day.isoformat()})
     return render_template(
         "staff/lists/standby.html",
         standby=list_reads.standby_list(day, current_user),
@@ -116,6 +117,7 @@ def standby_list(day: date):
 @requires(Action.VIEW_DAY)
 def program_list():
     """The program's waiting list in the order people are invited, with their invitations."""
+    audit.viewed("program", None, None)
     return render_template(
         "staff/lists/program.html",
         program=list_reads.program_list(current_user),
@@ -189,6 +191,8 @@ def remove_entry(entry_id: int):
     and its seat passed on."""
     entry = _entry_or_404(entry_id)
     form = ConfirmForm()
+    if request.method == "GET":
+        audit.viewed("list_entry", entry.id, entry.youth_id)
     if request.method == "GET" or not form.validate():
         page = render_template("staff/lists/remove.html", entry=entry, form=form, labels=_labels())
         return page, (200 if request.method == "GET" else 422)

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from clinic import audit
 from clinic.messaging import history
 from clinic.models import MessageStatus
 from clinic.permissions import Action
@@ -67,6 +68,8 @@ def messages():
     if not 1 <= page <= MAX_PAGE:
         abort(404)
     rows = history.recent(status or None, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+    # The page shows many youth's contacts: one event for the page.
+    audit.viewed("messages", None, None, detail={"page": str(page)})
     return render_template(
         "staff/messages/list.html",
         rows=rows[:PAGE_SIZE],

@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from clinic import booking, records, vocab
+from clinic import audit, booking, records, vocab
 from clinic.extensions import db
 from clinic.formats import clock, long_day
 from clinic.models import EntryStatus, OfferStatus, Youth
@@ -152,6 +152,26 @@ def youth_search():
 
 # --- One record --------------------------------------------------------------------------
 
+ACCESS_HISTORY = 20  # the latest events about the youth shown on their record
+
+# The audit trail's actions, as the record's access history says them.
+ACCESS_LABELS = {
+    audit.VIEW: _l("Viewed"),
+    audit.CREATE: _l("Created"),
+    audit.UPDATE: _l("Changed"),
+    audit.DELETE: _l("Deleted"),
+    audit.EXPORT: _l("Exported"),
+    audit.PURGE: _l("Purged"),
+    audit.ERASE: _l("Erased"),
+}
+ACCESS_OBJECTS = {
+    "appointment": _l("Appointment"),
+    "intake": _l("Intake"),
+    "treatment": _l("Treatment"),
+    "list_entry": _l("List entry"),
+    "seat_offer": _l("Seat offer"),
+}
+
 
 @bp.route("/youth/<int:youth_id>")
 @limits.staff_record_reads()
@@ -163,9 +183,19 @@ def youth_record(youth_id: int):
         abort(404)
     if isinstance(record, records.Merged):
         return redirect(url_for("staff.youth_record", youth_id=record.into_id))
+    audit.viewed("youth", record.id, record.id)
+    # Its own access history, for those who may read the trail (this view included).
+    access = (
+        audit.events(audit.Filter(youth_id=record.id), ACCESS_HISTORY)
+        if current_user.can(Action.VIEW_AUDIT)
+        else None
+    )
     return render_template(
         "staff/records/record.html",
         record=record,
+        access=access,
+        access_labels=ACCESS_LABELS,
+        access_objects=ACCESS_OBJECTS,
         today=now.date(),
         labels=_labels(),
         weeks=current_app.config["FOLLOW_UP_MIN_WEEKS"],
@@ -238,6 +268,7 @@ def book_follow_up(youth_id: int):
     }
     if request.method == "GET":
         form.submission_key.data = secrets.token_urlsafe(24)
+        audit.viewed("youth", youth_id, youth_id)
         return render_template("staff/records/book.html", **page)
 
     if not page["ask_guardian"]:
@@ -406,6 +437,8 @@ def merge_youth_confirm(youth_id: int, other_id: int):
     )
     if preview is None:
         abort(404)
+    audit.viewed("youth", youth_id, youth_id)
+    audit.viewed("youth", other_id, other_id)
     form = MergeForm()
     form.other_id.data = other_id
     return _merge_page(preview, form, preview.refusal)
