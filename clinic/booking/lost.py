@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, or_, select
 
 from clinic.booking.availability import UPCOMING
+from clinic.crypto import contact_index
 from clinic.database import write_transaction
 from clinic.extensions import db
 from clinic.messaging import outbox
@@ -52,9 +53,13 @@ def send_link_again(
 
 
 def _contact_matches(model: type[Intake] | type[ListEntry], phone: str | None, email: str | None):
+    # Contacts are encrypted at rest: compare their blind indexes (clinic.crypto), which
+    # normalise as the search does (a phone's digits, an e-mail casefolded).
     if phone is not None:
-        return model.phone == phone
-    return func.lower(model.email) == (email or "").strip().lower()
+        key = contact_index("phone", phone)
+        return model.phone_index == key if key else false()
+    key = contact_index("email", email)
+    return model.email_index == key if key else false()
 
 
 def _matching_appointment(

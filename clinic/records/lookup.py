@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
 
+from clinic.crypto import blind_index
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
@@ -92,7 +93,7 @@ class SearchResult:
 def search(query: SearchQuery, actor: StaffUser, today: date) -> SearchResult:
     """Youth records matching ``query``, at most ``SEARCH_LIMIT``, in one statement.
 
-    Rule: merged records are never listed (their survivor is). A name matches when every
+    Rule: merged records are never listed (their survivor is), nor erased ones. A name matches when every
     word occurs in the folded names; a phone matches the youth's own or one given on any of
     their bookings; a date of birth matches exactly. Searching by phone needs ``SEE_CONTACT``
     (a reverse lookup would tell whose number it is).
@@ -113,18 +114,25 @@ def search(query: SearchQuery, actor: StaffUser, today: date) -> SearchResult:
         .correlate(Youth)
         .scalar_subquery()
     )
-    statement = select(Youth, sessions, last_visit).where(Youth.merged_into_id.is_(None))
+    # An erased record keeps only its birth year (as 1 January): it would match strangers.
+    statement = select(Youth, sessions, last_visit).where(
+        Youth.merged_into_id.is_(None), Youth.purged_at.is_(None)
+    )
     if query.kind is QueryKind.NAME:
         statement = statement.where(
             *(Youth.search_name.contains(word, autoescape=True) for word in query.words)
         )
     elif query.kind is QueryKind.PHONE:
+        # Phones are encrypted at rest: the search compares blind indexes (clinic.crypto).
+        phone_key = blind_index("phone", query.phone or "")
         given_on_booking = (
             select(Appointment.youth_id)
             .join(Intake, Intake.appointment_id == Appointment.id)
-            .where(Intake.phone == query.phone)
+            .where(Intake.phone_index == phone_key)
         )
-        statement = statement.where(or_(Youth.phone == query.phone, Youth.id.in_(given_on_booking)))
+        statement = statement.where(
+            or_(Youth.phone_index == phone_key, Youth.id.in_(given_on_booking))
+        )
     else:
         statement = statement.where(Youth.date_of_birth == query.birth_date)
     statement = statement.order_by(
@@ -179,8 +187,10 @@ def possible_duplicates(
     phone = normalize_phone(phone)
     matches = Youth.date_of_birth == date_of_birth
     if phone is not None:
-        matches = or_(matches, Youth.phone == phone)
-    statement = select(Youth).where(Youth.merged_into_id.is_(None), matches)
+        matches = or_(matches, Youth.phone_index == blind_index("phone", phone))
+    statement = select(Youth).where(
+        Youth.merged_into_id.is_(None), Youth.purged_at.is_(None), matches
+    )
     if exclude_id is not None:
         statement = statement.where(Youth.id != exclude_id)
     first, last = normalize_name(first_name), normalize_name(last_name)

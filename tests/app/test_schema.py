@@ -111,6 +111,15 @@ def test_upgrading_from_the_previous_revision_keeps_every_booking(app):
             )
         ).one()
     assert tuple(row) == ("ABC234", "booked", None, None, "amateur")
+    # Encrypted in place by 14b2e2c00002 (clinic/crypto.py), and read back in clear.
+    from clinic.models import Intake
+
+    with db.engine.connect() as connection:
+        stored = connection.execute(text("SELECT referral_source FROM intake")).scalar()
+    assert stored.startswith("gAAAAA")
+    intake = db.session.get(Intake, 1)
+    assert (intake.referral_source, intake.screening) == ("self", [])
+    db.session.remove()
 
     flask_migrate.downgrade(revision="308d53186a6a")
     with db.engine.connect() as connection:

@@ -76,7 +76,7 @@ def test_create_staff_refuses_a_short_password_and_a_bad_role(runner):
             "123",
         ]
     )
-    assert short.exit_code != 0 and "at least 10" in short.output
+    assert short.exit_code != 0 and "at least 12" in short.output
     bad_role = runner.invoke(
         args=[
             "create-staff",
