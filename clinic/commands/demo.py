@@ -5,7 +5,7 @@ accounts, youth of all ages, returning clients and a clinic day with every kind 
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import click
 from flask import current_app
@@ -34,6 +34,10 @@ from clinic.models import (
 )
 from clinic.rules.calendar import clinic_days, day_slots
 from clinic.rules.eligibility import Eligibility, eligibility, needs_guardian
+
+# The demo admin's two-step sign-in key: public (README), so development only, like the
+# demo password (seed-demo refuses production).
+DEMO_TOTP_SECRET = "DEMOADMINTOTPKEYFORLAPTOPSONLYXY"  # nosec B105
 
 
 @click.command("seed-demo")
@@ -65,6 +69,11 @@ def seed_demo(force: bool, scale: str) -> None:
     for email, name, role in DEMO_STAFF:
         user = StaffUser(email=email, name=name, role=role)
         user.set_password(DEMO_PASSWORD)
+        if role == "admin":
+            # Admins must have two-step sign-in: the demo admin's is on, with a public key
+            # (README) that any authenticator app, or pyotp, turns into codes.
+            user.totp_secret = DEMO_TOTP_SECRET
+            user.totp_enabled_at = datetime.now(UTC).replace(tzinfo=None)
         db.session.add(user)
 
     # One cancelled day, so staff see what a closure looks like.
@@ -127,7 +136,8 @@ def seed_demo(force: bool, scale: str) -> None:
     db.session.commit()
     click.echo(
         f"Demo clinic loaded: {youth_count} youth, {len(plans)} clinic days. "
-        f"Staff sign-in: {DEMO_STAFF[1][0]} (and admin@, clinician@) / {DEMO_PASSWORD}"
+        f"Staff sign-in: {DEMO_STAFF[1][0]} (and admin@, clinician@) / {DEMO_PASSWORD}; "
+        f"admin@'s two-step sign-in key: {DEMO_TOTP_SECRET} (see the README)"
     )
 
 

@@ -1,5 +1,5 @@
 """``flask create-staff``: the first admin, or a way back in for an admin who lost their
-password."""
+password (or, with ``--reset-two-factor``, the phone with their authenticator app)."""
 
 from __future__ import annotations
 
@@ -21,14 +21,33 @@ from clinic.models import (
     help="admin, front_desk or clinician.",
 )
 @click.password_option(help="Prompted for, hidden, when not given.")
-def create_staff(email: str, name: str, role: str, password: str) -> None:
+@click.option(
+    "--reset-two-factor",
+    is_flag=True,
+    help="Also clear the account's two-step sign-in: it is set up again at the next sign-in.",
+)
+def create_staff(email: str, name: str, role: str, password: str, reset_two_factor: bool) -> None:
     """Add a staff account (or reset the password and role of an existing one)."""
     # The same use case the admin's pages are built on, with no acting user: whoever runs
     # this already holds the server. It takes the write lock, as the app may be serving.
     try:
         created = accounts.create_or_reset_from_cli(
-            email=email, name=name, role=role, password=password
+            email=email,
+            name=name,
+            role=role,
+            password=password,
+            reset_two_factor=reset_two_factor,
         )
+    except accounts.CommonPassword:
+        raise click.BadParameter(
+            "this is one of the most common passwords: choose another", param_hint="password"
+        ) from None
+    except accounts.GuessablePassword:
+        raise click.BadParameter(
+            "too easy to guess (a repeat, a pattern, a date, or the clinic's words or the "
+            "person's name or email): add a few unrelated words",
+            param_hint="password",
+        ) from None
     except accounts.PasswordTooShort:
         raise click.BadParameter(
             f"use at least {accounts.MIN_PASSWORD_LENGTH} characters",

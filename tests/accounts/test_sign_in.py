@@ -15,7 +15,7 @@ import clinic.web.staff
 from clinic import accounts
 from clinic.extensions import db
 from clinic.models import StaffRole, StaffSession, StaffUser, hash_session_token, utcnow
-from tests.conftest import NEXT_DAY, PASSWORD
+from tests.conftest import NEXT_DAY, PASSWORD, sign_in
 
 WRONG = "not the password at all"
 DAY_PAGE = f"/staff/day/{NEXT_DAY}"
@@ -361,7 +361,7 @@ def test_a_deactivated_account_is_signed_out_everywhere_at_its_next_request(
     assert signed_in(client) and signed_in(tablet)
 
     admin_client = app.test_client()
-    admin_client.post("/auth/login", data={"email": admin.email, "password": PASSWORD})
+    sign_in(admin_client, admin.email)
     assert admin_client.post(f"/staff/accounts/{clerk.id}/deactivate").status_code == 303
 
     response = client.get(DAY_PAGE)

@@ -98,3 +98,44 @@ class PolicyGuard:
         self.script_errors.clear()
         if problems:
             pytest.fail("\n".join(["Chromium reported:", *problems]), pytrace=False)
+
+
+# --- Staff sign-in in a browser -----------------------------------------------------------------
+
+
+def sign_in_page(context, email: str, password: str, authenticators: dict[str, str]):
+    """Sign a staff member in on a new page of ``context`` through the real forms, as a person
+    would: the password, then the code from their authenticator app when the account asks for
+    one. An account that must set one up first reads the key from the set-up page (as typing
+    it into an app would), keeps it in ``authenticators`` (e-mail -> key) for its later
+    sign-ins, and goes past its recovery codes. Returns the page, on the staff page it led to.
+
+    Each code is the current 30-second step's (or the next one's, when an earlier sign-in of
+    the test used it: a code works once)."""
+    import time
+
+    import pyotp
+
+    page = context.new_page()
+    page.goto("/auth/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+    def code() -> str:
+        secret = authenticators[email]
+        step = max(int(time.time() // 30), authenticators.get(f"{email}#step", 0) + 1)
+        authenticators[f"{email}#step"] = step
+        return pyotp.TOTP(secret).generate_otp(step)
+
+    if page.url.endswith("/auth/two-factor/setup"):
+        authenticators[email] = page.locator("code.secret").inner_text().replace(" ", "")
+        page.get_by_label("Code from the app").fill(code())
+        page.get_by_role("button", name="Turn on two-step sign-in").click()
+        page.get_by_role("link", name="I have kept them: continue").click()
+    elif page.url.endswith("/auth/two-factor"):
+        page.get_by_label("Code").fill(code())
+        page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    return page

@@ -27,12 +27,14 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
+import pyotp
 from sqlalchemy import Engine, create_engine, select, text
 from werkzeug.security import generate_password_hash
 
 from clinic import booking, clinic_day, create_app, settings
 from clinic.extensions import db
 from clinic.models import ClinicDay, Consent, StaffUser
+from config import TestingConfig
 from tests.conftest import intake_data
 from tests.support import databases
 
@@ -57,6 +59,9 @@ class Server:
             **os.environ,
             "CLINIC_ENV": "production",
             "SECRET_KEY": SECRET_KEY,
+            # The keys the test databases were made with (clinic/crypto.py).
+            "DATA_KEYS": TestingConfig.DATA_KEYS,
+            "BLIND_INDEX_KEY": TestingConfig.BLIND_INDEX_KEY,
             "DATABASE_URL": database_url,
             # The races and load tests are not about limits: they book hundreds of times from
             # one address. The limits have their own tests against several workers and Redis.
@@ -338,8 +343,24 @@ def wipe_bookings(database: str | Engine) -> None:
 STAFF_PASSWORD = "live-staff-password-2026"
 
 
+# The authenticator app of each live account that set up two-step sign-in in this run: its
+# secret, and the last 30-second step it answered with (a code works once).
+AUTHENTICATORS: dict[tuple[str, str], list] = {}
+
+
+def _totp_code(key: tuple[str, str]) -> str:
+    """The next code the account's "app" may give: the current step's, or a later one within
+    the window if the current one was used already by an earlier sign-in of this test."""
+    secret, last = AUTHENTICATORS[key]
+    step = max(int(time.time() // 30), (last or 0) + 1)
+    AUTHENTICATORS[key][1] = step
+    return pyotp.TOTP(secret).generate_otp(step)
+
+
 def sign_in(server: Server, email: str, password: str = STAFF_PASSWORD) -> Browser:
-    """A staff member's browser, signed in through the real form (CSRF and all)."""
+    """A staff member's browser, signed in through the real forms (CSRF and all): the
+    password, then, for an admin (or anyone with a second factor), the second step; an admin
+    new to this database first sets it up from the page (the secret is shown as text)."""
     browser = Browser(server)
     page = browser.get("/auth/login")
     signed_in = browser.post(
@@ -347,6 +368,23 @@ def sign_in(server: Server, email: str, password: str = STAFF_PASSWORD) -> Brows
         {"csrf_token": hidden_value(page.body, "csrf_token"), "email": email, "password": password},
     )
     assert signed_in.status == 303, (signed_in.status, signed_in.body[:500])
+    key = (server.env["DATABASE_URL"], email)  # two app servers share one database
+    if signed_in.location.endswith("/auth/two-factor/setup"):
+        page = browser.get("/auth/two-factor/setup")
+        secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page.body).group(1)
+        AUTHENTICATORS[key] = [secret.replace(" ", ""), None]
+        codes = browser.post(
+            "/auth/two-factor/setup",
+            {"csrf_token": hidden_value(page.body, "csrf_token"), "code": _totp_code(key)},
+        )
+        assert codes.status == 200 and "recovery-codes" in codes.body, codes.body[:500]
+    elif signed_in.location.endswith("/auth/two-factor"):
+        page = browser.get("/auth/two-factor")
+        signed_in = browser.post(
+            "/auth/two-factor",
+            {"csrf_token": hidden_value(page.body, "csrf_token"), "code": _totp_code(key)},
+        )
+        assert signed_in.status == 303, (signed_in.status, signed_in.body[:500])
     return browser
 
 

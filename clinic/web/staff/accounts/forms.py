@@ -70,6 +70,28 @@ class ResetPasswordForm(ClinicForm):
     password = _new_password(_l("New temporary password"))
 
 
+class TwoFactorCodeForm(ClinicForm):
+    """Confirming one's own authenticator app: the code it shows."""
+
+    code = StringField(
+        _l("Code from the app"),
+        filters=[lambda value: value.strip() if value else value],
+        validators=[DataRequired(REQUIRED), Length(max=40)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+class ConfirmPasswordForm(ClinicForm):
+    """A change to one's own second factor (turning it off, new recovery codes) asks for the
+    password, so that an unattended signed-in screen cannot make it."""
+
+    current_password = PasswordField(
+        _l("Your password"),
+        validators=[DataRequired(REQUIRED), Length(max=MAX_PASSWORD_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class OwnPasswordForm(ClinicForm):
     current_password = PasswordField(
         _l("Current password"),

@@ -19,13 +19,16 @@ from clinic.accounts import AccountError
 from clinic.extensions import db
 from clinic.models import StaffUser
 from clinic.permissions import Action
+from clinic.web.qr import grouped, qr_code_svg
 from clinic.web.staff import bp, requires
 from clinic.web.staff.accounts.forms import (
     ROLE_LABELS,
+    ConfirmPasswordForm,
     NewAccountForm,
     OwnPasswordForm,
     ResetPasswordForm,
     RoleForm,
+    TwoFactorCodeForm,
 )
 
 
@@ -39,8 +42,25 @@ def _message(error: AccountError) -> str:
         return _("Please fill this in.")
     if isinstance(error, accounts.UnknownRole):
         return _("Please choose one.")
+    if isinstance(error, accounts.CommonPassword):
+        return _(
+            "This is one of the most common passwords, the first ones anyone guessing would "
+            "try. Please choose another: a few unrelated words in a row are easy to remember."
+        )
+    if isinstance(error, accounts.GuessablePassword):
+        return _(
+            "This password would be quick to guess: it repeats characters, follows a pattern "
+            "or a date, or is made of the clinic's words or your own name or email. Please "
+            "add a few unrelated words."
+        )
     if isinstance(error, accounts.PasswordTooShort):
         return _("Please use at least %(min)d characters.", min=accounts.MIN_PASSWORD_LENGTH)
+    if isinstance(error, accounts.WrongCode):
+        return _("That code does not match. Codes change every 30 seconds, and each works once.")
+    if isinstance(error, accounts.TwoFactorRequired):
+        return _("Two-step sign-in is required for your role: it cannot be turned off.")
+    if isinstance(error, accounts.TwoFactorState):
+        return _("Two-step sign-in was changed meanwhile. Please look at this page again.")
     if isinstance(error, accounts.WrongPassword):
         return _("That is not your current password.")
     if isinstance(error, accounts.NotOnYourself):
@@ -151,6 +171,7 @@ def _render_account(
             refusal=refusal,
             pause=accounts.sign_in_pause(_limits(), user.email),
             pause_text=_pause_text,
+            two_factor_required=_two_factor_required(user),
         ),
         status,
     )
@@ -283,6 +304,130 @@ def reset_password(user_id: int):
     return _render_account(user, password_form=form, status=422)
 
 
+@bp.post("/accounts/<int:user_id>/two-factor/reset")
+@requires(Action.MANAGE_STAFF)
+def reset_two_factor(user_id: int):
+    user = _account_or_404(user_id)
+    try:
+        accounts.reset_two_factor(current_user, user_id)
+    except AccountError as error:
+        return _render_account(user, refusal=_message(error), status=422)
+    flash(
+        _(
+            "Two-step sign-in is reset and the account is signed out everywhere. They set it "
+            "up again the next time they sign in."
+        ),
+        "success",
+    )
+    return redirect(url_for("staff.account", user_id=user_id), code=303)
+
+
+def _two_factor_required(user: StaffUser) -> bool:
+    return accounts.two_factor_required(user.role, current_app.config["TWO_FACTOR_ROLES"])
+
+
+# --- One's own second factor --------------------------------------------------------------
+
+
+def _render_own_two_factor(
+    off_form: ConfirmPasswordForm | None = None,
+    codes_form: ConfirmPasswordForm | None = None,
+    status: int = 200,
+):
+    user = db.session.get(StaffUser, current_user.id)
+    return render_template(
+        "staff/accounts/own_two_factor.html",
+        account=user,
+        when=formats.day_clock_at,
+        required=_two_factor_required(user),
+        codes_left=accounts.recovery_codes_left(user.id),
+        off_form=off_form or ConfirmPasswordForm(formdata=None, prefix="off"),
+        codes_form=codes_form or ConfirmPasswordForm(formdata=None, prefix="codes"),
+    ), status
+
+
+@bp.route("/account/two-factor")
+@requires(Action.OWN_ACCOUNT)
+def own_two_factor():
+    return _render_own_two_factor()
+
+
+@bp.post("/account/two-factor/start")
+@requires(Action.OWN_ACCOUNT)
+def own_two_factor_start():
+    try:
+        accounts.pending_totp_secret(current_user.id)
+    except AccountError:  # on already
+        return redirect(url_for("staff.own_two_factor"), code=303)
+    return redirect(url_for("staff.own_two_factor_setup"), code=303)
+
+
+@bp.route("/account/two-factor/setup", methods=["GET", "POST"])
+@requires(Action.OWN_ACCOUNT)
+def own_two_factor_setup():
+    user = db.session.get(StaffUser, current_user.id)
+    if user.totp_enabled_at is not None or not user.totp_secret:
+        # On already, or not started (``own_two_factor_start`` draws the secret: a GET
+        # writes nothing): the page that says which, and offers what can be done.
+        return _render_own_two_factor()
+    secret = user.totp_secret
+    form = TwoFactorCodeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            codes = accounts.confirm_two_factor(user.id, form.code.data)
+        except AccountError as error:
+            _field_error(form, error, "code")
+        else:
+            return render_template(
+                "auth/recovery_codes.html", codes=codes, next=url_for("staff.own_two_factor")
+            )
+    if form.is_submitted():
+        status = 422
+    uri = accounts.totp_uri(secret, user.email, current_app.config["CLINIC_NAME"])
+    return render_template(
+        "auth/two_factor_setup.html",
+        form=form,
+        qr=qr_code_svg(uri),
+        secret=grouped(secret),
+        action=url_for("staff.own_two_factor_setup"),
+        required=_two_factor_required(user),
+    ), status
+
+
+@bp.post("/account/two-factor/off")
+@requires(Action.OWN_ACCOUNT)
+def own_two_factor_off():
+    form = ConfirmPasswordForm(prefix="off")
+    if form.validate_on_submit():
+        try:
+            accounts.turn_off_own_two_factor(
+                current_user, form.current_password.data, current_app.config["TWO_FACTOR_ROLES"]
+            )
+        except AccountError as error:
+            _field_error(form, error)  # the password's, or above the form
+        else:
+            flash(_("Two-step sign-in is off. Your password alone signs you in."), "success")
+            return redirect(url_for("staff.own_two_factor"), code=303)
+    return _render_own_two_factor(off_form=form, status=422)
+
+
+@bp.post("/account/two-factor/recovery-codes")
+@requires(Action.OWN_ACCOUNT)
+def own_recovery_codes():
+    form = ConfirmPasswordForm(prefix="codes")
+    if form.validate_on_submit():
+        try:
+            codes = accounts.new_own_recovery_codes(current_user, form.current_password.data)
+        except AccountError as error:
+            _field_error(form, error)
+        else:
+            return render_template(
+                "auth/recovery_codes.html", codes=codes, next=url_for("staff.own_two_factor")
+            )
+    return _render_own_two_factor(codes_form=form, status=422)
+
+
 # --- One's own password -------------------------------------------------------------------
 
 
@@ -340,6 +485,15 @@ def _one_limit(item: limits.RateLimitItem) -> str | None:
     if window is None:
         return None
     return _("%(count)d in %(window)s", count=item.amount, window=window)
+
+
+def _roles_text(setting: str) -> str:
+    """ "Admin, Front desk": the roles that must have a second factor."""
+    try:
+        roles = accounts.two_factor_roles(setting)
+    except AccountError:
+        return setting
+    return ", ".join(str(label) for role, label in ROLE_LABELS.items() if role in roles)
 
 
 def _scheme(uri: str) -> str:
@@ -445,6 +599,11 @@ def settings_rows() -> list[tuple[str, list[tuple[str, str, str]]]]:
                     _("Failed sign-ins allowed on a device the account signed in on before"),
                     "LOGIN_FAILURES_PER_DEVICE",
                     _attempts(c["LOGIN_FAILURES_PER_DEVICE"]),
+                ),
+                (
+                    _("Two-step sign-in is required for"),
+                    "TWO_FACTOR_ROLES",
+                    _roles_text(c["TWO_FACTOR_ROLES"]),
                 ),
                 (
                     _("A device is remembered after a sign-in for"),
