@@ -62,7 +62,7 @@ def follow_up_plan(
     """
     require(actor.role, Action.BOOK_FOLLOW_UP)
     youth = db.session.get(Youth, youth_id)
-    if youth is None:
+    if youth is None or youth.purged_at is not None:  # erased: nobody to book for
         return None
     if youth.merged_into_id is not None:
         return Merged(youth.merged_into_id)
@@ -122,7 +122,7 @@ def book_follow_up(
     youth = db.session.get(Youth, youth_id)
     if youth is not None and youth.merged_into_id is not None:
         youth = db.session.get(Youth, youth.merged_into_id)
-    if youth is None:
+    if youth is None or youth.purged_at is not None:
         raise LookupError(youth_id)
     intake = latest_intake(youth.id)
     on_file = _guardian_on_file(youth, intake)
