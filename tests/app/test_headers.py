@@ -23,6 +23,7 @@ from clinic import create_app
 from clinic.extensions import db
 from clinic.models import Appointment, StaffRole, Youth
 from tests.conftest import NEXT_DAY, PASSWORD, intake_data, intake_url
+from tests.conftest import sign_in as form_sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,7 +89,7 @@ def world(app, client, make_staff):
     for role in StaffRole:
         user = make_staff(role)
         signed_in = app.test_client()
-        response = signed_in.post("/auth/login", data={"email": user.email, "password": PASSWORD})
+        response = form_sign_in(signed_in, user.email, PASSWORD)
         assert response.status_code == 303, role
         clients[role.value] = signed_in
     youth_id = db.session.scalar(select(Youth.id))
@@ -151,11 +152,13 @@ def test_a_signed_in_staff_page_carries_the_headers(client, staff, login):
 @pytest.fixture
 def production(monkeypatch):
     """An app under the production configuration (no database needed for these pages)."""
-    from config import ProductionConfig
+    from config import ProductionConfig, TestingConfig
 
     monkeypatch.setenv("CLINIC_ENV", "production")
     for name, value in {
         "SECRET_KEY": "a production key",
+        "DATA_KEYS": TestingConfig.DATA_KEYS,
+        "BLIND_INDEX_KEY": TestingConfig.BLIND_INDEX_KEY,
         "SQLALCHEMY_DATABASE_URI": "sqlite://",
         # Shared counts, as production must have them; nothing here signs in.
         "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/15",

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from clinic.extensions import db
 from clinic.models import Appointment, ListEntry, ListKind, OutboxMessage, StaffRole, Youth
 from tests.conftest import NEXT_DAY, PASSWORD, intake_data, intake_url
+from tests.conftest import sign_in as form_sign_in
 
 A, D, C = StaffRole.ADMIN, StaffRole.FRONT_DESK, StaffRole.CLINICIAN
 EVERYONE = {A, D, C}
@@ -42,6 +43,10 @@ EXPECTED = {
     "staff.book_follow_up": EVERYONE,
     "staff.merge_youth": {A},
     "staff.merge_youth_confirm": {A},
+    # The youth's rights: their data exported, or erased on request
+    "staff.youth_export": {A},
+    "staff.erase_youth_confirm": {A},
+    "staff.erase_youth": {A},
     # Standby and waiting lists: everyone sees them, the desk changes them
     "staff.lists_overview": EVERYONE,
     "staff.standby_list": EVERYONE,
@@ -68,8 +73,17 @@ EXPECTED = {
     "staff.reset_password": {A},
     "staff.change_role": {A},
     "staff.unlock_sign_in": {A},
+    "staff.reset_two_factor": {A},
     "staff.settings": {A},
+    # The audit trail: read and exported by admins, written by nobody
+    "staff.audit_trail": {A},
+    "staff.audit_export": {A},
     "staff.own_password": EVERYONE,
+    "staff.own_two_factor": EVERYONE,
+    "staff.own_two_factor_start": EVERYONE,
+    "staff.own_two_factor_setup": EVERYONE,
+    "staff.own_two_factor_off": EVERYONE,
+    "staff.own_recovery_codes": EVERYONE,
 }
 
 
@@ -93,7 +107,7 @@ def world(app, client, make_staff):
     for role in StaffRole:
         user = make_staff(role, email=f"acting-{role.value}@clinic.test")
         signed_in = app.test_client()
-        response = signed_in.post("/auth/login", data={"email": user.email, "password": PASSWORD})
+        response = form_sign_in(signed_in, user.email, PASSWORD)
         assert response.status_code == 303, role
         clients[role] = signed_in
     values = {

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from clinic import create_app
 from clinic.extensions import db
 from clinic.models import Appointment, MessageStatus, OutboxMessage, Youth
-from config import ProductionConfig
+from config import ProductionConfig, TestingConfig
 from tests.conftest import intake_data, intake_url
 from tests.support.outbox import run_at
 
@@ -121,6 +121,8 @@ def test_messages_to_one_destination_wait_once_it_had_its_share(app, client, sen
 def test_production_refuses_counters_kept_in_each_process(monkeypatch):
     monkeypatch.setenv("CLINIC_ENV", "production")
     monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "a production key")
+    monkeypatch.setattr(ProductionConfig, "DATA_KEYS", TestingConfig.DATA_KEYS)
+    monkeypatch.setattr(ProductionConfig, "BLIND_INDEX_KEY", TestingConfig.BLIND_INDEX_KEY)
     monkeypatch.setattr(ProductionConfig, "SQLALCHEMY_DATABASE_URI", "sqlite://")
     monkeypatch.setattr(ProductionConfig, "RATELIMIT_STORAGE_URI", "memory://")
     with pytest.raises(RuntimeError, match="RATELIMIT_STORAGE_URI is memory://"):

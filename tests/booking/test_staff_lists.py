@@ -29,6 +29,7 @@ from clinic.models import (
     Youth,
 )
 from tests.conftest import NEXT_DAY, PASSWORD
+from tests.conftest import sign_in as form_sign_in
 
 EN = {"Accept-Language": "en"}
 ES = {"Accept-Language": "es"}
@@ -66,9 +67,7 @@ def as_role(app, users):
 
     def sign_in(role: StaffRole):
         client = app.test_client()
-        response = client.post(
-            "/auth/login", data={"email": users[role].email, "password": PASSWORD}
-        )
+        response = form_sign_in(client, users[role].email, PASSWORD)
         assert response.status_code == 303
         return client
 

@@ -13,6 +13,7 @@ from clinic import clinic_day, settings
 from clinic.extensions import db
 from clinic.models import Appointment, Slot, StaffRole, StatusChange, Treatment
 from tests.conftest import LA, NEXT_DAY, PASSWORD, intake_data, intake_url
+from tests.conftest import sign_in as form_sign_in
 
 DAY = NEXT_DAY.isoformat()
 
@@ -59,7 +60,7 @@ def as_role(app, client):
     def sign_in(role: StaffRole, day_fixture) -> None:
         client.post("/auth/logout")
         user = day_fixture["staff"][role]
-        response = client.post("/auth/login", data={"email": user.email, "password": PASSWORD})
+        response = form_sign_in(client, user.email, PASSWORD)
         assert response.status_code == 303
         client.post("/language", data={"lang": "en", "next": "/"})
 

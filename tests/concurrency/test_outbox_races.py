@@ -19,11 +19,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
 from clinic import booking, create_app, settings
 from clinic.extensions import db
 from clinic.models import utcnow
+from config import TestingConfig
 from tests.support.live import ROOT, SECRET_KEY
 from tests.support.mailservers import smtp_environment, smtp_server
 
@@ -137,6 +139,9 @@ def start_workers(url: str, mail_settings: dict[str, str], log_dir: Path) -> lis
     environment.update(
         CLINIC_ENV="production",
         SECRET_KEY=SECRET_KEY,
+        # The keys the test databases were made with (clinic/crypto.py).
+        DATA_KEYS=TestingConfig.DATA_KEYS,
+        BLIND_INDEX_KEY=TestingConfig.BLIND_INDEX_KEY,
         DATABASE_URL=url,
         # Small batches: many claims per worker, so the workers' claims interleave.
         OUTBOX_BATCH_SIZE="3",
@@ -216,8 +221,11 @@ def test_workers_at_once_send_each_message_exactly_once(database, tmp_path):
             by_recipient = {m.rcpt_tos[0]: m.message_id for m in server.received}
             for row in rows(database):
                 assert (row.status, row.attempts, row.claim_token) == ("sent", 1, None), row.id
-                assert row.recipient == row.email
-                assert row.provider_ref == by_recipient[row.email]
+                # Both encrypted at rest (each write its own token): compare the values.
+                email = Fernet(TestingConfig.DATA_KEYS.encode()).decrypt(row.email).decode()
+                recipient = Fernet(TestingConfig.DATA_KEYS.encode()).decrypt(row.recipient)
+                assert recipient.decode() == email
+                assert row.provider_ref == by_recipient[email]
             print(
                 f"trial {trial}: {MESSAGES} messages, {WORKERS} workers {reports}, {elapsed:.2f}s"
             )

@@ -25,6 +25,7 @@ from functools import partial
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
+from config import TestingConfig
 from tests.support import databases
 from tests.support.live import (
     ROOT,
@@ -341,6 +342,8 @@ def _flask(command: list[str], database_url: str) -> subprocess.CompletedProcess
         **os.environ,
         "CLINIC_ENV": "production",
         "SECRET_KEY": "backup-test-secret",
+        "DATA_KEYS": TestingConfig.DATA_KEYS,  # the keys the test databases were made with
+        "BLIND_INDEX_KEY": TestingConfig.BLIND_INDEX_KEY,
         "RATELIMIT_SINGLE_PROCESS": "1",  # one command, one process
         "DATABASE_URL": database_url,
     }

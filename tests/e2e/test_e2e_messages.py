@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy import text as sql
 
+from config import TestingConfig
 from tests.support import databases
 from tests.support.live import STAFF_PASSWORD, ClinicToday, Server, assert_clean_log, bookable_slots
 from tests.support.mailservers import Reply, fake_twilio
@@ -55,6 +56,8 @@ def run_worker(url: str, twilio) -> str:
         **os.environ,
         "CLINIC_ENV": "production",
         "SECRET_KEY": "e2e-messages",
+        "DATA_KEYS": TestingConfig.DATA_KEYS,  # the keys the test databases were made with
+        "BLIND_INDEX_KEY": TestingConfig.BLIND_INDEX_KEY,
         "RATELIMIT_SINGLE_PROCESS": "1",  # one cron run, one process
         "DATABASE_URL": url,
         **twilio_environment(twilio),

@@ -24,6 +24,7 @@ from clinic import booking, clinic_day, settings
 from clinic.clinic_day import TreatmentRecord
 from clinic.extensions import db
 from clinic.models import StaffUser
+from config import TestingConfig
 from tests.support import databases
 from tests.support.live import ClinicToday, Server, assert_clean_log
 from tests.support.mailservers import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN, fake_twilio
@@ -63,6 +64,8 @@ def send_messages(url: str, environment: dict[str, str]) -> None:
         **os.environ,
         "CLINIC_ENV": "production",
         "SECRET_KEY": "e2e-self-service",
+        "DATA_KEYS": TestingConfig.DATA_KEYS,  # the keys the test databases were made with
+        "BLIND_INDEX_KEY": TestingConfig.BLIND_INDEX_KEY,
         "RATELIMIT_SINGLE_PROCESS": "1",
         "DATABASE_URL": url,
         **environment,

@@ -37,6 +37,8 @@ def test_only_development_has_a_letterbox_and_production_refuses_one(monkeypatch
     monkeypatch.setenv("CLINIC_ENV", "production")
     for name, value in {
         "SECRET_KEY": "a production key",
+        "DATA_KEYS": TestingConfig.DATA_KEYS,
+        "BLIND_INDEX_KEY": TestingConfig.BLIND_INDEX_KEY,
         "SQLALCHEMY_DATABASE_URI": "sqlite://",
         "RATELIMIT_SINGLE_PROCESS": True,  # not the point here
     }.items():

@@ -29,6 +29,7 @@ from clinic.extensions import db
 from clinic.messaging import history, outbox, transports, worker
 from clinic.models import Appointment, MessageStatus, OutboxMessage, StaffRole, naive_utc
 from clinic.rules.messages import Kind
+from config import TestingConfig
 from tests.conftest import NOW, intake_data, intake_url
 from tests.support import databases
 from tests.support.delivery import at, book_by_email, book_one_of_each, fresh, run, utc
@@ -399,6 +400,8 @@ def test_a_running_worker_delivers_a_booking_within_seconds_and_stops_on_sigterm
             **os.environ,
             "CLINIC_ENV": "production",
             "SECRET_KEY": "worker-test",
+            "DATA_KEYS": TestingConfig.DATA_KEYS,  # the keys the test databases were made with
+            "BLIND_INDEX_KEY": TestingConfig.BLIND_INDEX_KEY,
             "RATELIMIT_SINGLE_PROCESS": "1",  # one worker process: its own count is the count
             "DATABASE_URL": url,
             "OUTBOX_POLL_SECONDS": "1",
