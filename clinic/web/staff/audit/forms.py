@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, SelectField
+from wtforms import DateField, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
-from clinic.web.forms import ClinicForm
+from clinic.web.forms import ClinicForm, NumberField
 
 MAX_ID = 2**31 - 1
 
@@ -23,7 +23,8 @@ class AuditFilterForm(ClinicForm):
     class Meta:
         csrf = False  # a search that changes nothing, sent by GET so it can be linked to
 
-    youth = IntegerField(
+    # NumberField: IntegerField reads a thousand digits that NumberRange cannot compare (500).
+    youth = NumberField(
         _l("Youth record number"),
         validators=[
             Optional(),
