@@ -93,10 +93,10 @@ class SearchResult:
 def search(query: SearchQuery, actor: StaffUser, today: date) -> SearchResult:
     """Youth records matching ``query``, at most ``SEARCH_LIMIT``, in one statement.
 
-    Rule: merged records are never listed (their survivor is), nor erased ones. A name matches when every
-    word occurs in the folded names; a phone matches the youth's own or one given on any of
-    their bookings; a date of birth matches exactly. Searching by phone needs ``SEE_CONTACT``
-    (a reverse lookup would tell whose number it is).
+    Rule: merged records are never listed (their survivor is), nor erased ones. A name
+    matches when every word occurs in the folded names; a phone matches the youth's own or
+    one given on any of their bookings; a date of birth matches exactly. Searching by phone
+    needs ``SEE_CONTACT`` (a reverse lookup would tell whose number it is).
     """
     require(actor.role, Action.VIEW_RECORDS)
     if query.kind is QueryKind.PHONE:

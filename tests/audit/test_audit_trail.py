@@ -465,7 +465,6 @@ def test_the_admin_browses_and_filters_the_trail(app, admin, booked, make_staff)
     assert bad.status_code == 422
 
 
-
 @pytest.mark.parametrize("youth", ["9" * 300, "-" + "9" * 30, "٣", "0"])
 def test_a_record_number_out_of_reach_is_a_clear_refusal(app, admin, youth):
     """A thousand digits once reached NumberRange, which compares through float: a 500."""
@@ -473,6 +472,7 @@ def test_a_record_number_out_of_reach_is_a_clear_refusal(app, admin, youth):
     page = client.get("/staff/audit", query_string={"youth": youth}, headers=EN)
     assert page.status_code == 422
     assert client.get("/staff/audit.csv", query_string={"youth": youth}).status_code == 400
+
 
 def test_the_list_pages_newest_first(app, admin):
     rows = [
