@@ -45,6 +45,9 @@ class Config:
 
     # The clinic
     CLINIC_NAME = os.environ.get("CLINIC_NAME", "Mission Youth Tattoo Removal Clinic")
+    # Who runs the clinic, named in every page's footer: a youth (and a parent) should know
+    # whom they are trusting with their skin and their details.
+    CLINIC_ORGANISATION = os.environ.get("CLINIC_ORGANISATION", "Mission Community Youth Services")
     CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "2500 Mission Street, San Francisco, CA")
     CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "(415) 555-0134")
     # How text messages sign: a lock screen shows them, so no word of the treatment.
@@ -204,6 +207,9 @@ class Config:
 
     LANGUAGES = ("en", "es")
     BABEL_DEFAULT_LOCALE = "en"
+    # Dates and times follow the conventions of the clinic's country, in the page's language
+    # (clinic/formats.py): Spanish in San Francisco is es_US, "4:20 p.m.", not Spain's "16:20".
+    LOCALE_TERRITORY = os.environ.get("LOCALE_TERRITORY", "US")
 
     # Messages to youth (clinic.outbox). Reminders go out this many days before at
     # REMINDER_EARLY_AT, and on the day at REMINDER_SAME_DAY_AT, clinic time ("" or 0: off).

@@ -1,5 +1,8 @@
 """Dates and times as people read them, in the language of the page or message being written
-(Flask-Babel's current locale). Used by the pages and by the messages to youth alike.
+(Flask-Babel's current locale) and the conventions of the clinic's country
+(``LOCALE_TERRITORY``): Spanish in San Francisco is ``es_US``, which reads "4:20 p.m." as US
+Spanish speakers do, where plain ``es`` (Spain) would write "16:20". Used by the pages and by
+the messages to youth alike.
 
 Times are the clinic's wall clock: an appointment's time is never shifted to another zone;
 only stored instants (naive UTC) are turned into the clinic's time here.
@@ -7,27 +10,51 @@ only stored instants (naive UTC) are turned into the clinic's time here.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 
+from babel import Locale, UnknownLocaleError
 from babel import dates as babel_dates
-from flask_babel import format_date, format_time, get_locale
+from flask import current_app
+from flask_babel import get_locale
 
 from clinic import settings
 
 
+@lru_cache(maxsize=16)
+def _regional(language: str, territory: str) -> Locale:
+    try:
+        return Locale(language, territory or None)
+    except UnknownLocaleError:  # a territory Babel has no data for: the language alone
+        return Locale(language)
+
+
+def display_locale() -> Locale:
+    """The current language with the clinic's territory: ``es`` -> ``es_US``. Only formats
+    change: the catalogue (the words) stays the language's own."""
+    locale = get_locale()
+    territory = current_app.config.get("LOCALE_TERRITORY", "")
+    if locale is None or locale.territory or not territory:
+        return locale or Locale("en")
+    return _regional(locale.language, territory)
+
+
 def long_day(day: date) -> str:
     """'Tuesday, November 24, 2026' / 'martes, 24 de noviembre de 2026'."""
-    return format_date(day, "full")
+    return babel_dates.format_date(day, "full", locale=display_locale())
 
 
 def short_day(day: date) -> str:
-    """'Tue, Nov 24' / 'mar, 24 nov'."""
-    return babel_dates.format_skeleton("MMMEd", day, locale=get_locale())
+    """'Tue, Nov 24' / 'mar, 24 de nov'."""
+    return babel_dates.format_skeleton("MMMEd", day, locale=display_locale())
 
 
 def clock(value: time) -> str:
-    """'4:20 PM' / '16:20'. Times are the clinic's wall clock: never shifted to another zone."""
-    return format_time(value, "short", rebase=False)
+    """'4:20 PM' / '4:20 p.m.' (Babel puts a narrow no-break space before the period of the
+    day, so it never wraps alone; the SMS transport turns it into a plain space). Times are
+    the clinic's wall clock: never shifted to another zone."""
+    return babel_dates.format_time(value, "short", locale=display_locale())
 
 
 def _local(moment: datetime) -> datetime:
@@ -48,3 +75,16 @@ def day_clock_at(moment: datetime | None) -> str:
         return ""
     local = _local(moment)
     return f"{short_day(local.date())}, {clock(local.time())}"
+
+
+# "a.m."/"p.m." (es_US), with or without a space inside, followed by a sentence's own period.
+_DOUBLE_PERIOD = re.compile(r"(?<=[ap]\.m\.)\.|(?<=[ap]\.\sm\.)\.")
+
+
+def merge_periods(text: str) -> str:
+    """One period where a time ends a sentence: 'tu cita es el martes a las 4:20 p.m..' ->
+    '... 4:20 p.m.' (Spanish, like English, lets the abbreviation's period end the sentence).
+    The sentences come from the catalogue with their own period, written for '4:20 PM'."""
+    if "m.." not in text:
+        return text
+    return _DOUBLE_PERIOD.sub("", text)

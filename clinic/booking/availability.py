@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import ClassVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from clinic.extensions import db
 from clinic.models import Appointment, AppointmentStatus, ClinicDay, Slot, Treatment
-from clinic.rules.calendar import DayPlan, SlotPlan, day_slots, plan_days
+from clinic.rules.calendar import DayPlan, SlotPlan, clinic_days, day_slots, plan_days
 from clinic.rules.eligibility import SlotState, slot_start, slot_state
 from clinic.rules.policy import ClinicRules
 
@@ -37,6 +38,7 @@ class SlotAvailability:
 class DayAvailability:
     plan: DayPlan
     slots: list[SlotAvailability]
+    closed: ClassVar[bool] = False  # as ``ClosedDay``: the days page lists both
 
     @property
     def seats_left(self) -> int:
@@ -53,9 +55,24 @@ class DayAvailability:
         return not self.bookable and any(s.state is SlotState.FULL for s in self.slots)
 
 
+@dataclass(frozen=True)
+class ClosedDay:
+    """A clinic day staff cancelled, with the reason they gave: the days page shows it, so a
+    youth who expected the usual Tuesday learns why it is missing instead of guessing."""
+
+    day: date
+    reason: str | None
+    closed: ClassVar[bool] = True
+    bookable: ClassVar[bool] = False
+
+
+def _staff_changes(start: date, end: date) -> list[ClinicDay]:
+    return list(db.session.scalars(select(ClinicDay).where(ClinicDay.day.between(start, end))))
+
+
 def day_plans(start: date, end: date, rules: ClinicRules) -> list[DayPlan]:
     """The clinic days from ``start`` to ``end`` as they will run, staff changes applied."""
-    exceptions = db.session.scalars(select(ClinicDay).where(ClinicDay.day.between(start, end)))
+    exceptions = _staff_changes(start, end)
     return plan_days(start, end, rules.day, [row.as_exception() for row in exceptions])
 
 
@@ -90,6 +107,32 @@ def upcoming_days(rules: ClinicRules, now: datetime) -> list[DayAvailability]:
     today = now.date()
     plans = day_plans(today, rules.window.last_day(today), rules)
     return [day for day in _availability(plans, rules, now) if day.slots and day.plan.seats > 0]
+
+
+def days_to_book(rules: ClinicRules, now: datetime) -> list[DayAvailability | ClosedDay]:
+    """The days page: ``upcoming_days`` and, in date order among them, the clinic days staff
+    closed, with their reason. The same two statements as ``upcoming_days``: the staff changes
+    read once serve both the plans and the closed days."""
+    today = now.date()
+    last = rules.window.last_day(today)
+    changes = _staff_changes(today, last)
+    plans = plan_days(today, last, rules.day, [row.as_exception() for row in changes])
+    open_days = [
+        day for day in _availability(plans, rules, now) if day.slots and day.plan.seats > 0
+    ]
+    # Only a day the clinic would have opened: a closed row on any other date announces
+    # nothing (the rule's regular days, or an extra day staff added and then closed).
+    regular = set(clinic_days(today, last))
+    closed = [
+        ClosedDay(row.day, row.note)
+        for row in changes
+        if row.closed and (row.extra or row.day in regular)
+    ]
+    return sorted([*open_days, *closed], key=_day_of)
+
+
+def _day_of(entry: DayAvailability | ClosedDay) -> date:
+    return entry.day if isinstance(entry, ClosedDay) else entry.plan.day
 
 
 def day_availability(day: date, rules: ClinicRules, now: datetime) -> DayAvailability | None:

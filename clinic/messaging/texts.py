@@ -11,7 +11,7 @@ name the clinic and the time but never the treatment or the youth's full name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 
 from flask import render_template
@@ -19,7 +19,7 @@ from flask_babel import force_locale, gettext
 from markupsafe import Markup, escape
 
 from clinic import settings
-from clinic.formats import clock, long_day, short_day
+from clinic.formats import clock, long_day, merge_periods, short_day
 from clinic.rules.eligibility import normalize_phone
 from clinic.rules.messages import Kind
 from clinic.settings import ClinicInfo
@@ -87,7 +87,7 @@ class Written:
 def compose(kind: Kind, facts: Facts, language: str) -> Written:
     """The message ``kind`` about ``facts``, written in ``language``."""
     with force_locale(language):
-        letter = _WRITERS[kind](facts, settings.clinic_info())
+        letter = _merge_periods(_WRITERS[kind](facts, settings.clinic_info()))
         return Written(
             letter,
             text=render_template("messages/email.txt", letter=letter),
@@ -99,6 +99,28 @@ def compose(kind: Kind, facts: Facts, language: str) -> Written:
             ),
             calendar_title=calendar_title(facts.code),
         )
+
+
+def _merge_periods(letter: Letter) -> Letter:
+    """Every line with one period where a time ends its sentence ('4:20 p.m.', never
+    '4:20 p.m..'): the catalogue's sentences end with their own period, written for '4:20 PM'."""
+
+    def tidy(paragraph: str | Rich) -> str | Rich:
+        if isinstance(paragraph, Rich):
+            # Safe already; merge_periods only drops a period, so it stays safe.
+            html = Markup(merge_periods(str(paragraph.html)))  # nosec B704
+            return Rich(merge_periods(paragraph.text), html)
+        return merge_periods(paragraph)
+
+    return replace(
+        letter,
+        subject=merge_periods(letter.subject),
+        greeting=merge_periods(letter.greeting),
+        paragraphs=[tidy(paragraph) for paragraph in letter.paragraphs],
+        sms=merge_periods(letter.sms),
+        bring=[merge_periods(line) for line in letter.bring],
+        aftercare=[merge_periods(line) for line in letter.aftercare],
+    )
 
 
 def calendar_title(code: str) -> str:

@@ -580,7 +580,7 @@ def test_settings_are_translated(client, admin, login):
     login(admin)
     page = text(client.get("/staff/settings", headers={"Accept-Language": "es"}))
     assert '<html lang="es">' in page
-    assert "16:00" in page  # the clinic's hours in the Spanish clock format
+    assert "4:00\u202fp.m." in page  # the clinic's hours as US Spanish writes them (es_US)
 
 
 # --- Password hashing: cheap in tests only -------------------------------------------------

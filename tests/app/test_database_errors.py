@@ -24,7 +24,7 @@ def test_a_database_outage_is_a_translated_503_not_a_crash(client, monkeypatch):
     def unreachable(*args, **kwargs):
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError("down"))
 
-    monkeypatch.setattr(booking, "upcoming_days", unreachable)
+    monkeypatch.setattr(booking, "days_to_book", unreachable)
     response = client.get("/book", headers={"Accept-Language": "es"})
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"
@@ -43,7 +43,7 @@ def test_the_503_page_survives_a_rollback_on_a_dead_connection(client, monkeypat
     def server_gone(_connection):
         raise OperationalError("ROLLBACK", {}, ConnectionResetError("reset"), True)
 
-    monkeypatch.setattr(booking, "upcoming_days", unreachable)
+    monkeypatch.setattr(booking, "days_to_book", unreachable)
     event.listen(engine, "rollback", server_gone)
     try:
         response = client.get("/book", headers={"Accept-Language": "es"})
@@ -120,7 +120,7 @@ def test_a_missing_table_is_an_error_not_a_pause(client, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("no such table: slot"))
 
-    monkeypatch.setattr(booking, "upcoming_days", broken)
+    monkeypatch.setattr(booking, "days_to_book", broken)
     response = client.get("/book")
     assert response.status_code == 500
     assert "no such table: slot" in caplog.text

@@ -37,12 +37,13 @@ def test_days_lists_coming_clinic_days_with_seats(client):
     assert page.count("24 seats left") == 4
 
 
-def test_days_hides_closed_day_and_shows_extra_day(client):
+def test_days_shows_closed_day_as_closed_and_shows_extra_day(client):
     db.session.add(ClinicDay(day=NEXT_DAY, closed=True, note="Laser repair"))
     db.session.add(ClinicDay(day=date(2026, 12, 3), extra=True, seats=1))
     db.session.commit()
     page = client.get("/book", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert "November 24" not in page
+    # Closed, with the reason staff gave, and nothing to book (tests/booking/test_display.py).
+    assert "Reason: Laser repair" in page and f'href="/book/{NEXT_DAY}"' not in page
     assert "Thursday, December 3, 2026" in page
     assert "12 seats left" in page
 

@@ -211,7 +211,7 @@ def test_a_days_standby_list_in_order_with_the_open_offer_held_until_clinic_time
 def test_the_standby_list_in_spanish(as_role, standby):
     body = page(as_role(StaffRole.FRONT_DESK).get(f"/staff/lists/{NEXT_DAY}", headers=ES))
     assert "reservado hasta" in body
-    assert "17:30" in body  # Friday 20 November, 5:30 PM in the clinic
+    assert "5:30 p.m." in body  # Friday 20 November, 5:30 PM in the clinic (es_US)
     assert "A cualquier hora ese día" in body
 
 
@@ -380,7 +380,10 @@ def test_the_record_shows_list_entries_and_the_youths_own_changes(as_role, users
     assert "Seat held (held until Fri, Nov 20, 5:30 PM)" in body
     body = page(client.get(f"/staff/youth/{youth_id}", headers=ES))
     assert "Cancelada por la persona joven" in body
-    assert "Movida por la persona joven del mar, 29 dic, 16:00 al mar, 22 dic, 17:20" in body
+    assert (
+        "Movida por la persona joven del mar, 29 de dic, 4:00 p.m. al mar, 22 de dic, 5:20 p.m."
+        in body
+    )
 
 
 # --- Changes through the routes (clinic.booking.lists and offers) -------------------------

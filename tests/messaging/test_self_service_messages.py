@@ -400,11 +400,12 @@ def test_an_offered_seat_comes_with_its_claim_link_and_deadline(app, letterbox):
     assert message.expires_at == naive_utc(deadline)
     run_at(NOW)
     (letter,) = [x for x in letters(letterbox) if x.to == "+14155550199"]
-    assert "se abrió un lugar para ti: mar, 24 nov, 16:00" in letter.body
+    # es_US: 12-hour times, and the sentence's period merged into "p.m."'s.
+    assert "se abrió un lugar para ti: mar, 24 de nov, 4:00 p.m. Tomar" in letter.body
     assert f"Tomar este lugar: http://127.0.0.1:5000/my/{letter.token} (guardado hasta el " in (
         letter.body
     )
-    assert "vie, 20 nov, 21:00" in letter.body
+    assert "vie, 20 de nov, 9:00 p.m." in letter.body
     assert opens(letter.token).entry.id == entry
 
 

@@ -90,7 +90,7 @@ def test_an_offered_seat_gives_its_time_and_its_deadline_with_the_weekday(app, l
     assert held.format(link=LINK) in written.text.replace("\u202f", " ")
     assert held.format(link=LINK) in written.letter.sms.replace("\u202f", " ")
     if language == "es":
-        assert "lun, 23 nov, 21:00" in written.letter.sms
+        assert "lun, 23 de nov, 9:00\u202fp.m." in written.letter.sms
 
 
 def test_a_standby_list_gives_its_day_and_times_and_the_waiting_list_none(app):
@@ -131,7 +131,10 @@ def test_a_name_or_a_link_cannot_inject_html(app):
 def test_times_are_the_clinics_with_the_weekday_in_each_language(app):
     assert "Tuesday, November 24, 2026 at 4:20" in compose(Kind.CONFIRMATION, FACTS, "en").text
     spanish = compose(Kind.CONFIRMATION, FACTS, "es").text
-    assert "martes, 24 de noviembre de 2026" in spanish and "16:20" in spanish
+    # US Spanish (es_US): 12-hour times, as Spanish speakers in San Francisco read them; the
+    # sentence's own period merges into the "p.m." that ends it.
+    assert "martes, 24 de noviembre de 2026 a las 4:20\u202fp.m.\n" in spanish
+    assert "16:20" not in spanish and "p.m.." not in spanish
 
 
 def test_what_to_bring_asks_for_a_guardian_only_for_a_minor(app):

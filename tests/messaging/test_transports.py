@@ -111,10 +111,10 @@ def test_confirmation_email_arrives_complete(app, client, smtp, language, minor)
         assert bring_heading in body
         assert (guardian_line in body) is minor
     if language == "es":
-        assert "mar, 24 nov" in subject
+        assert "mar, 24 de nov" in subject
         for body in (text, html):
             assert "martes, 24 de noviembre de 2026" in body
-            assert "16:00" in body
+            assert "4:00\u202fp.m." in body  # es_US: 12-hour
             assert "Tuesday" not in body
         assert '<html lang="es">' in html
     else:
@@ -390,9 +390,10 @@ def test_sms_confirmation_goes_through_twilio(app, client, twilio):
     body = request.form["Body"]
     assert code in body
     assert len(body) <= 320
-    # Spanish: the day and time as a Spanish speaker writes them.
-    assert "mar, 24 nov" in body
-    assert "16:00" in body
+    # Spanish: the day and time as a Spanish speaker in the US writes them (es_US), the narrow
+    # space a plain one (one GSM-7 segment).
+    assert "mar, 24 de nov" in body
+    assert "4:00 p.m." in body
     # Whole words: a random code such as "WEWPMZ" holds the letters "PM".
     assert not re.search(r"\b(Tue|PM)\b", body), body
     assert "Ana" not in body and "Flores" not in body

@@ -149,10 +149,21 @@ def _two_factor_required(user: StaffUser) -> bool:
     return accounts.two_factor_required(user.role, current_app.config["TWO_FACTOR_ROLES"])
 
 
+def _fresh_session() -> None:
+    """Empty the session (nothing from before sign-in, or of the person before, survives), but
+    for the language chosen in this browser: a staff member who reads Spanish keeps reading it
+    through sign-in, the second step and sign-out. It is a preference of the person at the
+    screen, not a secret, and the session's other contents still go."""
+    language = session.get("lang")
+    session.clear()
+    if language in current_app.config["LANGUAGES"]:
+        session["lang"] = language
+
+
 def _start_session(user_id: int) -> None:
     """The password, and the second step if any, passed: the session begins."""
     user = accounts.sign_in(user_id, timedelta(hours=current_app.config["STAFF_SESSION_HOURS"]))
-    session.clear()  # a fresh session: nothing carried over from before sign-in
+    _fresh_session()  # a fresh session: nothing carried over from before sign-in
     login_user(user)
 
 
@@ -171,7 +182,7 @@ PENDING_KEY = "two_factor_pending"
 def _second_step(user: StaffUser, target: str):
     """The password was right: remember that for a few minutes (the account and where to go
     next, in the signed cookie; no session yet), and ask for the code, or for the set-up."""
-    session.clear()
+    _fresh_session()
     session[PENDING_KEY] = {
         "staff": user.id,
         "until": int(time.time()) + current_app.config["TWO_FACTOR_PENDING_SECONDS"],
@@ -314,6 +325,6 @@ def logout():
         # The account's other devices stay signed in.
         accounts.sign_out(current_user.session_id, current_user.id)
     logout_user()
-    session.clear()
+    _fresh_session()
     flash(_("You are signed out."), "success")
     return redirect(url_for("auth.login"), code=303)

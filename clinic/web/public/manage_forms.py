@@ -174,7 +174,8 @@ class LostLinkForm(ClinicForm):
         _l("The mobile phone or email you booked with"),
         filters=[without_control_characters, lambda value: value.strip() if value else value],
         validators=[DataRequired(message=REQUIRED), Length(max=254, message=TOO_LONG)],
-        render_kw={"maxlength": 254, "autocomplete": "email tel", "spellcheck": "false"},
+        # One field for either: autocomplete takes one kind only ("email tel" is invalid, axe).
+        render_kw={"maxlength": 254, "autocomplete": "on", "spellcheck": "false"},
     )
     date_of_birth = BirthDateField(_l("Date of birth"), validators=[DataRequired(REQUIRED)])
 

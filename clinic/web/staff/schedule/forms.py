@@ -95,7 +95,8 @@ class ExtraDayForm(HoursForm):
 
 class CloseForm(ClinicForm):
     note = StringField(
-        _l("Why it is closed (staff see this note)"),
+        # Public: the booking page shows it beside the closed day (clinic/booking/availability.py).
+        _l("Why it is closed (youth see this on the booking page)"),
         validators=[Optional(), Length(max=schedule.NOTE_LENGTH, message=TOO_LONG)],
         filters=[without_control_characters, lambda v: v.strip() if v else v],
     )
