@@ -4,14 +4,18 @@ in the capabilities."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from datetime import date, datetime, time
+from datetime import date, time
+from functools import lru_cache
 
+from babel.dates import format_date, get_month_names
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    Field,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -22,6 +26,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.utils import unset_value
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -30,6 +35,7 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
+    StopValidation,
     ValidationError,
 )
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -49,33 +55,137 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class BirthDateField(StringField):
-    """A date of birth from ``<input type="date">`` (YYYY-MM-DD), or typed by hand where a
-    browser has no date picker: MM/DD/YYYY in English, DD/MM/YYYY in Spanish. Keeps what was
-    typed when it cannot be read."""
+BIRTH_PARTS = ("day", "month", "year")
+
+
+@lru_cache(maxsize=8)
+def month_names(locale: str) -> tuple[tuple[str, str], ...]:
+    """The twelve months as (number, name) in ``locale``, for the birth date's month list:
+    computed once per language, not on every page."""
+    names = get_month_names("wide", context="stand-alone", locale=locale)
+    return tuple((str(n), names[n][:1].upper() + names[n][1:]) for n in range(1, 13))
+
+
+@lru_cache(maxsize=8)
+def birth_example(locale: str) -> str:
+    """A date of birth in words for the hint ("March 15, 2008"), once per language."""
+    return format_date(date(2008, 3, 15), "long", locale=locale)
+
+
+def birth_parts_order(locale: str) -> tuple[str, ...]:
+    """The order a birth date is written in: day first in Spanish, month first in US
+    English, as each reader expects."""
+    return ("day", "month", "year") if locale.startswith("es") else ("month", "day", "year")
+
+
+class BirthDateField(Field):
+    """A date of birth as three labelled inputs named ``<name>-day``, ``<name>-month`` (a
+    list of month names) and ``<name>-year``: a named month cannot be swapped with the day,
+    as a typed "15032011" could in a browser's date field. One ISO ``<name>=YYYY-MM-DD`` is
+    read too (scripts, tests, the race harness).
+
+    ``parsed`` is the date, or None; ``parts`` keeps what was typed, to show it again.
+    ``not_after`` (set by a view that knows today) refuses a date in the future."""
+
+    ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("render_kw", {"type": "date", "autocomplete": "bday"})
         super().__init__(*args, **kwargs)
         self.parsed: date | None = None
+        self.parts: dict[str, str] = dict.fromkeys(BIRTH_PARTS, "")
+        self.problem: str | None = None
+        self.not_after: date | None = None
 
-    def process_formdata(self, valuelist):
-        super().process_formdata(valuelist)
-        self.parsed = None
-        text = (self.data or "").strip()
-        typed = "%d/%m/%Y" if str(get_locale()) == "es" else "%m/%d/%Y"
-        for fmt in ("%Y-%m-%d", typed):
-            try:
-                self.parsed = datetime.strptime(text, fmt).date()
-                break
-            except ValueError:
-                continue
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        self.process_errors = []
+        self.raw_data = None
+        self.problem = None
+        self.parsed = data if isinstance(data, date) else None
+        if formdata is not None:
+            typed = {key: formdata.get(f"{self.name}-{key}") for key in BIRTH_PARTS}
+            iso = formdata.getlist(self.name)
+            if any(value is not None for value in typed.values()):
+                # Capped: only echoed back into the page, never stored as typed.
+                self.parts = {key: (value or "").strip()[:8] for key, value in typed.items()}
+                self.raw_data = list(self.parts.values())
+                self._read_parts()
+            elif iso:
+                self.raw_data = iso
+                self._read_iso(str(iso[0]).strip())
+        if self.parsed is not None and not any(self.parts.values()):
+            self.parts = {
+                "day": str(self.parsed.day),
+                "month": str(self.parsed.month),
+                "year": str(self.parsed.year),
+            }
+        self.object_data = data
+        self.data = self.parsed
+
+    def _read_iso(self, text: str) -> None:
+        if not text:
+            return
+        if not self.ISO.fullmatch(text):
+            self.problem = "unreadable"
+            return
+        year, month, day = (int(part) for part in text.split("-"))
+        self.parts = {"day": str(day), "month": str(month), "year": str(year)}
+        self._make(year, month, day)
+
+    def _read_parts(self) -> None:
+        day, month, year = (self.parts[key] for key in BIRTH_PARTS)
+        if not (day or month or year):
+            return
+        if not (day and month and year):
+            self.problem = "incomplete"
+            return
+        if not all(part.isascii() and part.isdigit() for part in (day, month, year)):
+            self.problem = "unreadable"
+            return
+        if len(year) != 4:
+            self.problem = "year"
+            return
+        self._make(int(year), int(month), int(day))
+
+    def _make(self, year: int, month: int, day: int) -> None:
+        if year < 1900:
+            self.problem = "year"
+            return
+        try:
+            self.parsed = date(year, month, day)
+        except ValueError:
+            self.problem = "no_such_day"
+        else:
+            self.parts = {"day": str(day), "month": str(month), "year": str(year)}
 
     def pre_validate(self, form):
-        if not (self.data or "").strip():
-            return  # DataRequired says so
-        if self.parsed is None or self.parsed.year < 1900:
-            raise ValidationError(_l("Please enter your date of birth as month, day and year."))
+        problem = self.problem
+        if problem is None and self.parsed and self.not_after and self.parsed > self.not_after:
+            problem = "future"
+        if problem is not None:
+            raise StopValidation(BIRTH_PROBLEMS[problem])
+
+    def order(self) -> tuple[str, ...]:
+        """The three inputs in the order the page's language writes a date."""
+        return birth_parts_order(str(get_locale()))
+
+    def example(self) -> str:
+        return birth_example(str(get_locale()))
+
+    def months(self) -> tuple[tuple[str, str], ...]:
+        return month_names(str(get_locale()))
+
+    def first_input_id(self) -> str:
+        """Where the error summary's link lands: the first of the three inputs."""
+        return f"{self.id}-{self.order()[0]}"
+
+
+BIRTH_PROBLEMS = {
+    "incomplete": _l("Please give the day, the month and the year you were born."),
+    "unreadable": _l("Please write the day and the year in numbers."),
+    "year": _l("Please check the year: 4 numbers, like 2008."),
+    "no_such_day": _l("This date does not exist. Please check the day and the month."),
+    "future": _l("This date is in the future. Please check the year."),
+}
 
 
 def _is_control(ch: str) -> bool:
@@ -96,6 +206,7 @@ def _holds_control_characters(data: object) -> bool:
 
 
 INVISIBLE = _l("Please remove the invisible characters from this.")
+YES_NO = [("yes", _l("Yes")), ("no", _l("No"))]
 
 
 class ClinicForm(FlaskForm):
@@ -295,6 +406,12 @@ class IntakeForm(ClinicForm):
         render_kw={"maxlength": 500, "rows": 3},
     )
 
+    # One question first; the list only when the answer is yes (see the intake's template).
+    health_any = RadioField(
+        _l("Does any of these apply to you?"),
+        choices=options(YES_NO),
+        validators=[Optional()],
+    )
     screening = CheckboxesField(
         _l("Tick any that are true for you"),
         choices=options(vocab.SCREENING_FLAGS),
@@ -314,17 +431,75 @@ class IntakeForm(ClinicForm):
     )
 
     GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
+    # Set by a view asking the questions in steps, where the yes/no comes first; a form sent
+    # in one go (scripts, the desk) may leave it out and its ticks speak for themselves.
+    health_answer_required = False
 
     def validate(self, extra_validators=None) -> bool:
+        self._ignore_ticks_after_no()
         valid = super().validate(extra_validators)
-        if not (self.phone.data or "").strip() and not (self.email.data or "").strip():
-            self.phone.errors.append(
-                _l("Please give a phone number or an email so we can reach you.")
-            )
-            valid = False
-        elif self.contact_by.data == "email" and not (self.email.data or "").strip():
-            self.email.errors.append(_l("Please give your email, or choose text messages."))
-            valid = False
+        return self.cross_checks(tuple(self._fields)) and valid
+
+    def validate_only(self, names) -> bool:
+        """Check these fields alone (one step of the booking), as ``validate`` would."""
+        self._ignore_ticks_after_no()
+        self._errors = None
+        valid = True
+        for name in names:
+            field = self[name]
+            inline = getattr(self.__class__, f"validate_{name}", None)
+            if not field.validate(self, [inline] if inline else []):
+                valid = False
+            if not field.errors and _holds_control_characters(field.data):
+                field.errors = [*field.errors, INVISIBLE]
+                valid = False
+        return self.cross_checks(names) and valid
+
+    def _ignore_ticks_after_no(self) -> None:
+        # "No" wins over ticks left behind by a "yes" changed to "no" (the list was hidden).
+        if self.health_any.data == "no":
+            self.screening.data = []
+
+    def cross_checks(self, names) -> bool:
+        """The checks that read several answers, for the fields in ``names``."""
+        valid = True
+        if "phone" in names and "email" in names and not self.phone.errors:
+            if not (self.phone.data or "").strip() and not (self.email.data or "").strip():
+                self.phone.errors = [
+                    *self.phone.errors,
+                    _l("Please give a phone number or an email so we can reach you."),
+                ]
+                valid = False
+            elif self.contact_by.data == "email" and not (self.email.data or "").strip():
+                self.email.errors = [
+                    *self.email.errors,
+                    _l("Please give your email, or choose text messages."),
+                ]
+                valid = False
+        if "screening" in names and "health_any" in names and not self.health_any.errors:
+            answer = self.health_any.data
+            if answer not in ("yes", "no") and self.health_answer_required:
+                self.health_any.errors = [*self.health_any.errors, CHOOSE]
+                valid = False
+            elif answer == "yes" and not self.screening.data and not self.screening.errors:
+                self.screening.errors = [
+                    *self.screening.errors,
+                    _l("Please tick at least one, or answer No above."),
+                ]
+                valid = False
+        return valid
+
+    def require_guardian(self) -> bool:
+        """A minor's parent or guardian: each answer required (one short message each; the
+        reason is said once, at the top of their step)."""
+        valid = True
+        for name in self.GUARDIAN_FIELDS:
+            field = self[name]
+            if not field.errors and not self.text(name):
+                message = CHOOSE if name == "guardian_relationship" else REQUIRED
+                field.errors = [*field.errors, message]
+                valid = False
+        self._errors = None
         return valid
 
     def text(self, name: str) -> str | None:
@@ -358,6 +533,6 @@ class IntakeForm(ClinicForm):
             tattoo_age_years=self.tattoo_age_years.data,
             previous_removal=self.previous_removal.data,
             tattoo_notes=text("tattoo_notes"),
-            screening=self.screening.data or [],
+            screening=[] if self.health_any.data == "no" else (self.screening.data or []),
             referral_source=self.referral_source.data,
         )

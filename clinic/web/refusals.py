@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from clinic import booking
 from clinic.formats import long_day
 from clinic.rules.eligibility import Eligibility, age_on, birthday_at_age
-from clinic.web.forms import IntakeForm
+from clinic.web.forms import CHOOSE, REQUIRED, IntakeForm
 
 SLOT_MESSAGES = {
     "full": _l("Sorry, this time just filled up. Please choose another time."),
@@ -33,6 +33,7 @@ def explain_refusal(form: IntakeForm, error: booking.BookingError, day: date, ru
         message = age_message(form, error, day, rules)
         form.date_of_birth.errors = [*form.date_of_birth.errors, message]
         form.age_refusal = error.outcome.value
+        form.age_message = message
     elif isinstance(error, booking.GuardianRequired):
         message = _(
             "You will be under %(age)d on %(day)s, so a parent or guardian must agree. "
@@ -40,10 +41,14 @@ def explain_refusal(form: IntakeForm, error: booking.BookingError, day: date, ru
             age=rules.ages.adult,
             day=long_day(day),
         )
+        # Said once, at the first missing answer; the others just ask for theirs.
+        said = False
         for name in IntakeForm.GUARDIAN_FIELDS:
             field = getattr(form, name)
             if not form.text(name) and not field.errors:
-                field.errors = [*field.errors, message]
+                short = CHOOSE if name == "guardian_relationship" else REQUIRED
+                field.errors = [*field.errors, short if said else message]
+                said = True
     elif isinstance(error, booking.SubmissionCancelled):
         form.submission_key.data = secrets.token_urlsafe(24)
         form.form_errors.append(

@@ -511,7 +511,28 @@ def _consent_answers(world: World) -> Answers:
 
 def _intake_valid(world: World) -> Answers:
     data = intake_data(submission_key="fuzz-new-booking" + "q" * 16)
-    return {name: [value] for name, value in data.items()}
+    return {name: [value] for name, value in data.items()} | STEP_ANSWERS
+
+
+# The intake in steps (clinic/web/public/steps.py): which step was shown, the button pressed,
+# and the date of birth as its three inputs.
+STEP_FIELDS = (
+    "step",
+    "go",
+    "return_to",
+    "date_of_birth-day",
+    "date_of_birth-month",
+    "date_of_birth-year",
+)
+STEP_ANSWERS = {
+    "step": ["about", "guardian", "tattoo", "check"],
+    "go": ["next", "back", "book", "about", "tattoo"],
+    "return_to": ["check"],
+    "date_of_birth-day": ["1", "31"],
+    "date_of_birth-month": ["5", "2"],
+    "date_of_birth-year": ["2007", "2011"],
+    "health_any": ["yes", "no"],
+}
 
 
 def _youth_answers_refused(world: World) -> st.SearchStrategy[Answers]:
@@ -589,7 +610,7 @@ ROLES = [role.value for role in StaffRole]
 FORMS: dict[str, Form] = {
     # --- The public pages: a youth's phone, no account
     "public.intake": Form(
-        fields=form_fields(IntakeForm),
+        fields=(*form_fields(IntakeForm), *STEP_FIELDS),
         valid=_intake_valid,
         poison=_youth_answers_refused,
     ),
@@ -631,12 +652,14 @@ FORMS: dict[str, Form] = {
     # Standby and the waiting list: joins take the booking's intake (and the same poison);
     # an offer is answered, and a list left, only from a link opened in the session.
     "public.join_standby": Form(
-        fields=form_fields(StandbyForm),
+        fields=(*form_fields(StandbyForm), *STEP_FIELDS),
         valid=lambda w: {**_intake_valid(w), "earliest": ["", "16:00"], "latest": ["", "17:00"]},
         poison=_youth_answers_refused,
     ),
     "public.join_program": Form(
-        fields=form_fields(ListForm), valid=_intake_valid, poison=_youth_answers_refused
+        fields=(*form_fields(ListForm), *STEP_FIELDS),
+        valid=_intake_valid,
+        poison=_youth_answers_refused,
     ),
     "public.answer_offer": Form(
         fields=("offer_id", "answer"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from tests.conftest import intake_url
+from tests.booking.test_booking_steps import walk
 
 ROOT = Path(__file__).resolve().parents[2]
 SPANISH = ROOT / "clinic/translations/es/LC_MESSAGES/messages.po"
@@ -80,9 +80,10 @@ def test_translations_keep_their_placeholders():
 
 def test_the_intake_form_is_all_spanish_in_spanish(client):
     """The form's sections come from templates/_macros, a folder Babel skips by default: its
-    headings and hints once reached Spanish speakers in English."""
-    page = client.get(intake_url(), headers={"Accept-Language": "es"}).get_data(as_text=True)
+    headings and hints once reached Spanish speakers in English. Every step, in Spanish."""
+    client.post("/language", data={"lang": "es", "next": "/"})
+    pages = "\n".join(walk(client))
     for spanish in ("Sobre ti", "Tu tatuaje", "Preguntas de salud", "Una última cosa"):
-        assert spanish in page
+        assert spanish in pages
     for english in ("About you", "Health questions", "We use it to check the age rule"):
-        assert english not in page
+        assert english not in pages

@@ -39,7 +39,7 @@ def test_book_then_staff_sees_it(app, make_staff, login, language):
     answers = intake_data(
         csrf_token=hidden(form, "csrf_token"),
         submission_key=hidden(form, "submission_key"),
-        slot_time=follow(form, r'<option selected value="([^"]+)"'),
+        slot_time=follow(form, r'name="slot_time" value="([^"]+)"'),
         language=language,
     )
     response = client.post(form_url, data=answers, headers=headers)

@@ -38,35 +38,30 @@ def field_error(html: str, field: str) -> str:
 # --- The form -----------------------------------------------------------------------------
 
 
-def test_intake_form_has_the_named_fields(client):
+def test_intake_opens_on_its_first_step_about_you(client):
+    english(client)
     page = client.get(intake_url()).get_data(as_text=True)
     for name in (
         "first_name",
         "last_name",
         "preferred_name",
-        "date_of_birth",
+        "date_of_birth-day",
+        "date_of_birth-month",
+        "date_of_birth-year",
         "phone",
         "email",
         "language",
-        "guardian_name",
-        "guardian_relationship",
-        "guardian_phone",
-        "tattoo_count",
-        "tattoo_locations",
-        "tattoo_size",
-        "tattoo_colors",
-        "tattoo_kind",
-        "screening",
-        "referral_source",
-        "consent",
+        "contact_by",
         "csrf_token",
         "submission_key",
     ):
         assert f'name="{name}"' in page, name
-    assert re.search(r'<input[^>]*id="date_of_birth"[^>]*type="date"', page) or re.search(
-        r'<input[^>]*type="date"[^>]*id="date_of_birth"', page
-    )
-    assert 'value="16:00" selected' in page or 'selected value="16:00"' in page
+    # The other steps' questions wait for their own page.
+    for name in ("guardian_name", "tattoo_size", "screening", "referral_source", "consent"):
+        assert f'name="{name}"' not in page, name
+    assert 'aria-current="step"' in page and "Step 2 of 4" in page
+    assert '<input type="hidden" name="slot_time" value="16:00">' in page
+    assert 'name="step" value="about"' in page
 
 
 # --- A successful booking -----------------------------------------------------------------
@@ -264,31 +259,77 @@ def assert_refused(response, field: str, *fragments: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("dob", "fragment"),
+    ("parts", "fragment"),
     [
-        ("2027-01-01", "after the appointment"),
-        ("2010-13-45", "month, day and year"),
-        ("yesterday", "month, day and year"),
-        ("1850-01-01", "month, day and year"),
+        (("31", "2", "2010"), "does not exist"),
+        (("15", "3", "1850"), "check the year"),
+        (("15", "3", "10"), "check the year"),
+        (("x", "3", "2010"), "in numbers"),
+        (("", "3", "2010"), "the day, the month and the year"),
+        (("22", "11", "2026"), "in the future"),  # after today, before the appointment
     ],
 )
-def test_unusable_date_of_birth(client, dob, fragment):
+def test_unusable_date_of_birth(client, parts, fragment):
     english(client)
-    page = assert_refused(book(client, date_of_birth=dob), "date_of_birth", fragment)
-    assert f'value="{dob}"' in page  # kept as typed
+    day, month, year = parts
+    data = intake_data(
+        **{"date_of_birth-day": day, "date_of_birth-month": month, "date_of_birth-year": year}
+    )
+    del data["date_of_birth"]
+    page = assert_refused(client.post(intake_url(), data=data), "date_of_birth", fragment)
+    assert f'name="date_of_birth-day" value="{day}"' in page  # kept as typed
+    assert f'<option value="{month}" selected>' in page
     assert 'value="Ana"' in page
 
 
-def test_twelve_on_the_day_is_refused_kindly(client):
+@pytest.mark.parametrize(
+    ("dob", "fragment"),
+    [("2027-01-01", "in the future"), ("2010-13-45", "does not exist")],
+)
+def test_unusable_iso_date_of_birth(client, dob, fragment):
     english(client)
+    assert_refused(book(client, date_of_birth=dob), "date_of_birth", fragment)
+
+
+def assert_age_refusal(response, *fragments: str) -> str:
+    """The age rule's answer: its own page (not a form error), kind, with a way back."""
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "There is a problem" not in page and 'class="error"' not in page
+    heading = re.search(r"<h1>(.*?)</h1>", page, re.S).group(1)
+    assert "13" in heading and "25" in heading
+    for fragment in fragments:
+        assert fragment in page, fragment
+    # Every answer travels along, to fix a mistyped date of birth.
+    assert 'name="go" value="about"' in page
+    assert '<input type="hidden" name="last_name" value="Flores">' in page
+    assert count(Appointment) == count(Youth) == 0
+    return page
+
+
+@pytest.mark.parametrize(
+    ("lang", "fragments"),
+    [
+        ("en", ("from age 13", "Wednesday, November 25, 2026", "call us")),
+        ("es", ("desde los 13 años", "25 de noviembre de 2026", "llamarnos")),
+    ],
+)
+def test_twelve_on_the_day_is_refused_kindly(client, lang, fragments):
+    client.post("/language", data={"lang": lang, "next": "/"})
     # Turns 13 the day after the appointment.
-    page = assert_refused(
-        book(client, date_of_birth="2013-11-25"),
-        "date_of_birth",
-        "from age 13",
-        "Wednesday, November 25, 2026",
-    )
-    assert "call us" in page
+    assert_age_refusal(book(client, date_of_birth="2013-11-25"), *fragments)
+
+
+@pytest.mark.parametrize(
+    ("lang", "fragments"),
+    [
+        ("en", ("up to age 25", "you will be 26", "Other places can still help", "311")),
+        ("es", ("de hasta 25 años", "vas a tener 26", "otros lugares", "311")),
+    ],
+)
+def test_twenty_six_on_the_day_is_refused_with_somewhere_else_to_go(client, lang, fragments):
+    client.post("/language", data={"lang": lang, "next": "/"})
+    assert_age_refusal(book(client, date_of_birth="2000-11-24"), *fragments)
 
 
 def test_thirteen_on_the_day_itself_is_welcome(client):
@@ -302,26 +343,20 @@ def test_thirteen_on_the_day_itself_is_welcome(client):
     assert response.status_code == 303
 
 
-def test_twenty_six_on_the_day_is_refused_with_somewhere_else_to_go(client):
-    english(client)
-    page = assert_refused(
-        book(client, date_of_birth="2000-11-24"), "date_of_birth", "up to age 25", "26"
-    )
-    assert "Other places can still help" in page
-    assert "311" in page
-
-
 def test_twenty_five_the_day_before_turning_26_is_welcome(client):
     assert book(client, date_of_birth="2000-11-25").status_code == 303
 
 
-def test_minor_without_guardian_gets_an_error_on_each_missing_field(client):
+def test_minor_without_guardian_is_told_why_once_and_asked_for_each_answer(client):
     english(client)
     response = book(client, date_of_birth="2010-06-01", guardian_name="Rosa Flores")
-    page = assert_refused(response, "guardian_phone", "under 18", "November 24")
-    assert field_error(page, "guardian_relationship")
+    page = assert_refused(response, "guardian_phone", "fill this in")
+    assert "choose" in field_error(page, "guardian_relationship")
     assert not field_error(page, "guardian_name")  # that one was given
     assert 'value="Rosa Flores"' in page
+    # The reason, once, at the top of the guardian's step.
+    assert page.count("a parent or guardian must agree") == 1
+    assert 'name="step" value="guardian"' in page
 
 
 def test_full_slot_keeps_the_answers_and_offers_other_times(client):
@@ -406,7 +441,7 @@ def test_missing_submission_key_is_refused(client):
 
 def test_every_problem_is_shown_at_once(client):
     english(client)
-    response = book(client, first_name="", date_of_birth="2015-01-01", phone="12")
+    response = book(client, first_name="", date_of_birth="2015-02-31", phone="12")
     page = response.get_data(as_text=True)
     assert field_error(page, "first_name")
     assert field_error(page, "date_of_birth")
@@ -415,9 +450,10 @@ def test_every_problem_is_shown_at_once(client):
 
 def test_errors_are_translated(client):
     client.post("/language", data={"lang": "es", "next": "/"})
-    page = book(client, last_name="", date_of_birth="2000-01-01").get_data(as_text=True)
+    page = book(client, last_name="", date_of_birth="2011-02-31").get_data(as_text=True)
     assert "Por favor" in field_error(page, "last_name")
-    assert "25" in field_error(page, "date_of_birth")
+    assert "no existe" in field_error(page, "date_of_birth")
+    assert "Hay un problema" in page
 
 
 def test_expired_csrf_token_keeps_the_answers(app):
@@ -427,7 +463,7 @@ def test_expired_csrf_token_keeps_the_answers(app):
     response = client.post(intake_url(), data=intake_data(csrf_token="forged"))
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert "press Book again: your answers are kept" in page
+    assert "press the button again: your answers are kept" in page
     assert 'value="Flores"' in page
     assert count(Appointment) == 0
 
@@ -484,17 +520,21 @@ def test_long_unicode_names_fit(client):
     assert book(client, first_name="\ufdfa" * 60, last_name="\ufdfa" * 60).status_code == 303
 
 
-@pytest.mark.parametrize(
-    ("lang", "typed", "expected"),
-    [
-        ("en", "05/01/2007", date(2007, 5, 1)),
-        ("es", "05/01/2007", date(2007, 1, 5)),
-    ],
-)
-def test_typed_birth_dates_follow_the_language(client, lang, typed, expected):
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_day_first_birth_date_cannot_be_swapped(client, lang):
+    """The month is a named list: "5" typed in the day box is the 5th in either language."""
     client.post("/language", data={"lang": lang, "next": "/"})
-    assert book(client, date_of_birth=typed).status_code == 303
-    assert db.session.scalars(select(Youth)).one().date_of_birth == expected
+    page = client.get(intake_url()).get_data(as_text=True)
+    day_at = page.index('name="date_of_birth-day"')
+    month_at = page.index('name="date_of_birth-month"')
+    assert (day_at < month_at) == (lang == "es")  # day first in Spanish, month first in English
+    assert {"en": ">January</option>", "es": ">Enero</option>"}[lang] in page
+    data = intake_data(
+        **{"date_of_birth-day": "05", "date_of_birth-month": "1", "date_of_birth-year": "2007"}
+    )
+    del data["date_of_birth"]
+    assert client.post(intake_url(), data=data).status_code == 303
+    assert db.session.scalars(select(Youth)).one().date_of_birth == date(2007, 1, 5)
 
 
 # --- An unexpected error ------------------------------------------------------------------

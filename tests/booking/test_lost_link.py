@@ -162,7 +162,7 @@ def test_what_cannot_be_read_is_said_on_the_form_and_looks_nothing_up(app):
         response, _ = ask(app, contact=contact, born=born)
         assert response.status_code == 422, (contact, born)
     page = response.get_data(as_text=True)
-    assert "Please enter your date of birth" in page
+    assert "Please write the day and the year in numbers" in page
     assert links_sent() == []
     refused, _ = ask(app, contact="no", headers=ES)
     assert "un número de EE. UU. de 10 dígitos o un correo" in refused.get_data(as_text=True)

@@ -156,15 +156,21 @@ def treat_today(clinic: ClinicToday, first_name: str) -> None:
 
 
 def fill_intake(page, first: str, last: str, phone: str) -> None:
+    """The intake's steps up to the last one (its button, Book or Join, is the caller's)."""
     page.get_by_label("First name").fill(first)
     page.get_by_label("Last name").fill(last)
-    page.get_by_label("Date of birth").fill("2004-03-09")
+    page.get_by_label("Month", exact=True).select_option("3")
+    page.get_by_label("Day", exact=True).fill("9")
+    page.get_by_label("Year", exact=True).fill("2004")
     page.get_by_label("Mobile phone").fill(phone)
     page.get_by_label("Text message").check()
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Hands or fingers").check()
     page.get_by_label("Small (smaller than a credit card)").check()
     page.get_by_label("Black or blue-black only").check()
     page.get_by_label("Not sure").check()
+    page.get_by_label("No", exact=True).check()
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("How did you hear about the clinic?").select_option("self")
     page.get_by_label("I agree that the clinic keeps these answers").check()
 

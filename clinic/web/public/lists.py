@@ -40,7 +40,7 @@ from clinic.rules.selfservice import weeks_to_say
 from clinic.web import context, limits
 from clinic.web.converters import parse_row_id
 from clinic.web.forms import ClinicForm, IntakeForm, options
-from clinic.web.public import bp
+from clinic.web.public import bp, steps
 from clinic.web.public.held import current_held, hold, other_page
 from clinic.web.public.manage_forms import AboutForm
 from clinic.web.public.views import (
@@ -123,14 +123,16 @@ def _standby_day(day: date):
 def _too_many_joins(limit) -> object:
     """Over a request limit (the booking's, shared): the form back with everything typed."""
     day = (request.view_args or {}).get("day")
+    rules = context.rules()
     if day is not None:
-        availability = booking.day_availability(day, context.rules(), context.now())
+        availability = booking.day_availability(day, rules, context.now())
         form = StandbyForm()
         choices = _standby_choices(availability) if availability else options([])
         form.earliest.choices = form.latest.choices = choices
-        template = "public/lists/standby.html"
+        journey = _standby_journey(form, day, rules)
     else:
-        form, template = ListForm(), "public/lists/program.html"
+        form = ListForm()
+        journey = _program_journey(form, rules)
     form.form_errors.append(
         _(
             "We have received several requests from here already. To keep the lists fair, "
@@ -139,7 +141,7 @@ def _too_many_joins(limit) -> object:
             phone=current_app.config["CLINIC_PHONE"],
         )
     )
-    response = private_page(render_template(template, form=form, day=day), 429)
+    response = journey.render(steps.posted_step(), 429)
     response.headers["Retry-After"] = str(max(1, limit.reset_at - int(time_module.time())))
     return response
 
@@ -155,12 +157,18 @@ def join_standby(day: date):
     availability = _standby_day(day)
     form = StandbyForm()
     form.earliest.choices = form.latest.choices = _standby_choices(availability)
+    journey = _standby_journey(form, day, rules)
     if request.method == "GET":
         fresh_intake(form)
-        return private_page(render_template("public/lists/standby.html", form=form, day=day))
+        return journey.render(steps.ABOUT)
+    if journey.move() != "book":
+        return journey.navigate()
 
-    valid = form.validate()
+    valid = journey.check_everything()
     check_age_and_guardian(form, day, rules)
+    refused = journey.refused_by_age()
+    if refused is not None:
+        return refused
     if valid and not has_errors(form):
         earliest, latest = form.times()
         start = earliest or availability.plan.start
@@ -177,7 +185,37 @@ def join_standby(day: date):
             return _joined(form, ListKind.STANDBY, day, earliest, latest)
         finally:
             answer_no_sooner_than(began, current_app.config["BOOKING_ANSWER_FLOOR_MS"])
-    return private_page(render_template("public/lists/standby.html", form=form, day=day), 422)
+    return journey.render_errors(422)
+
+
+def _standby_journey(form: StandbyForm, day: date, rules) -> steps.Journey:
+    return steps.Journey(
+        form,
+        day,
+        rules,
+        "public/lists/standby.html",
+        page={"day": day},
+        with_time=False,
+        finish_label=_("Join the list"),
+        check_title=_("Check and join"),
+        today=context.now().date(),
+    )
+
+
+def _program_journey(form: ListForm, rules, full: bool = True) -> steps.Journey:
+    today = context.now().date()
+    # The age rule for today: each seat offered later is checked for its own day.
+    return steps.Journey(
+        form,
+        today,
+        rules,
+        "public/lists/program.html",
+        page={"full": full},
+        with_time=False,
+        finish_label=_("Join the list"),
+        check_title=_("Check and join"),
+        today=today,
+    )
 
 
 @csrf.exempt
@@ -191,10 +229,16 @@ def join_program():
     if request.method == "GET":
         fresh_intake(form)
         full = not any(day.bookable for day in booking.upcoming_days(rules, now))
-        return private_page(render_template("public/lists/program.html", form=form, full=full))
+        return _program_journey(form, rules, full).render(steps.ABOUT)
+    journey = _program_journey(form, rules)
+    if journey.move() != "book":
+        return journey.navigate()
 
-    valid = form.validate()
+    valid = journey.check_everything()
     check_age_and_guardian(form, today, rules)
+    refused = journey.refused_by_age()
+    if refused is not None:
+        return refused
     if valid and not has_errors(form):
         began = time_module.monotonic()
         try:
@@ -208,7 +252,7 @@ def join_program():
             return _joined(form, ListKind.PROGRAM, None, None, None)
         finally:
             answer_no_sooner_than(began, current_app.config["BOOKING_ANSWER_FLOOR_MS"])
-    return private_page(render_template("public/lists/program.html", form=form, full=True), 422)
+    return journey.render_errors(422)
 
 
 def _not_open(refused: ListNotOpen, day: date | None) -> str:

@@ -30,7 +30,7 @@ from clinic.rules.policy import ClinicRules
 from clinic.web import context, limits
 from clinic.web.converters import safe_path
 from clinic.web.forms import IntakeForm, options
-from clinic.web.public import bp
+from clinic.web.public import bp, steps
 from clinic.web.refusals import explain_refusal
 
 CONFIRMED_KEY = "confirmed_appointment"
@@ -55,7 +55,7 @@ def set_language():
 def days():
     rules = context.rules()
     now = context.now()
-    return render_template("public/days.html", days=booking.upcoming_days(rules, now))
+    return render_template("public/days.html", days=booking.days_to_book(rules, now))
 
 
 @bp.route("/book/<isodate:day>")
@@ -88,7 +88,8 @@ def _too_many_requests(limit) -> object:
             phone=current_app.config["CLINIC_PHONE"],
         )
     )
-    response = private_page(render_template("public/intake.html", form=form, day=day), 429)
+    journey = booking_journey(form, day, context.rules())
+    response = journey.render(steps.posted_step(), 429)
     response.headers["Retry-After"] = str(max(1, limit.reset_at - int(time_module.time())))
     return response
 
@@ -111,10 +112,13 @@ def intake(day: date, start: time):
 
     form = IntakeForm()
     form.slot_time.choices = _time_choices(availability, start) if availability else []
+    journey = booking_journey(form, day, rules)
     if request.method == "GET":
         form.slot_time.data = start.strftime("%H:%M")
         fresh_intake(form)
-        return private_page(render_template("public/intake.html", form=form, day=day))
+        return journey.render(steps.ABOUT)
+    if journey.move() != "book":
+        return journey.navigate()
 
     # A repeated submission (double tap, reload) is answered as the first one was.
     earlier = booking.find_by_submission(form.submission_key.data or "")
@@ -125,12 +129,16 @@ def intake(day: date, start: time):
     ):
         return _received(form, day, earlier.slot.start_time, rules)
 
-    valid = form.validate()
+    # Every answer again: the hidden ones came back from the browser, and may not be ours.
+    valid = journey.check_everything()
     if availability is None:
         # The day was cancelled (or left the booking window) while the form was open.
         form.slot_time.errors = [_("This clinic day is no longer open. Please choose another day.")]
     else:
         check_age_and_guardian(form, day, rules)
+    refused = journey.refused_by_age()
+    if refused is not None:
+        return refused
     if valid and not has_errors(form):
         start = time.fromisoformat(form.slot_time.data)
         began = time_module.monotonic()
@@ -144,7 +152,21 @@ def intake(day: date, start: time):
             return _received(form, day, start, rules)
         finally:
             answer_no_sooner_than(began, current_app.config["BOOKING_ANSWER_FLOOR_MS"])
-    return private_page(render_template("public/intake.html", form=form, day=day), 422)
+        refused = journey.refused_by_age()
+        if refused is not None:
+            return refused
+    return journey.render_errors(422)
+
+
+def booking_journey(form: IntakeForm, day: date, rules: ClinicRules) -> steps.Journey:
+    return steps.Journey(
+        form,
+        day,
+        rules,
+        "public/intake.html",
+        page={"day": day},
+        today=context.now().date(),
+    )
 
 
 def answer_no_sooner_than(began: float, floor_ms: int) -> None:
