@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 FLASK := CLINIC_ENV=development $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format translations translations-update setup clean bench bench-messages
+.PHONY: run test lint format translations translations-update setup clean bench bench-messages \
+	screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -84,3 +85,8 @@ bench: setup
 # Booking -> confirmation received, through a real SMTP server and an `outbox run --loop` worker.
 bench-messages: setup
 	$(BIN)/python -m bench.outbox_latency
+
+# The README's pictures (docs/screenshots/), taken by the browser suite on its seeded clinic.
+screenshots: setup
+	SCREENSHOTS=1 CI=1 $(BIN)/pytest -n0 -q -p no:randomly tests/e2e/test_e2e_accessibility.py \
+		-k test_readme_screenshots

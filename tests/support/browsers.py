@@ -139,3 +139,105 @@ def sign_in_page(context, email: str, password: str, authenticators: dict[str, s
         page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
     return page
+
+
+# --- Accessibility: axe-core in the page, and forms filled by field name ----------------------
+
+
+def artifacts_dir(*parts: str) -> Path:
+    """Where browser tests keep screenshots for CI to collect (never committed):
+    ``$E2E_ARTIFACTS``, else ``test-artifacts/`` at the top of the repository."""
+    root = Path(
+        os.environ.get("E2E_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts"
+    )
+    folder = root.joinpath(*parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's violations on the page as it is now, every rule the engine runs by default
+    (WCAG A and AA, and its best practices), as plain dicts: ``id``, ``impact``, ``help`` and
+    the CSS ``targets`` of the offending elements. The engine is injected through the
+    debugging protocol, so the page's Content-Security-Policy is neither loosened nor broken."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page).response
+    return [
+        {
+            "id": violation["id"],
+            "impact": violation.get("impact"),
+            "help": violation.get("help", ""),
+            "targets": [" ".join(map(str, node["target"])) for node in violation["nodes"]],
+        }
+        for violation in results["violations"]
+    ]
+
+
+def fill_by_name(page, values: dict, scope: str = "main form") -> None:
+    """Fill a form from a dict of field names to values (as posted), whatever language its
+    labels are in: text fields filled, choices checked, lists selected. Names the form does
+    not have are skipped (a step of a form shows only some of them), as are hidden fields; a
+    field shown only after another answer (details after a "Yes") is filled after the rest."""
+    form = page.locator(scope).last
+    later = []
+    for name, value in values.items():
+        if not _fill_field(form, name, value):
+            later.append((name, value))
+    for name, value in later:
+        _fill_field(form, name, value)
+
+
+def _fill_field(form, name: str, value) -> bool:
+    """Fill one field; False if it is there but out of sight (for now)."""
+    fields = form.locator(f"[name='{name}']:not([type='hidden'])")
+    if fields.count() == 0:
+        parts = form.locator(f"[name='{name}-day']:not([type='hidden'])")
+        if parts.count() and isinstance(value, str) and value.count("-") == 2:
+            # A date as three fields (day, month as a list, year): see BirthDateField.
+            year, month, day = value.split("-")
+            parts.first.fill(str(int(day)))
+            form.locator(f"[name='{name}-month']").first.select_option(str(int(month)))
+            form.locator(f"[name='{name}-year']").first.fill(year)
+        return True
+    first = fields.first
+    kind = (first.get_attribute("type") or "").lower()
+    tag = first.evaluate("element => element.tagName").lower()
+    if kind in ("radio", "checkbox"):
+        for choice in value if isinstance(value, list | tuple) else [value]:
+            box = form.locator(f"[name='{name}'][value='{choice}']")
+            if box.count() and not box.first.is_visible():
+                return False
+            if box.count():
+                box.first.check()
+    elif not first.is_visible():
+        return False
+    elif tag == "select":
+        first.select_option(value)
+    else:
+        first.fill(str(value))
+    return True
+
+
+def press_on(page, scope: str = "main form") -> None:
+    """Send the page's main form as it is, past the browser's own checks, by the visible
+    button that goes on (a step form's "Continue" or "Book", not "Back" nor "Change"), and
+    wait for the page it leads to."""
+    form = page.locator(scope).last
+    form.evaluate("form => { form.noValidate = true; }")
+    onward = form.locator(
+        ", ".join(
+            f"button[value='{value}']:not([aria-hidden='true']):visible"
+            for value in ("next", "book")
+        )
+    )
+    buttons = (
+        onward
+        if onward.count()
+        else form.locator(
+            "button:not([type='button']):not([aria-hidden='true']):not([value='back']):visible,"
+            " input[type='submit']"
+        )
+    )
+    with page.expect_navigation():
+        buttons.first.click()
