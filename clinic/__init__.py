@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, render_template, request
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -25,9 +27,46 @@ from clinic.web.converters import ClockConverter, IsoDateConverter, RowIdConvert
 from config import CONFIGS
 
 
+class _Clinic(Flask):
+    """Flask, less two questions it asks again on every request with the same answer."""
+
+    _KNOWN_SYNC_LIMIT = 4096  # hooks and views are a few hundred; a bound never reached
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._known_sync: set[Any] = set()
+        self.session_interface = _SessionCookies()
+
+    def ensure_sync(self, func: Any) -> Any:
+        # Flask asks for each hook and view, on each request, whether it is a coroutine
+        # function (inspect, a dozen times a request): the answer never changes.
+        try:
+            if func in self._known_sync:
+                return func
+        except TypeError:  # unhashable: ask as Flask does
+            return super().ensure_sync(func)
+        found = super().ensure_sync(func)
+        if found is func and len(self._known_sync) < self._KNOWN_SYNC_LIMIT:
+            self._known_sync.add(func)
+        return found
+
+
+class _SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie, with its signer built once per secret key rather than
+    on every request (twice: to open the session and to save it)."""
+
+    _signer: tuple[Any, URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        if self._signer is None or self._signer[0] != keys:
+            self._signer = (keys, super().get_signing_serializer(app))
+        return self._signer[1]
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``CLINIC_ENV`` picks the configuration; tests pass ``test_config``."""
-    app = Flask(__name__, template_folder="../templates")
+    app = _Clinic(__name__, template_folder="../templates")
     # Production unless told otherwise: a forgotten variable must never mean a public key.
     env = "testing" if test_config is not None else os.environ.get("CLINIC_ENV", "production")
     app.config.from_object(CONFIGS[env])
@@ -91,20 +130,23 @@ def _refuse_per_process_limits(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from clinic import audit, database, models
     from clinic.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
-    from clinic.web import headers, i18n
+    from clinic.web import context, headers, i18n, limits
 
     db.init_app(app)
     database.init_app(app)
     audit.init_app(app)  # the trail's actor per request; its flush listener loads with it
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
+    _csrf_check_only_where_it_applies(app)
     babel.init_app(
         app,
         locale_selector=i18n.select_locale,
         default_timezone=app.config["CLINIC_TZ"],
     )
     i18n.init_app(app)
+    app.context_processor(context.template_translations)  # one catalogue look-up per page
     limiter.init_app(app)
+    limits.init_app(app)  # its per-request check only when a limit needs it
     mail.init_app(app)
 
     login_manager.init_app(app)
@@ -122,6 +164,25 @@ def register_extensions(app: Flask) -> None:
 
     # Content-Security-Policy, Referrer-Policy, HSTS and the rest (clinic/web/headers.py).
     headers.init_app(app)
+
+
+def _csrf_check_only_where_it_applies(app: Flask) -> None:
+    """Flask-WTF's check before every request looks up the view's exemptions before it looks
+    at the method, so every GET pays for the look-up only to be let through. A method outside
+    ``WTF_CSRF_METHODS`` is let through here at once; every other request is checked exactly
+    as before."""
+    hooks = app.before_request_funcs[None]
+    checks = [hook for hook in hooks if getattr(hook, "__name__", "") == "csrf_protect"]
+    if len(checks) != 1:  # Flask-WTF changed how it hooks in: leave it as it is
+        return
+    check = checks[0]
+
+    def csrf_protect() -> Any:
+        if request.method not in app.config["WTF_CSRF_METHODS"]:
+            return None
+        return check()
+
+    hooks[hooks.index(check)] = csrf_protect
 
 
 def register_blueprints(app: Flask) -> None:

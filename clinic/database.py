@@ -69,7 +69,10 @@ def describe(error: DBAPIError) -> str:
 
 
 def _end_session(_exc: BaseException | None) -> None:
-    discard_transaction()
+    # A request that never used the database (the health check, a static file) has no
+    # session: asking for one to roll it back would build one for nothing on every request.
+    if db.session.registry.has():
+        discard_transaction()
     db.session.remove()
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import current_app, request
-from flask_limiter import RequestLimit
+from flask import Flask, current_app, request
+from flask.globals import request_ctx
+from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
@@ -124,3 +125,58 @@ def staff_record_reads(methods: list[str] | None = None):
         key_func=_account_key,
         methods=methods,
     )
+
+
+def init_app(app: Flask) -> None:
+    """Let Flask-Limiter's check before every request run only when it has work to do.
+
+    That check is for limits on the whole app, on a blueprint, on other limits (meta), and
+    for the in-memory fallback after the store failed; each limit above sits on its own view
+    and is checked by its decorator. With none of those, the check resolves an empty list of
+    limits on every request, the health check included (a tenth of its time): it is skipped
+    then, and runs as before as soon as any such limit, or a failed store, exists.
+    """
+    check = limiter._check_request_limit
+    hooks = app.before_request_funcs[None]
+    if check not in hooks:  # Flask-Limiter changed how it hooks in: leave it as it is
+        return
+    manager = limiter.limit_manager
+
+    def check_app_wide_limits() -> None:
+        if (
+            manager._application_limits
+            or manager._default_limits
+            or manager._blueprint_limits
+            or limiter._meta_limits
+            or limiter._storage_dead
+        ):
+            check()
+
+    hooks[hooks.index(check)] = check_app_wide_limits
+
+    # After the response and at teardown, Flask-Limiter reads (and so first creates) its state
+    # for the request, to deduct conditional limits and to clear it: a request that no limit
+    # looked at has none, and nothing to deduct or clear.
+    def looked_at() -> bool:
+        return hasattr(request_ctx, "_limiter_request_context")
+
+    after = app.after_request_funcs[None]
+    for index, hook in enumerate(after):
+        if getattr(hook, "func", None) is getattr(Limiter, "_Limiter__inject_headers", False):
+            after[index] = _only_if(looked_at, hook, passes_through=True)
+    release = getattr(limiter, "_Limiter__release_context", None)
+    teardown = app.teardown_request_funcs[None]
+    if release in teardown:
+        teardown[teardown.index(release)] = _only_if(looked_at, release)
+
+
+def _only_if(condition: Callable[[], bool], hook: Callable, *, passes_through: bool = False):
+    """``hook``, called only when ``condition()``; otherwise its argument comes back unchanged
+    (an after-request hook) or nothing happens (a teardown)."""
+
+    def guarded(argument):
+        if condition():
+            return hook(argument)
+        return argument if passes_through else None
+
+    return guarded

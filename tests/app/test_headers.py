@@ -231,7 +231,7 @@ def test_production_remember_cookie_would_be_host_prefixed_too(production):
 
 
 def test_development_and_test_cookies_work_over_plain_http(development, client):
-    """Talisman would mark the session cookie Secure everywhere; it must not over http."""
+    """Only production marks the session cookie Secure: over plain http it must not be."""
     for app in (development, client.application):
         attributes = cookies(app.test_client().get("/auth/login"))["session"]
         assert "Secure" not in attributes

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date
+from types import SimpleNamespace
 
 from flask import (
     abort,
@@ -158,9 +159,14 @@ def day_picker():
     return redirect(url_for("staff.day", day=chosen))
 
 
+# The actions the sheet's rows offer, each shown only to roles allowed it.
+_ROW_ACTIONS = ("CHECK_IN", "MARK_NO_SHOW", "TREAT", "CANCEL", "SEE_CONTACT")
+
+
 def _sheet_context(day: date) -> dict:
     rules, now = context.rules(), context.now()
-    sheet = clinic_day.day_sheet(day, rules, now)
+    clinical = current_user.can(Action.SEE_CLINICAL)
+    sheet = clinic_day.day_sheet(day, rules, now, clinical=clinical)
     today = now.date()
     # Who waits on standby, and the seats held for open offers (counted as taken in the
     # slots' seats): shown with the counts and beside each slot.
@@ -168,6 +174,10 @@ def _sheet_context(day: date) -> dict:
     held: dict = {}
     for seat in lists.held:
         held.setdefault(seat.start, []).append(seat)
+    # Asked once here rather than on every row of the sheet (each ``can()`` in a template
+    # goes through ``current_user``, a proxy): the answers cannot change within a request.
+    role = current_user.role
+    may = SimpleNamespace(**{action: current_user.can(Action[action]) for action in _ROW_ACTIONS})
     return {
         "sheet": sheet,
         "lists": lists,
@@ -178,9 +188,10 @@ def _sheet_context(day: date) -> dict:
         "stations": rules.stations,
         "status_labels": STATUS_LABELS,
         "action_labels": ACTION_LABELS,
-        "undoable": lambda change: clinic_day.undoable(change, current_user.role, today, rules),
+        "undoable": lambda change: clinic_day.undoable(change, role, today, rules),
+        "may": may,
         "walk_in_seats": sheet.walk_in_seats(now),
-        "clinical": current_user.can(Action.SEE_CLINICAL),
+        "clinical": clinical,
         "flag_labels": dict(vocab.SCREENING_FLAGS),
         "refresh_seconds": current_app.config["QUEUE_REFRESH_SECONDS"],
         "grace_minutes": rules.no_show_grace.seconds // 60,
