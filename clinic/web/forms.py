@@ -10,6 +10,7 @@ from datetime import date, time
 from functools import lru_cache
 
 from babel.dates import format_date, get_month_names
+from babel.support import Translations
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -26,6 +27,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.i18n import messages_path
 from wtforms.utils import unset_value
 from wtforms.validators import (
     DataRequired,
@@ -188,6 +190,25 @@ BIRTH_PROBLEMS = {
 }
 
 
+@lru_cache(maxsize=8)
+def _wtforms_catalogue(locale: str) -> Translations:
+    return Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class _WTFormsMessages:
+    """WTForms' built-in messages ("Not a valid integer value.") in the page's language, each
+    language's catalogue loaded once per process."""
+
+    def gettext(self, string: str) -> str:
+        return _wtforms_catalogue(str(get_locale())).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_catalogue(str(get_locale())).ungettext(singular, plural, n)
+
+
+_WTFORMS_MESSAGES = _WTFormsMessages()
+
+
 def _is_control(ch: str) -> bool:
     return ch not in "\n\t" and unicodedata.category(ch) == "Cc"
 
@@ -220,6 +241,11 @@ class ClinicForm(FlaskForm):
     """
 
     class Meta:
+        def get_translations(self, form):
+            # Flask-WTF reads WTForms' own catalogue from disk again for every request that
+            # builds a form (a tenth of a short form page's time): it never changes.
+            return _WTFORMS_MESSAGES
+
         def bind_field(self, form, unbound_field, options):
             field_class = unbound_field.field_class
             if issubclass(field_class, StringField) and not issubclass(field_class, PasswordField):
