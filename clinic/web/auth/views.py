@@ -66,10 +66,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from clinic import accounts, formats, settings
 from clinic.extensions import db
 from clinic.models import StaffUser, utcnow
+from clinic.web import two_factor as two_factor_pages
 from clinic.web.auth import bp, devices
 from clinic.web.auth.forms import LoginForm, TwoFactorForm, TwoFactorSetupForm
 from clinic.web.converters import safe_path
-from clinic.web.qr import grouped, qr_code_svg
 
 
 @functools.cache
@@ -134,7 +134,7 @@ def login():
     )
     target = safe_path(request.args.get("next")) or url_for("staff.index")
     if user is not None and password_ok and user.active:
-        if user.totp_enabled_at is not None or _two_factor_required(user):
+        if user.totp_enabled_at is not None or two_factor_pages.required(user):
             return _second_step(user, target)
         return _signed_in(user.id, account, target)
     # Concurrent attempts may each pass the test above before either is counted: at most one
@@ -143,10 +143,6 @@ def login():
     accounts.record_failed_sign_in(user.id if user is not None else None, "password")
     form.form_errors.append(_("That email and password do not match an active account."))
     return render_template("auth/login.html", form=form), 401
-
-
-def _two_factor_required(user: StaffUser) -> bool:
-    return accounts.two_factor_required(user.role, current_app.config["TWO_FACTOR_ROLES"])
 
 
 def _fresh_session() -> None:
@@ -270,21 +266,6 @@ def two_factor():
     return response
 
 
-def setup_page(user: StaffUser, form, status: int = 200, action: str | None = None):
-    """The set-up page: the QR code, the secret to type by hand, and the code to confirm.
-    The secret was drawn by the POST that led here (a GET writes nothing)."""
-    secret = user.totp_secret
-    uri = accounts.totp_uri(secret, user.email, current_app.config["CLINIC_NAME"])
-    return render_template(
-        "auth/two_factor_setup.html",
-        form=form,
-        qr=qr_code_svg(uri),
-        secret=grouped(secret),
-        action=action,
-        required=_two_factor_required(user),
-    ), status
-
-
 @bp.route("/two-factor/setup", methods=["GET", "POST"])
 def two_factor_setup():
     if current_user.is_authenticated:
@@ -299,17 +280,19 @@ def two_factor_setup():
         return _start_again()
     form = TwoFactorSetupForm()
     if not form.validate_on_submit():
-        return setup_page(user, form, 200 if request.method == "GET" else 401)
+        return two_factor_pages.setup_page(
+            user, form, status=200 if request.method == "GET" else 401
+        )
     limits, attempt = _attempt(user)
     until = accounts.sign_in_paused_until(limits, attempt)
     if until is not None:
         headers = _pause_error(form, until)
-        return setup_page(user, form, 429)[0], 429, headers
+        return two_factor_pages.setup_page(user, form, status=429)[0], 429, headers
     try:
         codes = accounts.confirm_two_factor(user.id, form.code.data)
     except (accounts.WrongCode, accounts.TwoFactorState):
         _wrong_code(limits, attempt, user, form)
-        return setup_page(user, form, 401)
+        return two_factor_pages.setup_page(user, form, status=401)
     _start_session(user.id)
     # Shown once, in this answer only (staff pages are no-store): the database keeps hashes.
     response = make_response(render_template("auth/recovery_codes.html", codes=codes, next=target))

@@ -19,7 +19,7 @@ from clinic.accounts import AccountError
 from clinic.extensions import db
 from clinic.models import StaffUser
 from clinic.permissions import Action
-from clinic.web.qr import grouped, qr_code_svg
+from clinic.web import two_factor as two_factor_pages
 from clinic.web.staff import bp, requires
 from clinic.web.staff.accounts.forms import (
     ROLE_LABELS,
@@ -171,7 +171,7 @@ def _render_account(
             refusal=refusal,
             pause=accounts.sign_in_pause(_limits(), user.email),
             pause_text=_pause_text,
-            two_factor_required=_two_factor_required(user),
+            two_factor_required=two_factor_pages.required(user),
         ),
         status,
     )
@@ -322,10 +322,6 @@ def reset_two_factor(user_id: int):
     return redirect(url_for("staff.account", user_id=user_id), code=303)
 
 
-def _two_factor_required(user: StaffUser) -> bool:
-    return accounts.two_factor_required(user.role, current_app.config["TWO_FACTOR_ROLES"])
-
-
 # --- One's own second factor --------------------------------------------------------------
 
 
@@ -339,7 +335,7 @@ def _render_own_two_factor(
         "staff/accounts/own_two_factor.html",
         account=user,
         when=formats.day_clock_at,
-        required=_two_factor_required(user),
+        required=two_factor_pages.required(user),
         codes_left=accounts.recovery_codes_left(user.id),
         off_form=off_form or ConfirmPasswordForm(formdata=None, prefix="off"),
         codes_form=codes_form or ConfirmPasswordForm(formdata=None, prefix="codes"),
@@ -370,9 +366,7 @@ def own_two_factor_setup():
         # On already, or not started (``own_two_factor_start`` draws the secret: a GET
         # writes nothing): the page that says which, and offers what can be done.
         return _render_own_two_factor()
-    secret = user.totp_secret
     form = TwoFactorCodeForm()
-    status = 200
     if form.validate_on_submit():
         try:
             codes = accounts.confirm_two_factor(user.id, form.code.data)
@@ -382,17 +376,12 @@ def own_two_factor_setup():
             return render_template(
                 "auth/recovery_codes.html", codes=codes, next=url_for("staff.own_two_factor")
             )
-    if form.is_submitted():
-        status = 422
-    uri = accounts.totp_uri(secret, user.email, current_app.config["CLINIC_NAME"])
-    return render_template(
-        "auth/two_factor_setup.html",
-        form=form,
-        qr=qr_code_svg(uri),
-        secret=grouped(secret),
+    return two_factor_pages.setup_page(
+        user,
+        form,
         action=url_for("staff.own_two_factor_setup"),
-        required=_two_factor_required(user),
-    ), status
+        status=422 if form.is_submitted() else 200,
+    )
 
 
 @bp.post("/account/two-factor/off")
