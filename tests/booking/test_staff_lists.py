@@ -508,7 +508,7 @@ def test_the_waiting_list_by_priority_with_its_reasons(as_role, program):
         order_of(body, "Ines Rios", "Hugo Vega", "Gil Mora")
     )
     assert "Visible tattoo (face, neck or hands)" in body
-    assert "Referral (court, probation or case manager)" in body
+    assert "Referral (job, re-entry or probation program)" in body
     assert "Thu, Oct 1, 11:00 AM" in body  # Gil joined: 18:00 UTC is 11 AM in October (PDT)
     assert body.count("Invite now") == 3
     body = page(as_role(StaffRole.FRONT_DESK).get("/staff/lists/program", headers=ES))

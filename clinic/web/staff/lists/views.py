@@ -51,7 +51,7 @@ LIST_KIND = {
 # The program list's priority rules (the WAITLIST_PRIORITY setting), in staff's words.
 PRIORITY_REASONS = {
     "visible": _l("Visible tattoo (face, neck or hands)"),
-    "referral": _l("Referral (court, probation or case manager)"),
+    "referral": _l("Referral (job, re-entry or probation program)"),
 }
 
 
