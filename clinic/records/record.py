@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
 
 from clinic import booking
 from clinic.booking import list_reads
@@ -165,7 +165,11 @@ class Merged:
     into_id: int
 
 
-def load_youth(youth_id: int) -> Youth | None:
+def load_youth(youth_id: int, *, clinical: bool = True) -> Youth | None:
+    """The youth with their visits, history and treatments. Without ``clinical`` the
+    treatments' notes and laser settings (encrypted, for clinicians only) are not read: a long
+    course would otherwise decrypt two values a session for a page that never shows them."""
+    treatment_options = () if clinical else (defer(Treatment.notes), defer(Treatment.settings))
     return db.session.scalars(
         select(Youth)
         .where(Youth.id == youth_id)
@@ -175,7 +179,9 @@ def load_youth(youth_id: int) -> Youth | None:
                 # The history, with the staff member of each move (none for the youth's own).
                 selectinload(Appointment.changes).joinedload(StatusChange.staff),
             ),
-            selectinload(Youth.treatments).joinedload(Treatment.clinician),
+            selectinload(Youth.treatments).options(
+                joinedload(Treatment.clinician), *treatment_options
+            ),
         )
         .execution_options(populate_existing=True)
     ).one_or_none()
@@ -227,7 +233,7 @@ def youth_record(
     history.
     """
     require(actor.role, Action.VIEW_RECORDS)
-    youth = load_youth(youth_id)
+    youth = load_youth(youth_id, clinical=can(actor.role, Action.SEE_CLINICAL))
     if youth is None:
         return None
     if youth.merged_into_id is not None:

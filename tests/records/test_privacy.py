@@ -625,3 +625,33 @@ def test_a_merged_record_leads_to_the_one_it_was_merged_into(app, as_role):
     assert response.headers["Location"].endswith(f"/staff/youth/{kept}/erase")
     assert admin.get("/staff/youth/99999/erase").status_code == 404
     assert admin.post("/staff/youth/99999/erase", data={"confirm": "y"}).status_code == 404
+
+
+def test_a_record_decrypts_treatment_notes_only_for_the_role_that_reads_them(
+    app, as_role, make_staff, monkeypatch
+):
+    """Notes and laser settings are encrypted and shown to clinicians only: for the desk, a
+    long course must not cost two decryptions a session."""
+    from clinic import crypto
+
+    calls = []
+    decrypt = crypto.decrypt
+    monkeypatch.setattr(crypto, "decrypt", lambda *a, **k: calls.append(1) or decrypt(*a, **k))
+
+    clients = {role: as_role(role) for role in (StaffRole.FRONT_DESK, StaffRole.CLINICIAN)}
+
+    def decryptions(role: StaffRole, youth_id: int) -> int:
+        client = clients[role]
+        db.session.expire_all()
+        calls.clear()
+        body = client.get(f"/staff/youth/{youth_id}", headers=EN).get_data(as_text=True)
+        assert ("Blistering after the last session" in body) is (role == StaffRole.CLINICIAN)
+        return len(calls)
+
+    clinician_id = make_staff(StaffRole.CLINICIAN, email="treating@clinic.example").id
+    short, long = add_youth(), add_youth()
+    add_treatment(short, clinician_id, date(2026, 10, 27))
+    for n in range(6):
+        add_treatment(long, clinician_id, date(2025, 1, 7) + timedelta(weeks=8 * n), n + 1)
+    assert decryptions(StaffRole.FRONT_DESK, long) == decryptions(StaffRole.FRONT_DESK, short)
+    assert decryptions(StaffRole.CLINICIAN, long) == decryptions(StaffRole.CLINICIAN, short) + 10
