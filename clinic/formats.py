@@ -40,21 +40,39 @@ def display_locale() -> Locale:
     return _regional(locale.language, territory)
 
 
+# Pages show the same few dates and the day's slot times again and again (a day sheet, every
+# row): each formatting, in each locale, is worked out once per process. Babel's own work
+# per call is most of a short page's formatting time.
+@lru_cache(maxsize=4096)
+def _long_day(day: date, locale: Locale) -> str:
+    return babel_dates.format_date(day, "full", locale=locale)
+
+
+@lru_cache(maxsize=4096)
+def _short_day(day: date, locale: Locale) -> str:
+    return babel_dates.format_skeleton("MMMEd", day, locale=locale)
+
+
+@lru_cache(maxsize=4096)
+def _clock(value: time, locale: Locale) -> str:
+    return babel_dates.format_time(value, "short", locale=locale)
+
+
 def long_day(day: date) -> str:
     """'Tuesday, November 24, 2026' / 'martes, 24 de noviembre de 2026'."""
-    return babel_dates.format_date(day, "full", locale=display_locale())
+    return _long_day(day, display_locale())
 
 
 def short_day(day: date) -> str:
     """'Tue, Nov 24' / 'mar, 24 de nov'."""
-    return babel_dates.format_skeleton("MMMEd", day, locale=display_locale())
+    return _short_day(day, display_locale())
 
 
 def clock(value: time) -> str:
     """'4:20 PM' / '4:20 p.m.' (Babel puts a narrow no-break space before the period of the
     day, so it never wraps alone; the SMS transport turns it into a plain space). Times are
     the clinic's wall clock: never shifted to another zone."""
-    return babel_dates.format_time(value, "short", locale=display_locale())
+    return _clock(value, display_locale())
 
 
 def _local(moment: datetime) -> datetime:
