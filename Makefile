@@ -43,14 +43,20 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # Tests run in parallel, one pytest-xdist worker per core (each worker has its own databases);
 # TEST_WORKERS=0 runs them in one process, as for a debugger.
 TEST_WORKERS ?= auto
-PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) -m "not exclusive" $(PYTEST_ARGS)
+# Tests marked exclusive stop a service every other test uses (the PostgreSQL restart): they run
+# on their own after the parallel run. Exit 5 is "none selected" (a -k that matches none of
+# them); with your own -m in PYTEST_ARGS, you choose, and this step is left out.
+EXCLUSIVE := $(if $(findstring -m ,$(PYTEST_ARGS)),true,$(BIN)/pytest -n 0 -m exclusive $(PYTEST_ARGS) || [ $$? -eq 5 ])
 
 test: setup
 	@echo "== Test suite on SQLite =="
 	TEST_DATABASE_URL= $(PYTEST)
+	TEST_DATABASE_URL= $(EXCLUSIVE)
 	@if $(BIN)/python -m tests.support.postgres_available "$(PG_TEST_URL)"; then \
 		echo "== Test suite on PostgreSQL ($(PG_TEST_URL)) =="; \
-		TEST_DATABASE_URL="$(PG_TEST_URL)" $(PYTEST); \
+		TEST_DATABASE_URL="$(PG_TEST_URL)" $(PYTEST) && \
+		TEST_DATABASE_URL="$(PG_TEST_URL)" $(EXCLUSIVE); \
 	elif [ -n "$(REQUIRE_POSTGRES)" ]; then \
 		echo "!! PostgreSQL is required here (REQUIRE_POSTGRES) but does not answer."; exit 1; \
 	else \

@@ -296,6 +296,10 @@ def _local_cluster(url: str) -> tuple[str, str] | None:
     return None
 
 
+# The restart stops the server every other test of the run uses: run alongside them (xdist), it
+# made a test on the other worker fail to connect ("the database system is shutting down").
+# make test runs the exclusive tests on their own, after the parallel run.
+@pytest.mark.exclusive
 def test_the_app_rides_out_a_database_restart(servers, fresh):
     """PostgreSQL restarts under load; the same workers serve again once it is back
     (pool pre-ping), and meanwhile people get a 'back in a moment' page, never an error."""
