@@ -94,10 +94,6 @@ def decrypt(token: str, app: Flask | None = None) -> str:
     return _fernet(app).decrypt(token.encode("ascii")).decode()
 
 
-def encrypt_bytes(data: bytes, app: Flask | None = None) -> bytes:
-    return _fernet(app).encrypt(data)
-
-
 def decrypt_bytes(token: bytes, app: Flask | None = None) -> bytes:
     return _fernet(app).decrypt(token)
 
