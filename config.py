@@ -65,6 +65,14 @@ class Config:
     # than declining, and the difference must not tell a visitor that a name is a client's.
     BOOKING_ANSWER_FLOOR_MS = _int("BOOKING_ANSWER_FLOOR_MS", 120)
 
+    # The public pages that read the same for every visitor (home, the days and times with
+    # seats left, each booking step's empty form, the lists' and "Lost your link?" forms) are
+    # kept this many seconds per worker, per address and language (clinic/web/page_cache.py):
+    # when a month's days open and many youth arrive at once, one render serves them all.
+    # A seat count shown may be this much older; booking itself is always decided by the
+    # database. 0: every page rendered afresh.
+    PUBLIC_PAGE_CACHE_SECONDS = float(os.environ.get("PUBLIC_PAGE_CACHE_SECONDS", "2"))
+
     # The booking window
     BOOKING_HORIZON_DAYS = _int("BOOKING_HORIZON_DAYS", 60)
     BOOKING_CUTOFF_HOURS = _int("BOOKING_CUTOFF_HOURS", 2)
@@ -266,6 +274,8 @@ class TestingConfig(Config):
     BLIND_INDEX_KEY = "test-only-blind-index-key"  # tests only  # nosec B105
     # Hundreds of bookings: the timing test sets the production floor itself.
     BOOKING_ANSWER_FLOOR_MS = 0
+    # Tests book and look again at once: the page cache's own tests turn it on.
+    PUBLIC_PAGE_CACHE_SECONDS = 0.0
     # Tests book and read from one address and one phone far more than a person would: the
     # limits' own tests (tests/booking/test_limits.py) set the ones they try.
     BOOKING_LIMIT_PER_ADDRESS = BOOKING_LIMIT_PER_CONTACT = "10000 per hour"

@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, render_template, request
+from flask.globals import request_ctx
 from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -152,6 +154,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
+    _remember_cookie_only_with_a_session(app)
+    _current_user_in_templates_when_used(app)
 
     @login_manager.user_loader
     def load_user(session_token: str) -> models.StaffUser | None:
@@ -183,6 +187,43 @@ def _csrf_check_only_where_it_applies(app: Flask) -> None:
         return check()
 
     hooks[hooks.index(check)] = csrf_protect
+
+
+def _remember_cookie_only_with_a_session(app: Flask) -> None:
+    """Flask-Login looks into the session after every request for a "remember me" mark.
+    Looking marks the session as read, so every response, the health check's included, went
+    out with ``Vary: Cookie`` and the session's save step. An empty session (no cookie came
+    in and nothing was stored) holds no mark: the hook is skipped then, and runs as before
+    whenever the session holds anything."""
+    hooks = app.after_request_funcs[None]
+    found = [hook for hook in hooks if getattr(hook, "__name__", "") == "_update_remember_cookie"]
+    if len(found) != 1 or app.config.get("REMEMBER_COOKIE_REFRESH_EACH_REQUEST"):
+        return  # Flask-Login changed how it hooks in, or would add the mark itself: leave it
+    update = found[0]
+
+    def _update_remember_cookie(response: Any) -> Any:
+        # The context's own attribute: the ``session`` proxy would mark the session as read.
+        opened = getattr(request_ctx, "_session", True)
+        return update(response) if opened else response
+
+    hooks[hooks.index(update)] = _update_remember_cookie
+
+
+def _current_user_in_templates_when_used(app: Flask) -> None:
+    """Flask-Login gives every template ``current_user`` by loading the user before rendering,
+    whether the template looks or not. On a public page that is a session check for nothing
+    (and, for a visitor whose session holds only a CSRF secret, a "session protection" reset
+    that sent a cookie deletion with every page). Templates get the lazy proxy instead: the
+    user is loaded the first time a template reads it, as views already do."""
+    processors = app.template_context_processors[None]
+    found = [p for p in processors if getattr(p, "__name__", "") == "_user_context_processor"]
+    if len(found) != 1:  # Flask-Login changed how it hooks in: leave it
+        return
+
+    def _user_context_processor() -> dict[str, Any]:
+        return {"current_user": current_user}
+
+    processors[processors.index(found[0])] = _user_context_processor
 
 
 def register_blueprints(app: Flask) -> None:

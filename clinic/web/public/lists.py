@@ -40,6 +40,7 @@ from clinic.rules.selfservice import weeks_to_say
 from clinic.web import context, limits
 from clinic.web.converters import parse_row_id
 from clinic.web.forms import ClinicForm, IntakeForm, options
+from clinic.web.page_cache import shared_page
 from clinic.web.public import bp, steps
 from clinic.web.public.held import current_held, hold, other_page
 from clinic.web.public.manage_forms import AboutForm
@@ -151,6 +152,7 @@ def _too_many_joins(limit) -> object:
 @csrf.exempt
 @bp.route("/book/<isodate:day>/standby", methods=["GET", "POST"])
 @limits.booking_requests(on_breach=_too_many_joins)
+@shared_page
 def join_standby(day: date):
     rules = context.rules()
     now = context.now()
@@ -221,6 +223,7 @@ def _program_journey(form: ListForm, rules, full: bool = True) -> steps.Journey:
 @csrf.exempt
 @bp.route("/waiting-list", methods=["GET", "POST"])
 @limits.booking_requests(on_breach=_too_many_joins)
+@shared_page
 def join_program():
     rules = context.rules()
     now = context.now()

@@ -36,6 +36,7 @@ from clinic.models import Appointment, AppointmentStatus
 from clinic.rules.eligibility import Eligibility, age_on, needs_guardian, normalize_phone
 from clinic.rules.policy import ClinicRules
 from clinic.web import context, limits
+from clinic.web.page_cache import shared_page
 from clinic.web.public import bp, lists
 from clinic.web.public.held import current_held, hold, other_page
 from clinic.web.public.manage_forms import (
@@ -412,6 +413,7 @@ def _too_many_lookups(limit) -> Response:
 @csrf.exempt
 @bp.route("/my/lost", methods=["GET", "POST"])
 @limits.lost_link_requests(on_breach=_too_many_lookups)
+@shared_page
 def lost_link():
     form = LostLinkForm()
     if form.validate_on_submit():

@@ -30,6 +30,7 @@ from clinic.rules.policy import ClinicRules
 from clinic.web import context, limits
 from clinic.web.converters import safe_path
 from clinic.web.forms import IntakeForm, options
+from clinic.web.page_cache import per_visit, shared_page
 from clinic.web.public import bp, steps
 from clinic.web.refusals import explain_refusal
 
@@ -37,6 +38,7 @@ CONFIRMED_KEY = "confirmed_appointment"
 
 
 @bp.route("/")
+@shared_page
 def home():
     return render_template("public/home.html")
 
@@ -52,6 +54,7 @@ def set_language():
 
 
 @bp.route("/book")
+@shared_page
 def days():
     rules = context.rules()
     now = context.now()
@@ -59,6 +62,7 @@ def days():
 
 
 @bp.route("/book/<isodate:day>")
+@shared_page
 def times(day: date):
     rules = context.rules()
     availability = booking.day_availability(day, rules, context.now())
@@ -99,6 +103,7 @@ def _too_many_requests(limit) -> object:
 @csrf.exempt
 @bp.route("/book/<isodate:day>/<clock:start>", methods=["GET", "POST"])
 @limits.booking_requests(on_breach=_too_many_requests)
+@shared_page
 def intake(day: date, start: time):
     rules = context.rules()
     now = context.now()
@@ -213,7 +218,11 @@ def fresh_intake(form: IntakeForm) -> None:
     """A new intake form: in the visitor's language, with its own submission key (a repeat
     of the same submission books, or joins, once)."""
     form.language.data = str(session.get("lang") or current_language())
-    form.submission_key.data = secrets.token_urlsafe(24)
+    form.submission_key.data = per_visit(_submission_key)
+
+
+def _submission_key() -> str:
+    return secrets.token_urlsafe(24)
 
 
 def has_errors(form: IntakeForm) -> bool:
@@ -308,6 +317,7 @@ def now_serving_board():
 
 @bp.route("/api/availability")
 @limits.availability_api
+@shared_page
 def availability_api():
     """Open days and, per slot, its start time and seats left (read-only, no personal data)."""
     rules = context.rules()
