@@ -57,6 +57,7 @@ DATABASES = {
 }
 WRK_THREADS, WRK_CONNECTIONS = 2, 16
 WRK_DURATION = os.environ.get("BENCH_DURATION", "10s")  # per page; "2s" for a quick try
+PAGE_CACHE_SECONDS = os.environ.get("BENCH_PAGE_CACHE_SECONDS", "2")  # clinic/web/page_cache.py
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1"))  # per page, best kept: see benchmark()
 WARM_UP = "2s"  # per page, not recorded: each worker's first requests compile templates
 PORTS = range(18_300, 18_400)
@@ -91,6 +92,10 @@ class Page:
     staff: bool = False
     server: str = "clinic"  # or "hello" (bench/hello.py) or "peer" (django-appointment)
     public: bool = False  # a page a youth sees: the 30% target applies
+    # A booking step sent (POST): the answers so far, and the step the answer must show. The
+    # visitor's session cookie and CSRF token come from the first step, fetched once.
+    form: tuple[tuple[str, str], ...] = ()
+    shows: str = ""
 
 
 @dataclass(frozen=True)
@@ -271,6 +276,8 @@ def app_env(database: Database) -> dict[str, str]:
         "SECRET_KEY": "bench-only-not-secret",
         # The limiter runs (its cost is part of a page's), with a limit wrk never reaches.
         "AVAILABILITY_LIMIT_PER_ADDRESS": "100000000 per minute",
+        # As configured (2 s); BENCH_PAGE_CACHE_SECONDS=0 measures every page rendered afresh.
+        "PUBLIC_PAGE_CACHE_SECONDS": PAGE_CACHE_SECONDS,
     }
 
 
@@ -309,6 +316,7 @@ def benchmark(wrk: str, database: Database, workers: int, peer: Peer) -> Run:
             bases["peer"], master_of["peer"] = servers.enter_context(peer_gunicorn(peer, workers))
         masters = list(master_of.values())
         headers = {"User-Agent": USER_AGENT, "Cookie": staff_login(base)}
+        youth: dict[str, str] = {}  # the booking visitor's cookie and token, when a step is sent
         best: dict[Page, Measure] = {}
         # With ROUNDS > 1 every page is measured once per round, round after round, and its
         # best round kept: on a shared machine, the round least disturbed by other work.
@@ -317,9 +325,18 @@ def benchmark(wrk: str, database: Database, workers: int, peer: Peer) -> Run:
             for page in to_load:
                 page_headers = headers if page.staff else {"User-Agent": USER_AGENT}
                 url = bases[page.server] + page.path
+                if page.form and not youth:
+                    youth.update(booking_visitor(url))
+                if page.form:
+                    page_headers = {
+                        "User-Agent": USER_AGENT,
+                        "Cookie": youth["cookie"],
+                        "Content-Type": "application/x-www-form-urlencoded",
+                    }
+                body = urlencode([*page.form, ("csrf_token", youth["token"])]) if page.form else ""
                 if round_number == 0:
-                    check_page(url, page_headers)
-                    load(wrk, url, page_headers, WARM_UP)
+                    check_page(url, page_headers, body, page.shows)
+                    load(wrk, url, page_headers, WARM_UP, body)
                 ours = [
                     *masters,
                     *(child for master in masters for child in children(master)),
@@ -328,7 +345,7 @@ def benchmark(wrk: str, database: Database, workers: int, peer: Peer) -> Run:
                 serving = children(master_of[page.server])
                 before = cpu_snapshot(ours)
                 serving_before = sum(process_cpu_s(pid) for pid in serving)
-                output = load(wrk, url, page_headers, WRK_DURATION)
+                output = load(wrk, url, page_headers, WRK_DURATION, body)
                 serving_s = sum(process_cpu_s(pid) for pid in serving) - serving_before
                 other_cpu = others_share(before, cpu_snapshot(ours))
                 raw = OUT / f"wrk-{database.name}-{workers}w-{slug(page.name)}.txt".lower()
@@ -474,6 +491,21 @@ def pages(base: str, peer: Peer) -> list[Page]:
         Page("days", "/book", public=True),
         Page("times", f"/book/{day}", public=True),
         Page("booking, first step", f"/book/{day}/{start}", public=True),
+        # Each later step is a POST of the answers so far, answered with the next step's page.
+        Page(
+            "booking, about you sent",
+            f"/book/{day}/{start}",
+            public=True,
+            form=(("step", "about"), ("go", "next"), *_chosen(start), *_ABOUT),
+            shows="tattoo",
+        ),
+        Page(
+            "booking, tattoo sent",
+            f"/book/{day}/{start}",
+            public=True,
+            form=(("step", "tattoo"), ("go", "next"), *_chosen(start), *_ABOUT, *_TATTOO),
+            shows="check",
+        ),
         Page("lost link", "/my/lost", public=True),
         Page("waiting list, join", "/waiting-list", public=True),
         Page("availability API", "/api/availability", public=True),
@@ -484,6 +516,38 @@ def pages(base: str, peer: Peer) -> list[Page]:
     return found
 
 
+# The answers of a 22-year-old, as the steps' pages send them (ISO birth date: also accepted).
+_ABOUT = (
+    ("first_name", "Ana"),
+    ("last_name", "Bench"),
+    ("date_of_birth", "2004-05-01"),
+    ("phone", "(415) 555-0134"),
+    ("language", "en"),
+    ("contact_by", "sms"),
+)
+_TATTOO = (
+    ("tattoo_count", "1"),
+    ("tattoo_locations", "hands"),
+    ("tattoo_size", "small"),
+    ("tattoo_colors", "black"),
+    ("tattoo_kind", "amateur"),
+    ("tattoo_age_years", "3"),
+    ("health_any", "no"),
+)
+
+
+def _chosen(start: str) -> tuple[tuple[str, str], ...]:
+    return (("slot_time", start), ("submission_key", "bench-" + "k" * 26))
+
+
+def booking_visitor(first_step: str) -> dict[str, str]:
+    """A youth who opened the first step: their session cookie and the form's CSRF token."""
+    status, headers, body = get(first_step, {"User-Agent": USER_AGENT})
+    if status != 200:
+        raise RuntimeError(f"GET {first_step} answered {status}")
+    return {"cookie": session_cookie(headers), "token": csrf_token(body)}
+
+
 def last_clinic_day() -> date:
     """The latest past clinic day: the seed fills past days, so it is a busy one."""
 
@@ -491,16 +555,26 @@ def last_clinic_day() -> date:
     return clinic_days(today - timedelta(days=40), today - timedelta(days=1))[-1]
 
 
-def check_page(url: str, headers: dict[str, str]) -> None:
-    """wrk counts a redirect as a success: make sure the page itself answers."""
-    status, _, body = get(url, headers)
+def check_page(url: str, headers: dict[str, str], form: str = "", shows: str = "") -> None:
+    """wrk counts a redirect as a success: make sure the page itself answers (for a step
+    sent, the next step's page, not the same step with errors)."""
+    status, _, body = request("POST", url, headers, form) if form else get(url, headers)
     if status != 200 or 'name="password"' in body:
         raise RuntimeError(f"{url} answered {status} (expected the page itself)")
+    if shows and f'name="step" value="{shows}"' not in body:
+        raise RuntimeError(f"POST {url} did not move on to the {shows} step")
 
 
-def load(wrk: str, url: str, headers: dict[str, str], duration: str) -> str:
+def load(wrk: str, url: str, headers: dict[str, str], duration: str, form: str = "") -> str:
+    script = []
+    if form:  # wrk sends a body only from a script
+        lua = OUT / "post.lua"
+        quoted = form.replace("\\", "\\\\").replace('"', '\\"')
+        lua.write_text(f'wrk.method = "POST"\nwrk.body = "{quoted}"\n')
+        script = ["-s", str(lua)]
     command = [
         wrk,
+        *script,
         f"-t{WRK_THREADS}",
         f"-c{WRK_CONNECTIONS}",
         f"-d{duration}",
@@ -737,6 +811,13 @@ def report(
         ),
         "| server | `gunicorn -w N wsgi:app`, sync workers, CLINIC_ENV=development; beside it, "
         "`gunicorn -w N hello:app` (bench/hello.py) and the peer |",
+        f"| public page cache | PUBLIC_PAGE_CACHE_SECONDS={PAGE_CACHE_SECONDS} "
+        + (
+            "(every page rendered afresh) |"
+            if float(PAGE_CACHE_SECONDS) <= 0
+            else "(the same public page served from the worker's memory within that time; "
+            "a booking step sent is never kept) |"
+        ),
         f"| peer | {peer_line(peer)} |",
         f"| load | `wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{WRK_DURATION} --latency` per page, "
         f"after a {WARM_UP} warm-up, from another process on the same machine"
