@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import defer, joinedload, selectinload
+from sqlalchemy import Date, Row, Select, bindparam, func, null, select
+from sqlalchemy.orm import aliased
 
 from clinic.extensions import db
 from clinic.models import (
@@ -34,22 +35,67 @@ from clinic.rules.visits import (
 )
 
 
+@dataclass(frozen=True)
+class SheetYouth:
+    """What the day sheet shows of a youth: plain values read with the appointment, not an ORM
+    entity (loading ~25-40 entities with their relationships was most of the sheet's time)."""
+
+    id: int
+    first_name: str
+    last_name: str
+    preferred_name: str | None
+    purged_at: datetime | None
+    date_of_birth: date
+    guardian_name: str | None
+
+    display_name = Youth.display_name  # the model's own rule ("Erased record #12" once purged)
+
+
+@dataclass(frozen=True)
+class SheetIntake:
+    guardian_name: str | None
+    screening: list[str]  # empty for a reader who does not see health answers
+
+
+@dataclass(frozen=True)
+class SheetAppointment:
+    """What the day sheet shows of an appointment, as plain values."""
+
+    id: int
+    code: str
+    status: str
+    ticket: int | None
+    walk_in: bool
+    station: str | None
+    arrived_at: datetime | None
+    called_at: datetime | None
+    consent: str | None
+    intake: SheetIntake | None
+
+
+@dataclass(frozen=True)
+class LastChange:
+    """An appointment's latest move, with what ``undo.undoable`` reads of it."""
+
+    action: str
+    actor: str
+    at: datetime
+    undone_at: datetime | None
+
+
 @dataclass
 class Visit:
     """One appointment as the day sheet shows it."""
 
-    appointment: Appointment
+    appointment: SheetAppointment
+    youth: SheetYouth
     start: time  # the slot's start: the youth's appointment time
     age: int
     minor: bool
     session_number: int  # the session this visit is (1: first visit)
     started: bool  # the appointment time has come
     late: bool  # booked, not here, past the grace period: offered as a no-show
-    last_change: StatusChange | None
-
-    @property
-    def youth(self) -> Youth:
-        return self.appointment.youth
+    last_change: LastChange | None  # what "undo" would revert
 
     @property
     def status(self) -> VisitStatus:
@@ -62,7 +108,13 @@ class Visit:
     @property
     def flags(self) -> list[str]:
         intake = self.appointment.intake
-        return list(intake.screening) if intake else []
+        return intake.screening if intake else []
+
+    @property
+    def guardian(self) -> str | None:
+        """The guardian's name to show: the one this booking gave, else the youth's first."""
+        intake = self.appointment.intake
+        return (intake and intake.guardian_name) or self.youth.guardian_name
 
 
 @dataclass
@@ -110,26 +162,6 @@ class DaySheet:
         return len(self.visits)
 
 
-# Encrypted columns the sheet never shows, left unloaded: each one loaded is a decryption
-# (about a fifth of the day view's time when they all were), and what a page does not need it
-# should not read. Read later by other code, each loads on first use as usual.
-UNSHOWN_YOUTH = (
-    Youth.phone,
-    Youth.email,
-    Youth.guardian_relationship,
-    Youth.guardian_phone,
-)
-UNSHOWN_INTAKE = (
-    Intake.phone,
-    Intake.email,
-    Intake.guardian_relationship,
-    Intake.guardian_phone,
-    Intake.tattoo_notes,
-    Intake.referral_source,
-)
-UNSHOWN_INTAKE_NOT_CLINICAL = (*UNSHOWN_INTAKE, Intake.screening)
-UNSHOWN_TREATMENT = (Treatment.settings, Treatment.notes)
-
 # How far the day view looks for the previous and next clinic day (two months covers any
 # ordinary gap; a longer closure shows the date picker instead).
 NEARBY = timedelta(days=62)
@@ -138,7 +170,7 @@ NEARBY = timedelta(days=62)
 def day_sheet(day: date, rules: ClinicRules, now: datetime, *, clinical: bool = True) -> DaySheet:
     """A clinic day for staff: every slot with its visits, the queue, stations and counts.
     Without ``clinical`` (a reader whose role does not see health answers), the intakes'
-    screening answers are left unread: ``Visit.flags`` would load them one by one.
+    screening answers are left unread (and undecrypted): ``Visit.flags`` is then empty.
 
     A fixed number of queries whatever the number of bookings. Slots that exist in the
     database but no longer in the plan (hours changed after booking) are listed too, so no
@@ -154,37 +186,21 @@ def day_sheet(day: date, rules: ClinicRules, now: datetime, *, clinical: bool = 
         day - NEARBY, day + NEARBY, rules.day, [row.as_exception() for row in changes.values()]
     )
     plan = next((p for p in nearby if p.day == day), None)
-    rows = db.session.scalars(
-        select(Slot)
-        .where(Slot.day == day)
-        .options(
-            # Each appointment's youth, intake and treatment in the same statement (one row
-            # each): two statements in all instead of four.
-            selectinload(Slot.appointments).options(
-                joinedload(Appointment.youth, innerjoin=True).options(*map(defer, UNSHOWN_YOUTH)),
-                joinedload(Appointment.intake).options(
-                    *map(defer, UNSHOWN_INTAKE if clinical else UNSHOWN_INTAKE_NOT_CLINICAL)
-                ),
-                joinedload(Appointment.treatment).options(*map(defer, UNSHOWN_TREATMENT)),
-            )
-        )
-        .order_by(Slot.start_time)
+    slot_rows = db.session.execute(
+        select(Slot.start_time, Slot.end_time, Slot.booked, Slot.blocked).where(Slot.day == day)
     ).all()
-    appointments = [
-        a for row in rows for a in row.appointments if a.status != VisitStatus.CANCELLED
-    ]
-    before = _treatments_before(day, [a.youth_id for a in appointments])
-    latest = _latest_changes([a.id for a in appointments])
+    booked = _booked_visits(day, clinical)
+    by_start: dict[time, list] = {}
+    for row in booked:
+        by_start.setdefault(row.start_time, []).append(row)
 
-    by_start = {row.start_time: row for row in rows}
     slot_plans = {p.start: p for p in (day_slots(plan) if plan else [])}
-    for row in rows:
+    for row in slot_rows:
         # A time outside the plan is listed only while it still holds someone: a booking made
         # before the hours changed must never be hidden, an emptied row is just history.
-        if row.start_time not in slot_plans and any(
-            a.status != VisitStatus.CANCELLED for a in row.appointments
-        ):
+        if row.start_time not in slot_plans and row.start_time in by_start:
             slot_plans[row.start_time] = SlotPlan(day, row.start_time, row.end_time, 0)
+    slot_row = {row.start_time: row for row in slot_rows}
     sheet = DaySheet(
         day,
         plan,
@@ -196,30 +212,27 @@ def day_sheet(day: date, rules: ClinicRules, now: datetime, *, clinical: bool = 
     grace = rules.no_show_grace
     for start in sorted(slot_plans):
         slot_plan = slot_plans[start]
-        row = by_start.get(start)
-        visits = []
+        row = slot_row.get(start)
         starts_at = slot_start(day, start, rules.zone)
-        for appointment in row.appointments if row else []:
-            if appointment.status == VisitStatus.CANCELLED:
-                continue
-            youth = appointment.youth
-            visits.append(
-                Visit(
-                    appointment=appointment,
-                    start=start,
-                    age=age_on(youth.date_of_birth, day),
-                    minor=needs_guardian(youth.date_of_birth, day, rules.ages),
-                    session_number=(
-                        appointment.treatment.session_number
-                        if appointment.treatment
-                        else next_session_number(before.get(youth.id, 0))
-                    ),
-                    started=now >= starts_at,
-                    late=appointment.status == VisitStatus.BOOKED
-                    and is_late(starts_at, now, grace),
-                    last_change=latest.get(appointment.id),
-                )
+        started = now >= starts_at
+        visits = [
+            Visit(
+                appointment=_appointment(booking),
+                youth=_youth(booking),
+                start=start,
+                age=age_on(booking.date_of_birth, day),
+                minor=needs_guardian(booking.date_of_birth, day, rules.ages),
+                session_number=(
+                    booking.session_number
+                    if booking.session_number is not None
+                    else next_session_number(booking.sessions_before)
+                ),
+                started=started,
+                late=booking.status == VisitStatus.BOOKED and is_late(starts_at, now, grace),
+                last_change=_last_change(booking),
             )
+            for booking in by_start.get(start, [])
+        ]
         visits.sort(key=lambda v: (v.appointment.ticket or 10**6, v.appointment.id))
         sheet.slots.append(
             SheetSlot(
@@ -265,6 +278,107 @@ def day_sheet(day: date, rules: ClinicRules, now: datetime, *, clinical: bool = 
     return sheet
 
 
+def _booked_visits(day: date, clinical: bool) -> list[Row]:
+    """The day's appointments (cancelled ones left out) with what the sheet shows of each
+    youth, intake and treatment, the sessions each youth had before and each appointment's
+    latest move: one statement of plain columns, no ORM entities (building those was most of
+    the day view's time).
+
+    Only the encrypted columns shown are read (each one read is a decryption): the guardians'
+    names, and the screening answers for a ``clinical`` reader only.
+    """
+    return db.session.execute(_booked_query(clinical), {"day": day}).all()
+
+
+# Built once per process, not per request: building this statement (its aliases above all)
+# took longer than running it. It holds no data, only the SQL; the day is a parameter.
+@cache
+def _booked_query(clinical: bool) -> Select:
+    day = bindparam("day", type_=Date)
+    earlier = aliased(Treatment)
+    sessions_before = (
+        select(func.count())
+        .where(earlier.youth_id == Appointment.youth_id, earlier.day < day)
+        .scalar_subquery()
+    )
+    latest = aliased(StatusChange)
+    latest_id = (
+        select(func.max(latest.id)).where(latest.appointment_id == Appointment.id).scalar_subquery()
+    )
+    return (
+        select(
+            Slot.start_time,
+            Appointment.id,
+            Appointment.code,
+            Appointment.status,
+            Appointment.ticket,
+            Appointment.walk_in,
+            Appointment.station,
+            Appointment.arrived_at,
+            Appointment.called_at,
+            Appointment.consent,
+            Appointment.youth_id,
+            Youth.first_name,
+            Youth.last_name,
+            Youth.preferred_name,
+            Youth.purged_at,
+            Youth.date_of_birth,
+            Youth.guardian_name,
+            Intake.id.label("intake_id"),
+            Intake.guardian_name.label("intake_guardian_name"),
+            (Intake.screening if clinical else null()).label("screening"),
+            Treatment.session_number,
+            sessions_before.label("sessions_before"),
+            StatusChange.action,
+            StatusChange.actor,
+            StatusChange.at,
+            StatusChange.undone_at,
+        )
+        .join(Appointment.slot)
+        .join(Appointment.youth)
+        .outerjoin(Appointment.intake)
+        .outerjoin(Appointment.treatment)
+        .outerjoin(StatusChange, StatusChange.id == latest_id)
+        .where(Slot.day == day, Appointment.status != VisitStatus.CANCELLED)
+    )
+
+
+def _appointment(row: Row) -> SheetAppointment:
+    intake = None
+    if row.intake_id is not None:
+        intake = SheetIntake(row.intake_guardian_name, list(row.screening or []))
+    return SheetAppointment(
+        id=row.id,
+        code=row.code,
+        status=row.status,
+        ticket=row.ticket,
+        walk_in=row.walk_in,
+        station=row.station,
+        arrived_at=row.arrived_at,
+        called_at=row.called_at,
+        consent=row.consent,
+        intake=intake,
+    )
+
+
+def _last_change(row: Row) -> LastChange | None:
+    if row.action is None:
+        return None
+    return LastChange(row.action, row.actor, row.at, row.undone_at)
+
+
+def _youth(row: Row) -> SheetYouth:
+    return SheetYouth(
+        id=row.youth_id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        preferred_name=row.preferred_name,
+        purged_at=row.purged_at,
+        date_of_birth=row.date_of_birth,
+        guardian_name=row.guardian_name,
+    )
+
+
 def sessions_before(youth_id: int, day: date) -> int:
     """How many sessions the youth had before ``day``."""
     return _treatments_before(day, [youth_id]).get(youth_id, 0)
@@ -280,19 +394,6 @@ def _treatments_before(day: date, youth_ids: list[int]) -> dict[int, int]:
         .group_by(Treatment.youth_id)
     ).all()
     return dict(rows)
-
-
-def _latest_changes(appointment_ids: list[int]) -> dict[int, StatusChange]:
-    """Each appointment's latest move (what "undo" would revert): one query."""
-    if not appointment_ids:
-        return {}
-    newest = (
-        select(func.max(StatusChange.id))
-        .where(StatusChange.appointment_id.in_(appointment_ids))
-        .group_by(StatusChange.appointment_id)
-    )
-    changes = db.session.scalars(select(StatusChange).where(StatusChange.id.in_(newest))).all()
-    return {change.appointment_id: change for change in changes}
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,8 @@ def _sheet_context(day: date) -> dict:
         "now": now,
         "is_today": day == today,
         "stations": rules.stations,
-        "status_labels": STATUS_LABELS,
+        # Translated once here: a lazy string translates again each time a row shows it.
+        "status_labels": {status: str(label) for status, label in STATUS_LABELS.items()},
         "action_labels": ACTION_LABELS,
         "undoable": lambda change: clinic_day.undoable(change, role, today, rules),
         "may": may,
