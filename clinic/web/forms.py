@@ -307,6 +307,11 @@ def _render_select(widget: Select, field: Field, params: dict) -> Markup:
     return Markup("".join(html))
 
 
+def _plain_options(kind: type) -> bool:
+    # A classmethod: each look-up makes a new bound method, so compare the functions.
+    return getattr(kind.render_option, "__func__", None) is Select.render_option.__func__
+
+
 def render_quickly(field: Field, params: dict) -> Markup | None:
     """The field's widget drawn as WTForms draws it, or None for a widget it cannot draw."""
     widget = field.widget
@@ -317,7 +322,7 @@ def render_quickly(field: Field, params: dict) -> Markup | None:
             return _render_input(widget, field, params)
     elif kind.__call__ is TextArea.__call__:
         return _render_textarea(widget, field, params)
-    elif kind.__call__ is Select.__call__ and kind.render_option is Select.render_option:
+    elif kind.__call__ is Select.__call__ and _plain_options(kind):
         return None if field.has_groups() else _render_select(widget, field, params)
     return None
 

@@ -50,8 +50,11 @@ def _address_key() -> str:
     return "booking-address:" + get_remote_address()
 
 
-def booking_requests(on_breach: Callable[[RequestLimit], object]):
-    """The limits on online booking requests (POST only), answered by ``on_breach``."""
+def booking_requests(
+    on_breach: Callable[[RequestLimit], object], exempt_when: Callable[[], bool] | None = None
+):
+    """The limits on online booking requests (POST only), answered by ``on_breach``; not
+    looked at when ``exempt_when()`` (a POST that cannot book)."""
 
     def decorate(view):
         for name, key in (
@@ -64,6 +67,7 @@ def booking_requests(on_breach: Callable[[RequestLimit], object]):
                 methods=["POST"],
                 deduct_when=_received,
                 on_breach=on_breach,
+                exempt_when=exempt_when,
             )(view)
         return view
 

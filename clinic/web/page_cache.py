@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app, g, make_response, request, session
 from flask.globals import request_ctx
@@ -60,6 +60,8 @@ class _Kept:
 
 
 _pages: dict[tuple[str, str], _Kept] = {}
+_reads: dict[Hashable, tuple[float, Any]] = {}
+T = TypeVar("T")
 
 
 def per_visit(make: Callable[[], str]) -> str:
@@ -91,9 +93,28 @@ def shared_page(view: Callable[..., Any]) -> Callable[..., Any]:
     return served
 
 
+def kept_read(key: Hashable, read: Callable[[], T]) -> T:
+    """``read()``, kept ``PUBLIC_PAGE_CACHE_SECONDS`` per worker under ``key``: for a read
+    model the same for every visitor (a day's times and seats), shown while moving between
+    steps; never for what decides a booking. The value must be immutable (it is shared)."""
+    seconds = current_app.config["PUBLIC_PAGE_CACHE_SECONDS"]
+    if seconds <= 0:
+        return read()
+    now = time.monotonic()
+    kept = _reads.get(key)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    value = read()
+    if len(_reads) >= _MOST_PAGES:
+        _reads.clear()  # a bound never reached in use: a few days' reads are a few dozen
+    _reads[key] = (now + seconds, value)
+    return value
+
+
 def forget_all() -> None:
-    """Drop every kept page (tests; a deploy starts with none anyway)."""
+    """Drop every kept page and read (tests; a deploy starts with none anyway)."""
     _pages.clear()
+    _reads.clear()
 
 
 def _neutral_session() -> bool:

@@ -140,3 +140,16 @@ def test_the_intake_form_itself_is_never_limited(app, client):
     assert post(client, 1).status_code == 303
     assert post(client, 2).status_code == 429
     assert client.get(intake_url(), environ_base={"REMOTE_ADDR": "10.1.1.1"}).status_code == 200
+
+
+def test_moving_between_steps_is_never_limited_only_booking_is(app, client):
+    app.config["BOOKING_LIMIT_PER_ADDRESS"] = "1 per hour"
+    assert post(client, 1).status_code == 303
+    # Over the limit, the next youth on the same wifi still goes through the steps...
+    for step, go in (("about", "next"), ("tattoo", "next"), ("check", "back")):
+        moved = post(client, 2, step=step, go=go, health_any="yes")
+        assert moved.status_code == 200, step
+        assert "Invented2" in moved.get_data(as_text=True)
+    # ... and hears about the limit where it applies: when asking to book.
+    assert post(client, 2, step="check", go="book").status_code == 429
+    assert booked() == 1

@@ -125,3 +125,19 @@ def test_a_post_is_never_answered_from_the_cache(client, kept):
     text(client.get(intake_url()))
     answer = client.post(intake_url(), data=intake_data(first_name=""))
     assert answer.status_code == 422  # the form's errors, not the kept first step
+
+
+def test_a_read_shared_while_moving_between_steps_is_kept_as_long_as_a_page(app, kept):
+    reads = []
+
+    def read():
+        reads.append(1)
+        return len(reads)
+
+    assert page_cache.kept_read(("day", 1), read) == 1
+    assert page_cache.kept_read(("day", 1), read) == 1  # kept
+    assert page_cache.kept_read(("day", 2), read) == 2  # another key
+    kept.wait(2.5)
+    assert page_cache.kept_read(("day", 1), read) == 3  # expired: read again
+    app.config["PUBLIC_PAGE_CACHE_SECONDS"] = 0
+    assert page_cache.kept_read(("day", 1), read) == 4  # off: read every time

@@ -151,7 +151,7 @@ def _too_many_joins(limit) -> object:
 # the form with every answer kept.
 @csrf.exempt
 @bp.route("/book/<isodate:day>/standby", methods=["GET", "POST"])
-@limits.booking_requests(on_breach=_too_many_joins)
+@limits.booking_requests(on_breach=_too_many_joins, exempt_when=steps.only_moving)
 @shared_page
 def join_standby(day: date):
     rules = context.rules()
@@ -222,7 +222,7 @@ def _program_journey(form: ListForm, rules, full: bool = True) -> steps.Journey:
 
 @csrf.exempt
 @bp.route("/waiting-list", methods=["GET", "POST"])
-@limits.booking_requests(on_breach=_too_many_joins)
+@limits.booking_requests(on_breach=_too_many_joins, exempt_when=steps.only_moving)
 @shared_page
 def join_program():
     rules = context.rules()

@@ -68,6 +68,23 @@ TITLES = {
 REFUSED_AGES = (Eligibility.TOO_YOUNG, Eligibility.TOO_OLD)
 
 
+def posted_move() -> str:
+    """What the POST asks for: ``book``, ``next``, ``back`` or the step to change. A POST
+    without a step is the whole form at once, and books."""
+    if not (request.method == "POST" and request.form.get("step") in STEPS):
+        return "book"
+    go = request.form.get("go") or "next"
+    if request.form.get("step") == CHECK and go not in ("back", *STEPS):
+        return "book"
+    return go if go in ("next", "back", "book", *STEPS) else "next"
+
+
+def only_moving() -> bool:
+    """A POST that goes from step to step without booking: it books nothing, so the booking
+    limits neither count it nor look it up (each look-up a round trip to the shared store)."""
+    return request.method == "POST" and posted_move() != "book"
+
+
 @dataclass
 class Journey:
     """One visitor's way through the steps: the form, the day the age rule is applied to,
@@ -101,12 +118,7 @@ class Journey:
 
     def move(self) -> str:
         """``book``, ``next``, ``back`` or the step to change."""
-        if not self.stepped:
-            return "book"
-        go = request.form.get("go") or "next"
-        if request.form.get("step") == CHECK and go not in ("back", *STEPS):
-            return "book"
-        return go if go in ("next", "back", "book", *STEPS) else "next"
+        return posted_move()
 
     # --- The steps
 

@@ -30,7 +30,7 @@ from clinic.rules.policy import ClinicRules
 from clinic.web import context, limits
 from clinic.web.converters import safe_path
 from clinic.web.forms import IntakeForm, options
-from clinic.web.page_cache import per_visit, shared_page
+from clinic.web.page_cache import kept_read, per_visit, shared_page
 from clinic.web.public import bp, steps
 from clinic.web.refusals import explain_refusal
 
@@ -102,12 +102,16 @@ def _too_many_requests(limit) -> object:
 # answer kept, rather than as a bare 400 page.
 @csrf.exempt
 @bp.route("/book/<isodate:day>/<clock:start>", methods=["GET", "POST"])
-@limits.booking_requests(on_breach=_too_many_requests)
+@limits.booking_requests(on_breach=_too_many_requests, exempt_when=steps.only_moving)
 @shared_page
 def intake(day: date, start: time):
     rules = context.rules()
     now = context.now()
-    availability = booking.day_availability(day, rules, now)
+    if steps.posted_move() == "book":
+        availability = booking.day_availability(day, rules, now)
+    else:
+        # Showing a step: the times to choose from, as every visitor sees them this moment.
+        availability = kept_read(("day", day), lambda: booking.day_availability(day, rules, now))
     if not within_window(day, rules):
         availability = None
     if request.method == "GET" and (
