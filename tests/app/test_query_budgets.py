@@ -28,16 +28,16 @@ from tests.support.querycount import count_statements
 SEATS = 25  # 12 slots of 25 seats: 300 bookings on one clinic day
 
 # The most statements each page may run. The staff day: the signed-in user, the staff
-# changes around the date, the slots, and their appointments with each one's youth, intake
-# and treatment (one statement), then the sessions each youth had before, each appointment's
-# latest move (for undo), and the day's standby count and seats held for offers.
+# changes around the date, the slots, and their appointments with each one's youth, intake,
+# sessions before and latest move (for undo) in one statement, then the day's standby count
+# and seats held for offers.
 BUDGETS = {
     "/book": 2,
     f"/book/{NEXT_DAY}": 2,
     f"/book/{NEXT_DAY}/16:00": 2,
     "/api/availability": 2,
-    f"/staff/day/{NEXT_DAY}": 9,  # + 1: the view in the audit trail (clinic.audit.viewed)
-    f"/staff/day/{NEXT_DAY}/live": 8,  # what open screens fetch every few seconds
+    f"/staff/day/{NEXT_DAY}": 7,  # + 1: the view in the audit trail (clinic.audit.viewed)
+    f"/staff/day/{NEXT_DAY}/live": 6,  # what open screens fetch every few seconds
     "/now-serving/board": 1,
 }
 
