@@ -73,6 +73,14 @@ class Config:
     # database. 0: every page rendered afresh.
     PUBLIC_PAGE_CACHE_SECONDS = float(os.environ.get("PUBLIC_PAGE_CACHE_SECONDS", "2"))
 
+    # No-show history: a youth with this many no-shows within the last NO_SHOW_RECENT_DAYS
+    # is marked on the day sheet, so the desk can call them the day before.
+    NO_SHOW_FLAG_COUNT = _int("NO_SHOW_FLAG_COUNT", 2)
+    NO_SHOW_RECENT_DAYS = _int("NO_SHOW_RECENT_DAYS", 365)
+    # The clinician roster: each clinician rostered on a day opens this many seats per slot
+    # (and one station); a day without a roster keeps SEATS_PER_SLOT and STATIONS.
+    SEATS_PER_CLINICIAN = _int("SEATS_PER_CLINICIAN", 1)
+
     # The booking window
     BOOKING_HORIZON_DAYS = _int("BOOKING_HORIZON_DAYS", 60)
     BOOKING_CUTOFF_HOURS = _int("BOOKING_CUTOFF_HOURS", 2)

@@ -30,9 +30,11 @@ class Action(enum.StrEnum):
     TREAT = "treat"  # call a youth to a station, record the treatment
     # Records
     BOOK_FOLLOW_UP = "book_follow_up"
+    BOOK_FOR_CALLER = "book_for_caller"  # a new or known youth who phones in, any open slot
+    MOVE_BOOKING = "move_booking"  # one booking to another open time or day
     # Standby and waiting lists: reorder, remove, invite by hand (seeing them is VIEW_DAY)
     MANAGE_LISTS = "manage_lists"
-    EDIT_CONTACT = "edit_contact"
+    EDIT_CONTACT = "edit_contact"  # a youth's contact, names, language, channel, guardian
     MERGE_YOUTH = "merge_youth"
     # Messages to youth: what was sent to whom (contact details), and sending again
     VIEW_MESSAGES = "view_messages"
@@ -61,6 +63,10 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.CANCEL: _DESK,
     Action.TREAT: frozenset({Role.CLINICIAN}),
     Action.BOOK_FOLLOW_UP: _EVERYONE,
+    # The desk takes the calls: it books for callers and moves bookings (with the contact
+    # details the confirmation goes to, which clinicians do not see).
+    Action.BOOK_FOR_CALLER: _DESK,
+    Action.MOVE_BOOKING: _DESK,
     # Who gets a freed seat is booking work, done by the desk that takes the calls and keeps
     # contact details; clinicians see the lists (who may come) but do not change them.
     Action.MANAGE_LISTS: _DESK,

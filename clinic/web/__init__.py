@@ -26,6 +26,8 @@ def register_blueprints(app: Flask) -> None:
     from clinic.web.staff.day import views as _day  # noqa: F401
     from clinic.web.staff.lists import views as _lists  # noqa: F401
     from clinic.web.staff.messages import views as _messages  # noqa: F401
+    from clinic.web.staff.records import bookings as _bookings  # noqa: F401
+    from clinic.web.staff.records import edit as _edit  # noqa: F401
     from clinic.web.staff.records import privacy as _privacy  # noqa: F401
     from clinic.web.staff.records import views as _records  # noqa: F401
     from clinic.web.staff.schedule import views as _schedule  # noqa: F401

@@ -19,6 +19,8 @@ EXPECTED = {
     Action.CANCEL: {A, D},
     Action.TREAT: {C},
     Action.BOOK_FOLLOW_UP: {A, D, C},
+    Action.BOOK_FOR_CALLER: {A, D},
+    Action.MOVE_BOOKING: {A, D},
     Action.MANAGE_LISTS: {A, D},
     Action.EDIT_CONTACT: {A, D},
     Action.MERGE_YOUTH: {A},

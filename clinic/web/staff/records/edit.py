@@ -1,0 +1,1 @@
+"""Editing a youth's details (issue 16): contact, names, language, channel, guardian."""
