@@ -4,7 +4,6 @@ of statements whatever the number of bookings."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -24,6 +23,7 @@ from clinic.models import (
     Youth,
 )
 from clinic.rules.calendar import DayPlan, SlotPlan, day_slots, plan_days
+from clinic.rules.counts import DayCounts, NoShowPolicy, SlotSeats, day_counts, seats_left
 from clinic.rules.eligibility import age_on, needs_guardian, slot_start
 from clinic.rules.policy import ClinicRules
 from clinic.rules.visits import (
@@ -96,6 +96,8 @@ class Visit:
     started: bool  # the appointment time has come
     late: bool  # booked, not here, past the grace period: offered as a no-show
     last_change: LastChange | None  # what "undo" would revert
+    recent_no_shows: int = 0  # the youth's no-shows in the recent past (NoShowPolicy)
+    no_show_flag: bool = False  # enough of them that the desk should call the day before
 
     @property
     def status(self) -> VisitStatus:
@@ -141,21 +143,24 @@ class DaySheet:
     waiting: list[Visit] = field(default_factory=list)
     in_treatment: dict[str, Visit] = field(default_factory=dict)
     late: list[Visit] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: DayCounts | None = None  # clinic.rules.counts: the same numbers on every page
 
     @property
     def visits(self) -> list[Visit]:
         return [visit for slot in self.slots for visit in slot.visits]
 
     def walk_in_seats(self, now: datetime) -> int | None:
-        """Free seats a walk-in could still take, or None unless the clinic is open today."""
-        if self.plan is None or self.day != now.date():
+        """Free seats a walk-in could still take, or None unless the clinic is open today:
+        the day's seats left (``clinic.rules.counts.seats_left``)."""
+        if self.plan is None or self.day != now.date() or self.counts is None:
             return None
-        return sum(
-            slot.seats_free
+        return self.counts.seats_left
+
+    def slot_seats(self) -> list[SlotSeats]:
+        return [
+            SlotSeats(slot.plan.start, slot.plan.end, slot.capacity, slot.booked, slot.blocked)
             for slot in self.slots
-            if slot.plan.end > now.time() and slot.plan.seats > 0
-        )
+        ]
 
     @property
     def appointment_count(self) -> int:
@@ -167,7 +172,14 @@ class DaySheet:
 NEARBY = timedelta(days=62)
 
 
-def day_sheet(day: date, rules: ClinicRules, now: datetime, *, clinical: bool = True) -> DaySheet:
+def day_sheet(
+    day: date,
+    rules: ClinicRules,
+    now: datetime,
+    *,
+    clinical: bool = True,
+    no_shows: NoShowPolicy = NoShowPolicy(),
+) -> DaySheet:
     """A clinic day for staff: every slot with its visits, the queue, stations and counts.
     Without ``clinical`` (a reader whose role does not see health answers), the intakes'
     screening answers are left unread (and undecrypted): ``Visit.flags`` is then empty.
@@ -189,7 +201,7 @@ def day_sheet(day: date, rules: ClinicRules, now: datetime, *, clinical: bool = 
     slot_rows = db.session.execute(
         select(Slot.start_time, Slot.end_time, Slot.booked, Slot.blocked).where(Slot.day == day)
     ).all()
-    booked = _booked_visits(day, clinical)
+    booked = _booked_visits(day, clinical, no_shows.since(day))
     by_start: dict[time, list] = {}
     for row in booked:
         by_start.setdefault(row.start_time, []).append(row)
@@ -230,6 +242,8 @@ def day_sheet(day: date, rules: ClinicRules, now: datetime, *, clinical: bool = 
                 started=started,
                 late=booking.status == VisitStatus.BOOKED and is_late(starts_at, now, grace),
                 last_change=_last_change(booking),
+                recent_no_shows=booking.recent_no_shows,
+                no_show_flag=no_shows.flagged(booking.recent_no_shows),
             )
             for booking in by_start.get(start, [])
         ]
@@ -263,22 +277,14 @@ def day_sheet(day: date, rules: ClinicRules, now: datetime, *, clinical: bool = 
         if visit.status is VisitStatus.IN_TREATMENT
     }
     sheet.late = [visit for visit in visits if visit.late]
-    tally = Counter(visit.status for visit in visits)
-    sheet.counts = {
-        "booked": len(visits),
-        "arrived": tally[VisitStatus.CHECKED_IN]
-        + tally[VisitStatus.IN_TREATMENT]
-        + tally[VisitStatus.COMPLETED],
-        "waiting": tally[VisitStatus.CHECKED_IN],
-        "in_treatment": tally[VisitStatus.IN_TREATMENT],
-        "done": tally[VisitStatus.COMPLETED],
-        "no_show": tally[VisitStatus.NO_SHOW],
-        "not_arrived": tally[VisitStatus.BOOKED],
-    }
+    open_slots = sheet.slot_seats() if plan is not None else []
+    sheet.counts = day_counts(
+        (visit.appointment.status for visit in visits), seats_left(day, open_slots, now)
+    )
     return sheet
 
 
-def _booked_visits(day: date, clinical: bool) -> list[Row]:
+def _booked_visits(day: date, clinical: bool, no_shows_since: date) -> list[Row]:
     """The day's appointments (cancelled ones left out) with what the sheet shows of each
     youth, intake and treatment, the sessions each youth had before and each appointment's
     latest move: one statement of plain columns, no ORM entities (building those was most of
@@ -287,7 +293,7 @@ def _booked_visits(day: date, clinical: bool) -> list[Row]:
     Only the encrypted columns shown are read (each one read is a decryption): the guardians'
     names, and the screening answers for a ``clinical`` reader only.
     """
-    return db.session.execute(_booked_query(clinical), {"day": day}).all()
+    return db.session.execute(_booked_query(clinical), {"day": day, "since": no_shows_since}).all()
 
 
 # Built once per process, not per request: building this statement (its aliases above all)
@@ -299,6 +305,21 @@ def _booked_query(clinical: bool) -> Select:
     sessions_before = (
         select(func.count())
         .where(earlier.youth_id == Appointment.youth_id, earlier.day < day)
+        .scalar_subquery()
+    )
+    since = bindparam("since", type_=Date)
+    missed = aliased(Appointment)
+    missed_slot = aliased(Slot)
+    recent_no_shows = (
+        select(func.count())
+        .select_from(missed)
+        .join(missed_slot, missed_slot.id == missed.slot_id)
+        .where(
+            missed.youth_id == Appointment.youth_id,
+            missed.status == VisitStatus.NO_SHOW,
+            missed_slot.day >= since,
+            missed_slot.day < day,
+        )
         .scalar_subquery()
     )
     latest = aliased(StatusChange)
@@ -329,6 +350,7 @@ def _booked_query(clinical: bool) -> Select:
             (Intake.screening if clinical else null()).label("screening"),
             Treatment.session_number,
             sessions_before.label("sessions_before"),
+            recent_no_shows.label("recent_no_shows"),
             StatusChange.action,
             StatusChange.actor,
             StatusChange.at,

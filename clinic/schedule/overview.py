@@ -4,7 +4,7 @@ it, and the call list of the youth a schedule change cancelled. Reads only."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, datetime, time
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -17,7 +17,9 @@ from clinic.rules.calendar import (
     day_slots,
     plan_days,
 )
+from clinic.rules.counts import SlotSeats, seats_left
 from clinic.rules.policy import ClinicRules
+from clinic.rules.visits import VisitStatus
 from clinic.schedule.days import (
     Affected,
     Hours,
@@ -41,9 +43,10 @@ class ScheduleDay:
     changed: bool  # hours, slot length or seats differ from the defaults
     slots: int
     seats: int  # seats of the slots that are not blocked
-    booked: int
-    seats_left: int
+    booked: int  # seats taken: appointments, walk-ins and offers held
+    seats_left: int  # clinic.rules.counts.seats_left: the day page shows the same
     blocked: int
+    appointments: int = 0  # not cancelled: the day page's "appointments"
 
     @property
     def closed(self) -> bool:
@@ -54,13 +57,17 @@ class ScheduleDay:
         return bool(self.plan and self.plan.extra)
 
 
-def overview(rules: ClinicRules, today: date) -> list[ScheduleDay]:
+def overview(rules: ClinicRules, today: date, now: datetime | None = None) -> list[ScheduleDay]:
     """The clinic days from ``today`` to six months ahead, with the closed ones among them,
-    and for each its seats booked and left.
+    and for each its seats booked and left and its appointments, counted as the day page
+    counts them (``clinic.rules.counts``); with ``now``, today's seats left are those of
+    the slots not over yet, as on the day page.
 
-    Two queries whatever the number of days or bookings: the staff changes of the range, and
-    the slot rows of the range that hold a booking or are blocked.
+    Three queries whatever the number of days or bookings: the staff changes of the range,
+    the slot rows of the range that hold a booking or are blocked, and the appointments per
+    day.
     """
+    now = now or datetime.combine(today, time.min)
     end = horizon_end(today)
     rows = {
         row.day: row
@@ -78,11 +85,23 @@ def overview(rules: ClinicRules, today: date) -> list[ScheduleDay]:
         if is_blocked:
             blocked.setdefault(slot_day, set()).add(start)
 
+    appointments = dict(
+        db.session.execute(
+            select(Slot.day, func.count())
+            .join(Appointment, Appointment.slot_id == Slot.id)
+            .where(Slot.day.between(today, end), Appointment.status != VisitStatus.CANCELLED)
+            .group_by(Slot.day)
+        ).all()
+    )
     days = []
     for plan in plans:
         taken = booked.get(plan.day, {})
         shut = blocked.get(plan.day, set())
         open_slots = [s for s in day_slots(plan) if s.start not in shut]
+        seats = [
+            SlotSeats(s.start, s.end, s.seats, taken.get(s.start, 0), s.start in shut)
+            for s in day_slots(plan)
+        ]
         row = rows.get(plan.day)
         days.append(
             ScheduleDay(
@@ -97,8 +116,9 @@ def overview(rules: ClinicRules, today: date) -> list[ScheduleDay]:
                 slots=len(day_slots(plan)),
                 seats=sum(s.seats for s in open_slots),
                 booked=sum(taken.values()),
-                seats_left=sum(max(s.seats - taken.get(s.start, 0), 0) for s in open_slots),
+                seats_left=seats_left(plan.day, seats, now),
                 blocked=len(shut),
+                appointments=appointments.get(plan.day, 0),
             )
         )
     for row in rows.values():
@@ -114,6 +134,7 @@ def overview(rules: ClinicRules, today: date) -> list[ScheduleDay]:
                     booked=sum(booked.get(row.day, {}).values()),
                     seats_left=0,
                     blocked=0,
+                    appointments=appointments.get(row.day, 0),
                 )
             )
     return sorted(days, key=lambda d: d.day)

@@ -946,8 +946,9 @@ def test_a_closed_day_disappears_from_booking(client, admin, login, youth_client
 # --- Query budget ------------------------------------------------------------------------
 
 # The signed-in user, the schedule changes of the six months, the slot rows holding a booking,
-# then the standby counts per day and the seats held for open offers.
-SCHEDULE_BUDGET = 5
+# the appointments per day (counted as the day page counts them), then the standby counts per
+# day and the seats held for open offers.
+SCHEDULE_BUDGET = 6
 
 
 def _booked_extra_days(count: int) -> None:

@@ -96,7 +96,7 @@ def _overview(form: ExtraDayForm, status: int = 200):
     return (
         render_template(
             "staff/schedule/index.html",
-            days=schedule.overview(rules, today),
+            days=schedule.overview(rules, today, context.now()),
             # Standby and held seats per day: a held seat counts as booked until it is taken.
             lists=list_reads.lists_by_day(today, until),
             form=form,
