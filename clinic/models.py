@@ -729,6 +729,23 @@ class AuditEvent(db.Model):
     )
 
 
+class RosterEntry(db.Model):
+    """One clinician rostered to work one clinic day (``clinic.schedule``). A day's seats per
+    slot and its stations follow from how many active clinicians it has (``roster_seats``,
+    ``day_stations``); a day with no row keeps the ordinary day's."""
+
+    __tablename__ = "roster_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+
+    # Also the index the reads use: they look a range of days up.
+    __table_args__ = (UniqueConstraint("day", "staff_id"),)
+
+
 class RecoveryCode(db.Model):
     """One of a staff account's one-time recovery codes for two-step sign-in (a lost phone):
     the SHA-256 of the code as shown (normalised, ``clinic.accounts.hash_recovery_code``; the

@@ -42,6 +42,7 @@ _RULE_SETTINGS = (
     "CLINIC_DAY_END",
     "SLOT_MINUTES",
     "SEATS_PER_SLOT",
+    "SEATS_PER_CLINICIAN",
     "BOOKING_HORIZON_DAYS",
     "BOOKING_CUTOFF_HOURS",
     "MIN_AGE",
@@ -87,6 +88,7 @@ def _rules(config: Mapping[str, Any]) -> ClinicRules:
             end=time.fromisoformat(config["CLINIC_DAY_END"]),
             slot_minutes=config["SLOT_MINUTES"],
             seats=config["SEATS_PER_SLOT"],
+            seats_per_clinician=config["SEATS_PER_CLINICIAN"],
         ),
         window=BookingWindow(
             horizon_days=config["BOOKING_HORIZON_DAYS"],

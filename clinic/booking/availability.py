@@ -11,6 +11,7 @@ from typing import ClassVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from clinic.booking.roster import rostered_counts
 from clinic.extensions import db
 from clinic.models import Appointment, AppointmentStatus, ClinicDay, Slot, Treatment
 from clinic.rules.calendar import DayPlan, SlotPlan, clinic_days, day_slots, plan_days
@@ -73,7 +74,13 @@ def _staff_changes(start: date, end: date) -> list[ClinicDay]:
 def day_plans(start: date, end: date, rules: ClinicRules) -> list[DayPlan]:
     """The clinic days from ``start`` to ``end`` as they will run, staff changes applied."""
     exceptions = _staff_changes(start, end)
-    return plan_days(start, end, rules.day, [row.as_exception() for row in exceptions])
+    return plan_days(
+        start,
+        end,
+        rules.day,
+        [row.as_exception() for row in exceptions],
+        rostered_counts(start, end),
+    )
 
 
 def _availability(
@@ -116,7 +123,8 @@ def days_to_book(rules: ClinicRules, now: datetime) -> list[DayAvailability | Cl
     today = now.date()
     last = rules.window.last_day(today)
     changes = _staff_changes(today, last)
-    plans = plan_days(today, last, rules.day, [row.as_exception() for row in changes])
+    exceptions = [row.as_exception() for row in changes]
+    plans = plan_days(today, last, rules.day, exceptions, rostered_counts(today, last))
     open_days = [
         day for day in _availability(plans, rules, now) if day.slots and day.plan.seats > 0
     ]

@@ -11,6 +11,7 @@ from functools import cache
 from sqlalchemy import Date, Row, Select, bindparam, func, null, select
 from sqlalchemy.orm import aliased
 
+from clinic.booking.roster import rostered_counts
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
@@ -195,7 +196,11 @@ def day_sheet(
         )
     }
     nearby = plan_days(
-        day - NEARBY, day + NEARBY, rules.day, [row.as_exception() for row in changes.values()]
+        day - NEARBY,
+        day + NEARBY,
+        rules.day,
+        [row.as_exception() for row in changes.values()],
+        rostered_counts(day - NEARBY, day + NEARBY),
     )
     plan = next((p for p in nearby if p.day == day), None)
     slot_rows = db.session.execute(

@@ -7,7 +7,7 @@ times are the clinic's wall clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -41,6 +41,8 @@ class DayDefaults:
     end: time = time(20, 0)
     slot_minutes: int = 20
     seats: int = 2
+    # A day with a clinician roster opens this many seats per slot for each clinician on it.
+    seats_per_clinician: int = 1
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,28 @@ class DayPlan:
     slot_minutes: int
     seats: int
     extra: bool = False
+    # Clinicians on the day's roster; 0: no roster, the day runs on the defaults.
+    clinicians: int = 0
+
+
+def roster_seats(clinicians: int, defaults: DayDefaults) -> int:
+    """The seats per slot of a day with ``clinicians`` on its roster.
+
+    Rule: each rostered clinician brings ``seats_per_clinician`` seats; a day with nobody on
+    its roster has not been rostered at all, and keeps the ordinary day's seats.
+    """
+    if clinicians <= 0:
+        return defaults.seats
+    return clinicians * defaults.seats_per_clinician
+
+
+def day_stations(stations: Sequence[str], plan: DayPlan | None) -> tuple[str, ...]:
+    """The treatment stations open on a day: one per rostered clinician, the first ones of
+    ``stations`` in their order; every station on a day without a roster (or more clinicians
+    than stations: a station takes one youth at a time whoever works it)."""
+    if plan is None or plan.clinicians <= 0:
+        return tuple(stations)
+    return tuple(stations[: plan.clinicians])
 
 
 def plan_days(
@@ -77,33 +101,34 @@ def plan_days(
     end: date,
     defaults: DayDefaults,
     exceptions: Iterable[DayException] = (),
+    rostered: Mapping[date, int] | None = None,
 ) -> list[DayPlan]:
     """Return the clinic days from ``start`` to ``end`` (inclusive) as they will run.
 
     Rule: the regular days (``clinic_days``) minus the closed ones, plus extra days, with each
-    date's own hours, slot length and seats where staff changed them.
+    date's own hours, slot length and seats where staff changed them. ``rostered`` counts the
+    clinicians on each date's roster: a rostered day's seats follow from it
+    (``roster_seats``), unless staff set that date's seats, which win.
     """
     by_day = {exc.day: exc for exc in exceptions if start <= exc.day <= end}
+    rostered = rostered or {}
     regular = set(clinic_days(start, end))
     extra = {day for day, exc in by_day.items() if exc.extra}
     plans = []
     for day in sorted(regular | extra):
-        exc = by_day.get(day)
-        if exc is None:
-            plans.append(
-                DayPlan(day, defaults.start, defaults.end, defaults.slot_minutes, defaults.seats)
-            )
-            continue
+        exc = by_day.get(day) or DayException(day)
         if exc.closed:
             continue
+        clinicians = max(rostered.get(day, 0), 0)
         plans.append(
             DayPlan(
                 day=day,
                 start=exc.start or defaults.start,
                 end=exc.end or defaults.end,
                 slot_minutes=exc.slot_minutes or defaults.slot_minutes,
-                seats=defaults.seats if exc.seats is None else exc.seats,
+                seats=roster_seats(clinicians, defaults) if exc.seats is None else exc.seats,
                 extra=day not in regular,
+                clinicians=clinicians,
             )
         )
     return plans

@@ -17,6 +17,9 @@ meanwhile), nothing is done and they are asked again.
 Every change takes the day's lock exclusively before it reads anything, so a booking (which
 takes it shared) either finishes first and is seen, or starts after and sees the new plan.
 
+A day's clinician roster (``set_roster``) is such a change too: its seats per slot follow
+from how many clinicians work it, unless seats were set for the date.
+
 Inside: a date as stored and as it runs (``days``), the refusals (``errors``), the reads
 (``overview``), the changes (``changes``) and what happens to the bookings a change strands
 (``strand``).
@@ -35,6 +38,7 @@ from clinic.schedule.changes import (
     close_day,
     remove_extra_day,
     reopen_day,
+    set_roster,
     unblock_slot,
 )
 from clinic.schedule.days import (
@@ -59,6 +63,7 @@ from clinic.schedule.errors import (
     InvalidHours,
     NoSuchSlot,
     NotAClinicDay,
+    NotAClinician,
     NotClosed,
     NotExtra,
     ScheduleError,
@@ -94,6 +99,7 @@ __all__ = [
     "InvalidHours",
     "NoSuchSlot",
     "NotAClinicDay",
+    "NotAClinician",
     "NotClosed",
     "NotExtra",
     "Outcome",
@@ -113,5 +119,6 @@ __all__ = [
     "overview",
     "remove_extra_day",
     "reopen_day",
+    "set_roster",
     "unblock_slot",
 ]

@@ -9,14 +9,14 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 
-from sqlalchemy import case, delete, exists, true, update
+from sqlalchemy import case, delete, exists, insert, select, true, update
 
 from clinic import audit, booking
 from clinic.booking import offers
 from clinic.database import lock_day, write_transaction
 from clinic.extensions import db
-from clinic.models import Appointment, ClinicDay, SeatOffer, Slot, StaffUser
-from clinic.permissions import Action, require
+from clinic.models import Appointment, ClinicDay, RosterEntry, SeatOffer, Slot, StaffUser
+from clinic.permissions import Action, Role, require
 from clinic.rules.calendar import (
     DayDefaults,
     DayPlan,
@@ -45,6 +45,7 @@ from clinic.schedule.errors import (
     InvalidHours,
     NoSuchSlot,
     NotAClinicDay,
+    NotAClinician,
     NotClosed,
     NotExtra,
     Stranding,
@@ -176,6 +177,36 @@ def change_hours(
     )
 
 
+def set_roster(
+    day: date,
+    staff_ids: Collection[int],
+    actor: StaffUser,
+    now: datetime,
+    rules: ClinicRules,
+    resolution: Resolution | None = None,
+    seen: Collection[int] = (),
+) -> Outcome:
+    """Roster these clinicians (active clinician accounts) on one clinic day, and only them.
+
+    Rule: the day's seats per slot follow from the roster (``roster_seats``) unless seats were
+    set for the date, and its stations are the first ones, one per clinician; nobody rostered
+    is the ordinary day. Fewer seats under existing bookings wait for the admin's choice, as
+    any other change: cancel, move, or keep them (the slot length stays).
+    """
+    roster = frozenset(staff_ids)
+    return _change(
+        day,
+        actor,
+        now,
+        rules,
+        None,
+        resolution=resolution,
+        seen=seen,
+        keep_allowed=True,
+        roster=roster,
+    )
+
+
 def remove_extra_day(
     day: date,
     actor: StaffUser,
@@ -231,6 +262,7 @@ def _change(
     unblock: time | None = None,
     needs_open: bool = True,
     keep_allowed: bool = False,
+    roster: frozenset[int] | None = None,
 ) -> Outcome:
     """Apply one change to a date: its row, a slot's block, and the admin's choice for the
     bookings the change strands, all in one transaction under the day's exclusive lock."""
@@ -248,7 +280,10 @@ def _change(
         setting = setting_of(current.row)
         if write is not None:
             setting = write(setting)
-        new_plan = plan_for(day, setting, rules)
+        if roster is not None:
+            _check_clinicians(roster)
+        new_roster = current.roster if roster is None else roster
+        new_plan = plan_for(day, setting, rules, len(new_roster))
         new_blocked = current.blocked
         if block is not None:
             if current.plan is None or find_slot(current.plan, block) is None:
@@ -274,6 +309,8 @@ def _change(
 
         if write is not None:
             _store(current.row, setting, day)
+        if roster is not None:
+            _store_roster(day, roster)
         if block is not None:
             _set_blocked(day, block, True, current.plan)
         if unblock is not None:
@@ -312,6 +349,45 @@ def _store(row: ClinicDay | None, setting: Setting | None, day: date) -> None:
     row.slot_minutes = setting.hours.slot_minutes
     row.seats = setting.hours.seats
     db.session.flush()
+
+
+def _check_clinicians(staff_ids: frozenset[int]) -> None:
+    """Every id an active clinician's account (read in the change's transaction)."""
+    if not staff_ids:
+        return
+    found = db.session.scalars(
+        select(StaffUser.id).where(
+            StaffUser.id.in_(staff_ids),
+            StaffUser.active.is_(True),
+            StaffUser.role == Role.CLINICIAN,
+        )
+    ).all()
+    if set(found) != staff_ids:
+        raise NotAClinician()
+
+
+def _store_roster(day: date, staff_ids: frozenset[int]) -> None:
+    """Make the day's roster rows exactly ``staff_ids``: rows of anyone else go (a
+    deactivated clinician's too), the missing ones are added. Core statements, audited here."""
+    existing = dict(
+        db.session.execute(
+            select(RosterEntry.staff_id, RosterEntry.id).where(RosterEntry.day == day)
+        ).all()
+    )
+    gone = [entry_id for staff_id, entry_id in existing.items() if staff_id not in staff_ids]
+    if gone:
+        db.session.execute(
+            delete(RosterEntry)
+            .where(RosterEntry.id.in_(gone))
+            .execution_options(synchronize_session=False)
+        )
+        for entry_id in gone:
+            audit.changed("roster_entry", entry_id, action=audit.DELETE)
+    for staff_id in sorted(staff_ids - existing.keys()):
+        entry_id = db.session.execute(
+            insert(RosterEntry).values(day=day, staff_id=staff_id).returning(RosterEntry.id)
+        ).scalar_one()
+        audit.changed("roster_entry", entry_id, ["day", "staff_id"], action=audit.CREATE)
 
 
 def _set_blocked(day: date, start: time, blocked: bool, plan: DayPlan | None) -> None:

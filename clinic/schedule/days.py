@@ -13,6 +13,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
+from clinic.booking.roster import rostered_ids
 from clinic.extensions import db
 from clinic.models import Appointment, ClinicDay, Slot, StatusChange
 from clinic.rules.calendar import (
@@ -115,7 +116,13 @@ def clinic_day_row(day: date) -> ClinicDay | None:
     return db.session.scalar(select(ClinicDay).where(ClinicDay.day == day))
 
 
-def plan_for(day: date, setting: Setting | None, rules: ClinicRules) -> DayPlan | None:
+def plan_for(
+    day: date, setting: Setting | None, rules: ClinicRules, clinicians: int | None = None
+) -> DayPlan | None:
+    """The date as it runs with this setting and ``clinicians`` on its roster (None: as many
+    as its roster has now, read here)."""
+    if clinicians is None:
+        clinicians = len(rostered_ids(day))
     exceptions = []
     if setting is not None:
         hours = setting.hours
@@ -130,7 +137,7 @@ def plan_for(day: date, setting: Setting | None, rules: ClinicRules) -> DayPlan 
                 seats=hours.seats,
             )
         )
-    plans = plan_days(day, day, rules.day, exceptions)
+    plans = plan_days(day, day, rules.day, exceptions, {day: clinicians})
     return plans[0] if plans else None
 
 
@@ -175,6 +182,7 @@ class DayState:
     row: ClinicDay | None
     plan: DayPlan | None
     slots: list[Slot]
+    roster: frozenset[int] = frozenset()  # the clinicians who count on its roster
 
     @property
     def blocked(self) -> frozenset[time]:
@@ -193,4 +201,5 @@ def load_day(day: date, rules: ClinicRules) -> DayState:
         )
         .order_by(Slot.start_time)
     ).all()
-    return DayState(row, plan_for(day, setting_of(row), rules), list(slots))
+    roster = rostered_ids(day)
+    return DayState(row, plan_for(day, setting_of(row), rules, len(roster)), list(slots), roster)

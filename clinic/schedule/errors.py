@@ -46,6 +46,11 @@ class NoSuchSlot(ScheduleError):
     """The day has no appointment time starting then."""
 
 
+class NotAClinician(ScheduleError):
+    """Only active clinician accounts can be rostered (one was deactivated or changed role
+    since the page was drawn)."""
+
+
 class InvalidHours(ScheduleError):
     """Hours, slot length or seats that cannot make a clinic day. ``field`` is the form field
     concerned; ``reason`` one of ``HOURS_REASONS``."""

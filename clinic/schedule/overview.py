@@ -9,6 +9,7 @@ from datetime import date, datetime, time
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
+from clinic.booking.roster import rostered_counts
 from clinic.extensions import db
 from clinic.models import Appointment, ClinicDay, Slot
 from clinic.rules.calendar import (
@@ -73,7 +74,13 @@ def overview(rules: ClinicRules, today: date, now: datetime | None = None) -> li
         row.day: row
         for row in db.session.scalars(select(ClinicDay).where(ClinicDay.day.between(today, end)))
     }
-    plans = plan_days(today, end, rules.day, [row.as_exception() for row in rows.values()])
+    plans = plan_days(
+        today,
+        end,
+        rules.day,
+        [row.as_exception() for row in rows.values()],
+        rostered_counts(today, end),
+    )
     booked: dict[date, dict[time, int]] = {}
     blocked: dict[date, set[time]] = {}
     for slot_day, start, taken, is_blocked in db.session.execute(

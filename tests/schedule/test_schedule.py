@@ -946,9 +946,9 @@ def test_a_closed_day_disappears_from_booking(client, admin, login, youth_client
 # --- Query budget ------------------------------------------------------------------------
 
 # The signed-in user, the schedule changes of the six months, the slot rows holding a booking,
-# the appointments per day (counted as the day page counts them), then the standby counts per
-# day and the seats held for open offers.
-SCHEDULE_BUDGET = 6
+# the appointments per day (counted as the day page counts them), the clinicians rostered per
+# day, then the standby counts per day and the seats held for open offers.
+SCHEDULE_BUDGET = 7
 
 
 def _booked_extra_days(count: int) -> None:

@@ -21,8 +21,10 @@ from clinic.rules.calendar import (
     SlotPlan,
     clinic_days,
     day_slots,
+    day_stations,
     find_slot,
     plan_days,
+    roster_seats,
 )
 
 D = date  # short alias for the tables below
@@ -398,3 +400,82 @@ def test_day_slots_rejects_non_positive_length(minutes):
 )
 def test_find_slot(plan, start, expected):
     assert find_slot(plan, start) == expected
+
+
+# --- The clinician roster ------------------------------------------------------------------
+
+TWO_PER_CLINICIAN = DayDefaults(seats=2, seats_per_clinician=2)
+
+
+@pytest.mark.parametrize(
+    ("clinicians", "defaults", "seats"),
+    [
+        (0, DEFAULTS, 2),  # no roster: the ordinary day's seats
+        (-1, DEFAULTS, 2),
+        (1, DEFAULTS, 1),  # one volunteer short: fewer seats
+        (2, DEFAULTS, 2),
+        (3, DEFAULTS, 3),
+        (1, TWO_PER_CLINICIAN, 2),
+        (2, TWO_PER_CLINICIAN, 4),
+    ],
+)
+def test_roster_seats(clinicians, defaults, seats):
+    assert roster_seats(clinicians, defaults) == seats
+
+
+@pytest.mark.parametrize(
+    ("exceptions", "rostered", "seats", "clinicians"),
+    [
+        ((), {}, 2, 0),
+        ((), {D(2026, 3, 24): 1}, 2, 1),  # 1 x 2 seats per clinician
+        ((), {D(2026, 3, 24): 3}, 6, 3),
+        # Seats set for the date win over the roster.
+        ((DayException(D(2026, 3, 24), seats=5),), {D(2026, 3, 24): 1}, 5, 1),
+        ((DayException(D(2026, 3, 24), seats=0),), {D(2026, 3, 24): 2}, 0, 2),
+        # Other hours keep the roster's seats.
+        ((DayException(D(2026, 3, 24), end=time(18, 0)),), {D(2026, 3, 24): 1}, 2, 1),
+    ],
+)
+def test_a_rostered_day_takes_its_seats_from_the_roster(exceptions, rostered, seats, clinicians):
+    plans = plan_days(*MARCH, TWO_PER_CLINICIAN, exceptions, rostered)
+    tuesday = next(plan for plan in plans if plan.day == D(2026, 3, 24))
+    assert (tuesday.seats, tuesday.clinicians) == (seats, clinicians)
+    assert {slot.seats for slot in day_slots(tuesday)} == {seats}
+    # The other day keeps the defaults.
+    other = next(plan for plan in plans if plan.day == D(2026, 3, 31))
+    assert (other.seats, other.clinicians) == (2, 0)
+
+
+def test_a_roster_opens_no_day_and_keeps_a_closed_one_closed():
+    closed = DayException(D(2026, 3, 24), closed=True)
+    rostered = {D(2026, 3, 24): 2, D(2026, 3, 25): 2}  # a Wednesday: not a clinic day
+    plans = plan_days(*MARCH, DEFAULTS, [closed], rostered)
+    assert [plan.day for plan in plans] == [D(2026, 3, 31)]
+
+
+def test_an_extra_day_can_be_rostered():
+    extra = DayException(D(2026, 3, 12), extra=True)
+    (plan, _tuesday, _last) = plan_days(*MARCH, DEFAULTS, [extra], {D(2026, 3, 12): 3})
+    assert (plan.day, plan.extra, plan.seats, plan.clinicians) == (D(2026, 3, 12), True, 3, 3)
+
+
+STATIONS = ("Laser 1", "Laser 2", "Laser 3")
+
+
+@pytest.mark.parametrize(
+    ("clinicians", "stations"),
+    [
+        (0, STATIONS),  # no roster: every station
+        (1, ("Laser 1",)),
+        (2, ("Laser 1", "Laser 2")),
+        (3, STATIONS),
+        (5, STATIONS),  # more clinicians than lasers: still the lasers there are
+    ],
+)
+def test_a_rostered_day_opens_the_first_stations(clinicians, stations):
+    plan = DayPlan(D(2026, 3, 24), time(16, 0), time(20, 0), 20, 2, clinicians=clinicians)
+    assert day_stations(STATIONS, plan) == stations
+
+
+def test_a_day_without_a_plan_has_every_station():
+    assert day_stations(list(STATIONS), None) == STATIONS

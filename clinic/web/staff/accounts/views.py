@@ -7,7 +7,7 @@ from datetime import time, timedelta
 from urllib.parse import urlsplit
 
 import limits
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -20,6 +20,7 @@ from clinic.extensions import db
 from clinic.models import StaffUser
 from clinic.permissions import Action
 from clinic.web import two_factor as two_factor_pages
+from clinic.web.converters import safe_path
 from clinic.web.staff import bp, requires
 from clinic.web.staff.accounts.forms import (
     ROLE_LABELS,
@@ -90,10 +91,14 @@ def _field_error(form, error: AccountError, field: str | None = None) -> None:
 def account_list():
     everyone = accounts.list_accounts(current_user)
     limits = _limits()
+    pauses = {user.id: accounts.sign_in_pause(limits, user.email) for user in everyone}
     return render_template(
         "staff/accounts/list.html",
         accounts=everyone,
-        pauses={user.id: accounts.sign_in_pause(limits, user.email) for user in everyone},
+        pauses=pauses,
+        # Active accounts that cannot sign in from a new device now: first on the page, with
+        # the button, so the admin unlocks a colleague mid-clinic in one tap.
+        locked_out=[u for u in everyone if u.active and pauses[u.id].paused_until is not None],
         role_labels=ROLE_LABELS,
         when=formats.day_clock_at,
     )
@@ -221,6 +226,8 @@ def _pause_text(pause: accounts.SignInPause) -> str:
 def unlock_sign_in(user_id: int):
     _account_or_404(user_id)
     accounts.unlock_sign_in(current_user, user_id, _limits())
+    # Back where the admin pressed Unlock (the list, the day page): a path on this site only.
+    back = safe_path(request.form.get("next"))
     flash(
         _(
             "Sign-in is unlocked: the failed tries are forgotten and they can sign in from any "
@@ -228,7 +235,7 @@ def unlock_sign_in(user_id: int):
         ),
         "success",
     )
-    return redirect(url_for("staff.account", user_id=user_id), code=303)
+    return redirect(back or url_for("staff.account", user_id=user_id), code=303)
 
 
 @bp.route("/accounts/<int:user_id>")
@@ -517,6 +524,11 @@ def settings_rows() -> list[tuple[str, list[tuple[str, str, str]]]]:
                     str(c["SEATS_PER_SLOT"]),
                 ),
                 (_("Treatment stations"), "STATIONS", ", ".join(c["STATIONS"])),
+                (
+                    _("Seats per time slot for each clinician on a day's roster"),
+                    "SEATS_PER_CLINICIAN",
+                    str(c["SEATS_PER_CLINICIAN"]),
+                ),
             ],
         ),
         (

@@ -45,6 +45,7 @@ OBJECT_LABELS = {
     "seat_offer": _l("Seat offer"),
     "clinic_day": _l("Schedule change"),
     "slot": _l("Time slot"),
+    "roster_entry": _l("Clinician roster"),
     "status_change": _l("Appointment history"),
     "staff_user": _l("Staff account"),
     "day": _l("Day sheet"),

@@ -10,8 +10,14 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from clinic import schedule
-from clinic.web.converters import parse_day
-from clinic.web.forms import REQUIRED, TOO_LONG, ClinicForm, without_control_characters
+from clinic.web.converters import parse_day, parse_row_id
+from clinic.web.forms import (
+    REQUIRED,
+    TOO_LONG,
+    CheckboxesField,
+    ClinicForm,
+    without_control_characters,
+)
 
 
 class _ParsedField(StringField):
@@ -100,3 +106,23 @@ class CloseForm(ClinicForm):
         validators=[Optional(), Length(max=schedule.NOTE_LENGTH, message=TOO_LONG)],
         filters=[without_control_characters, lambda v: v.strip() if v else v],
     )
+
+
+def _account_id(value) -> int:
+    """A ticked box's account id: ASCII digits only (``int`` also reads '٣' as 3)."""
+    if isinstance(value, int):
+        return value
+    parsed = parse_row_id(str(value))
+    if parsed is None:
+        raise ValueError(value)
+    return parsed
+
+
+class RosterForm(ClinicForm):
+    """The clinicians who work a day: a box per active clinician (ids, set by the view)."""
+
+    clinicians = CheckboxesField(_l("Clinicians working this day"), coerce=_account_id)
+
+    def offer(self, clinicians) -> RosterForm:
+        self.clinicians.choices = [(person.id, person.name) for person in clinicians]
+        return self

@@ -19,14 +19,15 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from clinic import schedule, vocab
-from clinic.booking import list_reads
+from clinic.booking import list_reads, roster
 from clinic.formats import clock
 from clinic.permissions import Action
+from clinic.rules.calendar import roster_seats
 from clinic.schedule import Resolution
 from clinic.web import context
 from clinic.web.converters import row_ids
 from clinic.web.staff import bp, requires
-from clinic.web.staff.schedule.forms import CloseForm, ExtraDayForm, HoursForm
+from clinic.web.staff.schedule.forms import CloseForm, ExtraDayForm, HoursForm, RosterForm
 
 HOURS_PROBLEMS = {
     "end_before_start": _l("The closing time must be after the opening time."),
@@ -54,6 +55,10 @@ CHANGE_PROBLEMS = {
     schedule.NotExtra: _l("Only an extra day can be removed. Close a regular day instead."),
     schedule.ChangedMeanwhile: _l(
         "A booking on this day changed a moment ago. Nothing was saved: please look again."
+    ),
+    schedule.NotAClinician: _l(
+        "Only active clinicians can be on the roster, and one of them no longer is. Nothing "
+        "was saved: please tick them again."
     ),
 }
 
@@ -162,6 +167,20 @@ def schedule_day(day: date):
             ),
             _("The day's hours are saved."),
         )
+    if change == "roster":
+        roster_form = RosterForm().offer(roster.clinicians())
+        if not roster_form.validate():
+            return _editor(editor, hours_form, close_form, roster_form=roster_form, status=422)
+        return _attempt(
+            editor,
+            hours_form,
+            close_form,
+            lambda resolution, seen: schedule.set_roster(
+                day, roster_form.clinicians.data or [], current_user, now, rules, resolution, seen
+            ),
+            _("The day's roster is saved."),
+            roster_form=roster_form,
+        )
     if change == "remove":
         return _attempt(
             editor,
@@ -264,16 +283,34 @@ def _seen() -> list[int]:
     return row_ids(request.form.getlist("seen"))
 
 
-def _attempt(editor, hours_form, close_form, change, done_message: str, after: str | None = None):
+def _attempt(
+    editor,
+    hours_form,
+    close_form,
+    change,
+    done_message: str,
+    after: str | None = None,
+    roster_form: RosterForm | None = None,
+):
     """Run one change with the admin's choice (if any) and answer: redirect when it is done,
     or the day's page again (422) with what stands in the way."""
     try:
         outcome = change(_resolution(), _seen())
     except schedule.Stranding as stranding:
-        return _editor(editor, hours_form, close_form, stranding=stranding, status=422)
-    except tuple(CHANGE_PROBLEMS) as problem:
+        return _editor(editor, hours_form, close_form, roster_form, stranding=stranding, status=422)
+    except schedule.NotAClinician as problem:
+        # The boxes as they are now: the one who is no longer a clinician is gone from them.
         return _editor(
             editor, hours_form, close_form, problem=CHANGE_PROBLEMS[type(problem)], status=422
+        )
+    except tuple(CHANGE_PROBLEMS) as problem:
+        return _editor(
+            editor,
+            hours_form,
+            close_form,
+            roster_form,
+            problem=CHANGE_PROBLEMS[type(problem)],
+            status=422,
         )
     except schedule.NoSuchSlot:
         abort(404)
@@ -316,15 +353,26 @@ def _attempt(editor, hours_form, close_form, change, done_message: str, after: s
     return redirect(after or url_for("staff.schedule_day", day=outcome.day), code=303)
 
 
+def _roster_form(day: date, clinicians) -> RosterForm:
+    """The day's roster as it stands: a box per active clinician, ticked when rostered."""
+    form = RosterForm(formdata=None).offer(clinicians)
+    form.clinicians.data = sorted(roster.rostered_ids(day))
+    return form
+
+
 def _editor(
     editor: schedule.DayEditor,
     hours_form: HoursForm,
     close_form: CloseForm,
+    roster_form: RosterForm | None = None,
     stranding: schedule.Stranding | None = None,
     problem: str | None = None,
     status: int = 200,
 ):
     rules = context.rules()
+    clinicians = roster.clinicians()
+    if roster_form is None:
+        roster_form = _roster_form(editor.day, clinicians)
     today = context.now().date()
     see_contact = current_user.can(Action.SEE_CONTACT)
     affected = []
@@ -345,12 +393,16 @@ def _editor(
             editor=editor,
             hours_form=hours_form,
             close_form=close_form,
+            roster_form=roster_form,
+            clinicians=clinicians,
             stranding=stranding,
             move_refused=isinstance(stranding, schedule.CannotMove),
             affected=affected,
             repeat=repeat,
             problem=problem,
             defaults=rules.day,
+            # What a blank "seats" gives on a rostered day.
+            roster_seats=roster_seats(editor.plan.clinicians if editor.plan else 0, rules.day),
             past=editor.day < today,
             lists=list_reads.day_lists(editor.day),
             see_contact=see_contact,
