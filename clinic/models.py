@@ -690,6 +690,31 @@ class SeatOffer(db.Model):
     )
 
 
+class YouthChange(db.Model):
+    """One field of a youth's record changed by staff (``clinic.records.edit``): who, when,
+    which field, and the value it held before, so a mistyped phone can be put back and the
+    desk can see what a youth was reached at. The audit trail names the fields only; the old
+    values live here, encrypted at rest like the contact columns they come from, and are
+    shown only to roles that see contact details. One row per field changed."""
+
+    __tablename__ = "youth_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    youth_id: Mapped[int] = mapped_column(ForeignKey("youth.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    field: Mapped[str] = mapped_column(String(30))
+    old_value: Mapped[str | None] = mapped_column(EncryptedText)
+
+    # ``Youth.changes`` (oldest first) is declared from here, so the record loads its history
+    # in the same statement as the youth (``clinic.records.record.load_youth``).
+    # (A backref as its (name, options) pair: ``Youth`` itself stays as it is.)
+    youth: Mapped[Youth] = relationship(backref=("changes", {"order_by": "YouthChange.id"}))
+    staff: Mapped[StaffUser] = relationship()
+
+    __table_args__ = (Index("ix_youth_change_youth_id", "youth_id", "id"),)
+
+
 # --- The audit trail -----------------------------------------------------------------------
 
 

@@ -45,6 +45,7 @@ from clinic.models import (
     StatusChange,
     Treatment,
     Youth,
+    YouthChange,
     YouthLink,
     naive_utc,
 )
@@ -261,6 +262,10 @@ def _erase_rows(youth_ids: Iterable[int], action: str, now: datetime) -> Erased:
         )
         .execution_options(**quietly)
     ).rowcount
+    # The values staff replaced (an old phone, a former guardian) are personal data too.
+    db.session.execute(
+        delete(YouthChange).where(YouthChange.youth_id.in_(ids)).execution_options(**quietly)
+    )
     # One event per youth, written with one INSERT at the commit (the audit trail's way for
     # Core UPDATEs, which the flush never sees): a purge of thousands stays a few statements.
     for id_ in ids:
@@ -532,14 +537,27 @@ def export_youth(youth_id: int, actor: StaffUser, now: datetime) -> dict[str, An
             .order_by(OutboxMessage.id)
         )
     )
+    changes = list(
+        db.session.scalars(
+            select(YouthChange).where(YouthChange.youth_id == youth.id).order_by(YouthChange.id)
+        )
+    )
     with force_locale(youth.language or "en"):
-        document = _document(youth, appointments, entries, messages, now)
+        document = _document(youth, appointments, entries, messages, now, changes)
     audit.record(
         "export",
         youth_id=youth.id,
         object_type="youth",
         object_id=youth.id,
-        fields=("youth", "appointment", "intake", "treatment", "list_entry", "outbox_message"),
+        fields=(
+            "youth",
+            "youth_change",
+            "appointment",
+            "intake",
+            "treatment",
+            "list_entry",
+            "outbox_message",
+        ),
     )
     db.session.commit()
     return document
@@ -564,6 +582,7 @@ def _document(
     entries: list[ListEntry],
     messages: list[OutboxMessage],
     now: datetime,
+    changes: list[YouthChange],
 ) -> dict[str, Any]:
     area, screening = _labelled(vocab.TATTOO_LOCATIONS), _labelled(vocab.SCREENING_FLAGS)
     size, colors = _labelled(vocab.TATTOO_SIZES), _labelled(vocab.TATTOO_COLORS)
@@ -631,6 +650,10 @@ def _document(
             "Record created at": _when(youth.created_at),
             "Erased at": _when(youth.purged_at),
         },
+        "Details changed by staff": [
+            {"Changed at": _when(change.at), "Field": change.field, "Before": change.old_value}
+            for change in changes
+        ],
         "Appointments": [visit(a) for a in appointments],
         "Standby and waiting lists": [
             {

@@ -513,7 +513,7 @@ def test_the_export_takes_a_fixed_number_of_statements(app, make_staff, clinicia
         with count_statements() as statements:
             privacy.export_youth(youth_id, admin, now())
         counts.append(len(statements))
-    assert counts[0] == counts[1] <= 6
+    assert counts[0] == counts[1] <= 7  # + 1: the details staff changed (youth_change)
 
 
 def test_erasing_on_request(app, as_role, clinician):
@@ -655,3 +655,19 @@ def test_a_record_decrypts_treatment_notes_only_for_the_role_that_reads_them(
         add_treatment(long, clinician_id, date(2025, 1, 7) + timedelta(weeks=8 * n), n + 1)
     assert decryptions(StaffRole.FRONT_DESK, long) == decryptions(StaffRole.FRONT_DESK, short)
     assert decryptions(StaffRole.CLINICIAN, long) == decryptions(StaffRole.CLINICIAN, short) + 10
+
+
+def test_erasing_a_youth_drops_the_values_staff_replaced_and_the_export_lists_them(app, make_staff):
+    from clinic.models import YouthChange
+
+    admin = make_staff(StaffRole.ADMIN)
+    youth_id = add_youth()
+    db.session.add(
+        YouthChange(youth_id=youth_id, staff_id=admin.id, field="phone", old_value="(415) 555-0199")
+    )
+    db.session.commit()
+    document = privacy.export_youth(youth_id, admin, now())
+    assert [c["Before"] for c in document["Details changed by staff"]] == ["(415) 555-0199"]
+    privacy.erase_on_request(youth_id, admin, settings.current_rules(), now())
+    db.session.rollback()
+    assert db.session.query(YouthChange).filter_by(youth_id=youth_id).count() == 0

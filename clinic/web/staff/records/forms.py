@@ -4,8 +4,16 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms import HiddenField, RadioField, SelectField, StringField
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
 from wtforms.widgets import HiddenInput
 
 from clinic import vocab
@@ -16,6 +24,7 @@ from clinic.web.forms import (
     TOO_LONG,
     ClinicForm,
     NumberField,
+    has_a_letter,
     options,
     phone_number,
     without_control_characters,
@@ -87,3 +96,105 @@ class MergeForm(ClinicForm):
         validators=[InputRequired(message=REQUIRED), NumberRange(min=1, max=MAX_ROW_ID)],
         widget=HiddenInput(),
     )
+
+
+# The fingerprint of the details a form was drawn with (``clinic.records.edit``).
+_DRAWN = [Regexp(r"^[0-9a-f]{32}$", message=_l("Please reload the page."))]
+
+
+class EditYouthForm(ClinicForm):
+    """A youth's editable details, checked as the intake checks them (the same validators,
+    lengths and phone normalising), in staff wording."""
+
+    preferred_name = StringField(
+        _l("Goes by (optional)"),
+        filters=[without_control_characters],
+        validators=[Optional(), Length(max=60, message=TOO_LONG), has_a_letter],
+        render_kw={"maxlength": 60, "autocomplete": "off"},
+    )
+    phone = StringField(
+        _l("Mobile phone"),
+        filters=[without_control_characters],
+        validators=[Optional(), Length(max=20, message=TOO_LONG), phone_number],
+        render_kw={"maxlength": 20, "type": "tel", "inputmode": "tel", "autocomplete": "off"},
+    )
+    email = StringField(
+        _l("Email"),
+        filters=[without_control_characters],
+        validators=[
+            Optional(),
+            Length(max=254, message=TOO_LONG),
+            Email(message=_l("Please check this email address."), check_deliverability=False),
+        ],
+        render_kw={"maxlength": 254, "type": "email", "autocomplete": "off"},
+    )
+    language = RadioField(
+        _l("Language for texts and emails"),
+        choices=options(vocab.LANGUAGES),
+        validators=[InputRequired(message=CHOOSE)],
+    )
+    contact_by = RadioField(
+        _l("Send confirmations and reminders by"),
+        choices=options(vocab.CONTACT_CHANNELS),
+        validators=[InputRequired(message=CHOOSE)],
+    )
+    guardian_name = StringField(
+        _l("Parent or guardian's full name"),
+        filters=[without_control_characters],
+        validators=[Optional(), Length(max=120, message=TOO_LONG)],
+        render_kw={"maxlength": 120, "autocomplete": "off"},
+    )
+    guardian_relationship = SelectField(
+        _l("Their relationship to the youth"),
+        choices=options(vocab.GUARDIAN_RELATIONSHIPS, blank=_l("Choose…")),
+        validators=[Optional()],
+    )
+    guardian_phone = StringField(
+        _l("Parent or guardian's phone"),
+        filters=[without_control_characters],
+        validators=[Optional(), Length(max=20, message=TOO_LONG), phone_number],
+        render_kw={"maxlength": 20, "type": "tel", "inputmode": "tel", "autocomplete": "off"},
+    )
+    drawn = HiddenField(validators=_DRAWN)
+
+    GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if not self.phone.errors and not self.email.errors:
+            if not self.text("phone") and not self.text("email"):
+                self.phone.errors = [
+                    *self.phone.errors,
+                    _l("Please give a phone number or an email, so the clinic can reach them."),
+                ]
+                valid = False
+            elif self.contact_by.data == "email" and not self.text("email"):
+                self.email.errors = [
+                    *self.email.errors,
+                    _l("Please give their email, or choose text messages."),
+                ]
+                valid = False
+        # A guardian is one person: all three details, or none.
+        if any(self.text(name) for name in self.GUARDIAN_FIELDS):
+            for name in self.GUARDIAN_FIELDS:
+                field = getattr(self, name)
+                if not self.text(name) and not field.errors:
+                    message = CHOOSE if name == "guardian_relationship" else REQUIRED
+                    field.errors = [*field.errors, message]
+                    valid = False
+        return valid
+
+    def text(self, name: str) -> str | None:
+        value = (getattr(self, name).data or "").strip()
+        return value or None
+
+
+class UseNewDetailsForm(ClinicForm):
+    """The record's one-tap "use the new details": which booking's details, and the record
+    as it was shown (both checked again by the use case)."""
+
+    intake_id = NumberField(
+        validators=[InputRequired(message=REQUIRED), NumberRange(min=1, max=MAX_ROW_ID)],
+        widget=HiddenInput(),
+    )
+    drawn = HiddenField(validators=_DRAWN)

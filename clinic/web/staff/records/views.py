@@ -178,7 +178,13 @@ ACCESS_OBJECTS = {
 @requires(Action.VIEW_RECORDS)
 def youth_record(youth_id: int):
     now = context.now()
-    record = records.youth_record(youth_id, current_user, now.date(), context.rules().follow_up)
+    record = records.youth_record(
+        youth_id,
+        current_user,
+        now.date(),
+        context.rules().follow_up,
+        no_show_days=current_app.config["NO_SHOW_RECENT_DAYS"],
+    )
     if record is None:
         abort(404)
     if isinstance(record, records.Merged):
