@@ -3,8 +3,9 @@
 Owns the open days and times with their seats (``availability``, reads), the refusals
 (``errors``), the checks every way of booking applies (``checks``), the shared writes that
 take a seat and record the youth (``seats``), and the use cases that book and cancel
-(``book``). The clinic day's walk-ins, the records' follow-ups and the schedule's moves take
-their seats through here, under the same rules.
+(``book``, with the desk's booking for a caller). The clinic day's walk-ins, the records'
+follow-ups and the schedule's moves take their seats through here, under the same rules.
+``moves`` moves one booking to another open time, for the youth or by the desk: one service.
 
 The youth's self-service lives here too, as modules used by their own name: ``manage`` (what
 a youth does from an appointment's link: cancel, move, book the next session), ``lost`` (a
@@ -33,18 +34,28 @@ from clinic.booking.availability import (
     upcoming_appointment,
     upcoming_days,
 )
-from clinic.booking.book import Cancellation, book, cancel, request_online
+from clinic.booking.book import Cancellation, book, book_for_caller, cancel, request_online
 from clinic.booking.checks import check_healed, check_youth, is_repeat_of
 from clinic.booking.errors import (
     AlreadyBooked,
     BookingError,
     GuardianRequired,
     NotCancellable,
+    NotChangeable,
     NotEligible,
+    SameTime,
     SlotUnavailable,
     SubmissionCancelled,
     SubmissionReused,
     TooSoon,
+)
+from clinic.booking.moves import (
+    Move,
+    appointment_to_move,
+    is_ahead,
+    move_booking,
+    move_by_staff,
+    move_options,
 )
 from clinic.booking.request import BookingRequest
 from clinic.booking.seats import (
@@ -67,15 +78,20 @@ __all__ = [
     "ClosedDay",
     "DayAvailability",
     "GuardianRequired",
+    "Move",
     "NotCancellable",
+    "NotChangeable",
     "NotEligible",
+    "SameTime",
     "SlotAvailability",
     "SlotUnavailable",
     "SubmissionCancelled",
     "SubmissionReused",
     "TooSoon",
     "answers_of",
+    "appointment_to_move",
     "book",
+    "book_for_caller",
     "cancel",
     "check_healed",
     "check_youth",
@@ -86,8 +102,12 @@ __all__ = [
     "find_by_submission",
     "insert_ignoring_conflict",
     "intake_from",
+    "is_ahead",
     "is_repeat_of",
     "last_treatment_day",
+    "move_booking",
+    "move_by_staff",
+    "move_options",
     "new_code",
     "next_clinic_day",
     "request_online",

@@ -4,7 +4,8 @@ time, or, after a treatment, book the next session without retyping the intake.
 Each use case is one transaction, committed once, and works as a staff change does: the seat
 counter moves only by conditional UPDATEs (``seats``), the appointment's history records the
 change (``StatusChange``, actor youth, no staff member), the youth hears of it through the
-outbox, and a seat given back goes to the next person on a list (``offers.fill_freed``).
+outbox, and a seat given back goes to the next person on a list (``offers.fill_freed``). The
+move itself is the desk's too (``moves.move_booking``): one service, whoever moves it.
 
 The visitor proved the link, so a refusal here is said plainly (which ``request_online``
 cannot do for a stranger). Rule violations raise ``BookingError`` subclasses. The reads the
@@ -14,13 +15,10 @@ session may take) are here too, beside the writes they lead to.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import TypeVar
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from clinic.booking import offers
@@ -30,16 +28,23 @@ from clinic.booking.availability import (
     upcoming_days,
 )
 from clinic.booking.book import Cancellation, _book_once
-from clinic.booking.checks import bookable_slot, check_healed, check_youth
-from clinic.booking.errors import (
-    NoNextSession,
-    NotCancellable,
-    NotChangeable,
-    SameTime,
+from clinic.booking.errors import NoNextSession, NotCancellable
+from clinic.booking.moves import (
+    RESCHEDULE,
+    Move,
+    move_booking,
+    not_started,
+    open_days,
+    record_change,
+    retrying,
 )
+
+# The youth's pages read these here, beside the rest of what their link can do.
+from clinic.booking.moves import is_ahead as is_ahead
+from clinic.booking.moves import move_options as move_options
 from clinic.booking.request import BookingRequest
-from clinic.booking.seats import answers_of, give_back_seat, take_seat
-from clinic.database import lock_day, retrying_transaction
+from clinic.booking.seats import answers_of, give_back_seat
+from clinic.database import lock_day
 from clinic.extensions import db
 from clinic.messaging import links, outbox
 from clinic.models import (
@@ -47,16 +52,12 @@ from clinic.models import (
     Appointment,
     AppointmentStatus,
     Slot,
-    StatusChange,
-    naive_utc,
     utcnow,
 )
-from clinic.rules.eligibility import slot_start
 from clinic.rules.messages import Kind
 from clinic.rules.policy import ClinicRules
 from clinic.rules.visits import earliest_follow_up
 
-RESCHEDULE = "reschedule"
 CANCEL = "cancel"
 
 
@@ -79,37 +80,19 @@ def appointment_for_page(appointment_id: int) -> Appointment | None:
     )
 
 
-def is_ahead(appointment: Appointment, rules: ClinicRules, now: datetime) -> bool:
-    """Whether the visit has not started yet: the youth may still change or cancel it."""
-    return now < slot_start(appointment.slot.day, appointment.slot.start_time, rules.zone)
-
-
-@dataclass(frozen=True)
-class Move:
-    """Where a youth moved their appointment from, and to (clinic wall-clock times)."""
-
-    old: datetime
-    new: datetime
-
-
 def last_move(appointment: Appointment) -> Move | None:
-    """The appointment's latest move by the youth, from its history (loaded with it)."""
+    """The appointment's latest move, from its history (loaded with it), if the youth made it:
+    their page says "You moved this appointment"; after a move by the clinic it says nothing
+    of an earlier move of theirs (the message about the new time told them)."""
     for change in reversed(appointment.changes):
         if change.action == RESCHEDULE and change.detail and change.undone_at is None:
+            if change.actor != Actor.YOUTH:
+                return None
             return Move(
                 datetime.fromisoformat(change.detail["from"]),
                 datetime.fromisoformat(change.detail["to"]),
             )
     return None
-
-
-def move_options(
-    appointment: Appointment, rules: ClinicRules, now: datetime
-) -> list[DayAvailability]:
-    """The open times in the booking window the appointment can move to: every bookable slot
-    with a seat left, except the one it holds."""
-    own = (appointment.slot.day, appointment.slot.start_time)
-    return _open_days(upcoming_days(rules, now), lambda day, start: (day, start) != own)
 
 
 @dataclass(frozen=True)
@@ -125,19 +108,8 @@ def next_session_plan(youth_id: int, rules: ClinicRules, now: datetime) -> NextS
     treatment plus the healing interval (``earliest_follow_up``)."""
     earliest = earliest_follow_up(last_treatment_day(youth_id), rules.follow_up)
     first_day = max(now.date(), earliest) if earliest else now.date()
-    days = _open_days(upcoming_days(rules, now), lambda day, _start: day >= first_day)
+    days = open_days(upcoming_days(rules, now), lambda day, _start: day >= first_day)
     return NextSessionPlan(earliest, days)
-
-
-def _open_days(
-    days: list[DayAvailability], keep: Callable[[date, time], bool]
-) -> list[DayAvailability]:
-    found = []
-    for day in days:
-        slots = [s for s in day.slots if s.bookable and keep(day.plan.day, s.plan.start)]
-        if slots:
-            found.append(DayAvailability(day.plan, slots))
-    return found
 
 
 # --- Cancel -------------------------------------------------------------------------------
@@ -169,7 +141,7 @@ def cancel_by_youth(appointment_id: int, rules: ClinicRules, now: datetime) -> C
                 Appointment.id == appointment_id,
                 Appointment.status == AppointmentStatus.BOOKED,
                 Appointment.slot_id == held.slot_id,
-                Appointment.slot_id.in_(select(Slot.id).where(_not_started(rules, now))),
+                Appointment.slot_id.in_(select(Slot.id).where(not_started(rules, now))),
             )
             .values(status=AppointmentStatus.CANCELLED, cancelled_at=utcnow())
             .returning(Appointment.slot_id, Appointment.code)
@@ -178,12 +150,12 @@ def cancel_by_youth(appointment_id: int, rules: ClinicRules, now: datetime) -> C
         if cancelled is None:
             raise NotCancellable()
         give_back_seat(cancelled.slot_id)
-        _record(appointment_id, CANCEL, AppointmentStatus.CANCELLED, now)
+        record_change(appointment_id, CANCEL, AppointmentStatus.CANCELLED, now, staff_id=None)
         outbox.cancelled(appointment_id, now, kind=Kind.YOUTH_CANCELLED)
         offers.fill_freed(held.day, rules, now)
         return Cancellation(cancelled.code, held.day)
 
-    return _retrying(once)
+    return retrying(once)
 
 
 # --- Reschedule ---------------------------------------------------------------------------
@@ -192,79 +164,9 @@ def cancel_by_youth(appointment_id: int, rules: ClinicRules, now: datetime) -> C
 def reschedule_by_youth(
     appointment_id: int, day: date, start: time, rules: ClinicRules, now: datetime
 ) -> Move:
-    """The youth moves their appointment to another open time, atomically.
-
-    Rule: in one transaction, the new seat is taken first (a full slot refuses, and nothing
-    changes), the age rule and the healing interval are checked for the new date, and the
-    appointment moves only if it is still booked, not started, and in the slot it was read
-    in; otherwise (cancelled or moved meanwhile) everything rolls back, the new seat too.
-    Only then is the old seat given back and offered on. So the youth never holds two seats,
-    nor none, and two moves racing end with the appointment in one slot.
-    """
-    return _retrying(lambda: _reschedule_once(appointment_id, day, start, rules, now))
-
-
-def _reschedule_once(
-    appointment_id: int, day: date, start: time, rules: ClinicRules, now: datetime
-) -> Move:
-    appointment = db.session.scalar(
-        select(Appointment)
-        .where(Appointment.id == appointment_id)
-        .options(
-            selectinload(Appointment.slot),
-            selectinload(Appointment.youth),
-            selectinload(Appointment.intake),
-        )
-    )
-    if (
-        appointment is None
-        or appointment.status != AppointmentStatus.BOOKED
-        or not is_ahead(appointment, rules, now)
-    ):
-        raise NotChangeable()
-    old_slot = appointment.slot
-    old_day, old_start, old_slot_id = old_slot.day, old_slot.start_time, old_slot.id
-    if (day, start) == (old_day, old_start):
-        raise SameTime()
-
-    # As a booking does: the new day's plan is read once a schedule change to it is done;
-    # and the old day's too, before any row lock (fill_freed reads it after giving the seat
-    # back), so a schedule change to either waits for this move or this move for it.
-    for locked in sorted({day, old_day}):
-        lock_day(locked, exclusive=False)
-    new_seat = take_seat(bookable_slot(day, start, rules, now))
-    intake = appointment.intake
-    has_guardian = intake is not None and all(
-        (intake.guardian_name, intake.guardian_relationship, intake.guardian_phone)
-    )
-    check_youth(appointment.youth.date_of_birth, day, has_guardian, rules)
-    check_healed(appointment.youth_id, day, rules)
-
-    moved = db.session.execute(
-        update(Appointment)
-        .where(
-            Appointment.id == appointment_id,
-            Appointment.status == AppointmentStatus.BOOKED,
-            Appointment.slot_id == old_slot_id,
-            Appointment.slot_id.in_(select(Slot.id).where(_not_started(rules, now))),
-        )
-        .values(slot_id=new_seat)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not moved:
-        raise NotChangeable()  # rolls back the new seat with everything else
-    give_back_seat(old_slot_id)
-    move = Move(datetime.combine(old_day, old_start), datetime.combine(day, start))
-    _record(
-        appointment_id,
-        RESCHEDULE,
-        AppointmentStatus.BOOKED,
-        now,
-        detail={"from": _minutes(move.old), "to": _minutes(move.new)},
-    )
-    outbox.rescheduled(appointment_id, old_day, old_start, now)
-    offers.fill_freed(old_day, rules, now)
-    return move
+    """The youth moves their appointment to another open time, atomically: the one move
+    every caller shares (``moves.move_booking``), recorded as the youth's own."""
+    return move_booking(appointment_id, day, start, rules, now, staff_id=None)
 
 
 # --- The next session ---------------------------------------------------------------------
@@ -327,7 +229,7 @@ def book_next(
         token = links.mint(appointment_id=booked.id)
         return NextSession(booked, links.hash_token(token))
 
-    return _retrying(once)
+    return retrying(once)
 
 
 def _next_request(
@@ -351,65 +253,3 @@ def _next_request(
         guardian_phone=contact.guardian_phone,
         **answers_of(intake),
     )
-
-
-# --- Shared -------------------------------------------------------------------------------
-
-
-def _not_started(rules: ClinicRules, now: datetime):
-    """A slot whose start is still ahead (SQL): a later day, or later today."""
-    local = now.astimezone(rules.zone)
-    return or_(
-        Slot.day > local.date(),
-        and_(Slot.day == local.date(), Slot.start_time > local.time().replace(tzinfo=None)),
-    )
-
-
-def _record(
-    appointment_id: int,
-    action: str,
-    to_status: AppointmentStatus,
-    now: datetime,
-    detail: dict[str, str] | None = None,
-) -> None:
-    db.session.add(
-        StatusChange(
-            appointment_id=appointment_id,
-            action=action,
-            from_status=AppointmentStatus.BOOKED.value,
-            to_status=to_status.value,
-            actor=Actor.YOUTH,
-            staff_id=None,
-            detail=detail,
-            at=naive_utc(now),
-        )
-    )
-
-
-def _minutes(moment: datetime) -> str:
-    """'2026-12-22T16:00', as the history's detail records a time."""
-    return moment.strftime("%Y-%m-%dT%H:%M")
-
-
-class _Deadlocked(Exception):
-    """PostgreSQL broke a cycle of row locks by failing this transaction (two youth swapping
-    times at once take each other's old seat last): it is run again from the top."""
-
-
-T = TypeVar("T")
-
-
-def _retrying(work: Callable[[], T]) -> T:
-    def attempt() -> T:
-        try:
-            return work()
-        except OperationalError as error:
-            if getattr(error.orig, "sqlstate", None) == "40P01":  # deadlock_detected
-                raise _Deadlocked() from error
-            raise
-
-    try:
-        return retrying_transaction(attempt, retry_on=(IntegrityError, _Deadlocked))
-    except _Deadlocked as deadlocked:
-        # Out of tries: answered as the database's other passing troubles are (a 503).
-        raise deadlocked.__cause__ from None  # type: ignore[misc]

@@ -201,10 +201,18 @@ def moved(appointment_id: int, old_start: time, now: datetime, *, staff_id: int 
     _schedule_reminders(target, now)
 
 
-def rescheduled(appointment_id: int, old_day: date, old_start: time, now: datetime) -> None:
-    """The youth moved their booking to another day or time from their link (the booking
-    already holds the new slot): they get the new time and a calendar update, and the
-    reminders not sent yet follow it (one already sent is not sent again).
+def rescheduled(
+    appointment_id: int,
+    old_day: date,
+    old_start: time,
+    now: datetime,
+    *,
+    staff_id: int | None = None,
+) -> None:
+    """The booking was moved to another day or time, by the youth from their link or by the
+    desk (``staff_id``; the booking already holds the new slot): the youth gets the new time
+    and a calendar update, and the reminders not sent yet follow it (one already sent is not
+    sent again).
 
     Moved twice before the first notice went, the youth gets one notice, from the visit they
     last heard of to the new one; moved back to it, none. A confirmation still waiting says
@@ -226,7 +234,7 @@ def rescheduled(appointment_id: int, old_day: date, old_start: time, now: dateti
     waiting = _count(appointment_id, (Kind.CONFIRMATION, Kind.RESTORED), (MessageStatus.QUEUED,))
     if (known_day, known_start) != (target.day, target.start) and not waiting:
         context = {"old": visit_key(known_day, known_start)}
-        _add(target, Kind.RESCHEDULED, now, context=context)
+        _add(target, Kind.RESCHEDULED, now, staff_id=staff_id, context=context)
     _schedule_reminders(target, now)
 
 

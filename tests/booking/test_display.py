@@ -107,4 +107,4 @@ def test_closed_days_cost_no_extra_statement(client):
     db.session.commit()
     with count_statements() as closed:
         assert "Holiday" in client.get("/book").get_data(as_text=True)
-    assert len(closed) == len(plain) <= 2
+    assert len(closed) == len(plain) <= 3  # the changes, the roster, the slots

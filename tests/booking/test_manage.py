@@ -17,7 +17,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from clinic import booking, settings
-from clinic.booking import manage
+from clinic.booking import manage, moves
 from clinic.booking.errors import NotChangeable
 from clinic.database import write_transaction
 from clinic.extensions import db
@@ -377,7 +377,7 @@ def test_a_move_that_lost_a_race_rolls_back_its_new_seat(app, monkeypatch):
     it): the whole transaction rolls back, the new seat with it."""
     appointment_id = book()
     rules = settings.current_rules()
-    real_check = manage.check_healed
+    real_check = moves.check_healed
 
     def meanwhile(youth_id, day, rules):
         real_check(youth_id, day, rules)
@@ -388,7 +388,7 @@ def test_a_move_that_lost_a_race_rolls_back_its_new_seat(app, monkeypatch):
             .values(status=AppointmentStatus.CANCELLED)
         )
 
-    monkeypatch.setattr(manage, "check_healed", meanwhile)
+    monkeypatch.setattr(moves, "check_healed", meanwhile)
     with pytest.raises(NotChangeable):
         manage.reschedule_by_youth(appointment_id, LATER_DAY, time(17, 0), rules, NOW)
     # The new slot's row was made in the rolled-back transaction: it is gone with it.

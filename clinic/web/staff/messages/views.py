@@ -35,7 +35,7 @@ KIND_LABELS = {
     Kind.ALREADY_BOOKED: _l("Online request not booked: already booked"),
     Kind.TOO_SOON: _l("Online request not booked: too soon to heal"),
     Kind.YOUTH_CANCELLED: _l("Cancelled by the youth"),
-    Kind.RESCHEDULED: _l("Moved by the youth"),
+    Kind.RESCHEDULED: _l("Moved to another day or time"),
     Kind.LINK_AGAIN: _l("Link sent again (lost link)"),
     Kind.LIST_JOINED: _l("Joined a list"),
     Kind.SEAT_OFFERED: _l("Seat offered"),
