@@ -3,8 +3,9 @@ undo and walk-ins, and the day sheet and waiting-room screen that show it.
 
 Inside: the refusals (``errors``), an appointment as a move reads it and the writes every move
 shares (``current``), the moves (``moves``), undo (``undo``), walk-ins (``walk_ins``) and the
-reads (``sheet``). Every move is one use case and one transaction, with the acting staff
-member passed in and checked against ``clinic.permissions``.
+reads (``sheet``; the waiting room's screen, ``waiting_room``). Every move is one use case
+and one transaction, with the acting staff member passed in and checked against
+``clinic.permissions``.
 
 May import: ``clinic.rules``, ``models``, ``database``, ``extensions``, ``permissions``,
 ``clinic.booking`` (walk-ins take seats as bookings do) and ``clinic.messaging``. Never the
@@ -15,6 +16,7 @@ from clinic.clinic_day.current import Moved
 from clinic.clinic_day.errors import (
     ChangedMeanwhile,
     ConsentNeeded,
+    ConsentNotChosen,
     FormReused,
     NobodyWaiting,
     NoClinicToday,
@@ -27,6 +29,7 @@ from clinic.clinic_day.errors import (
     ScheduleChanged,
     SeatTaken,
     StationBusy,
+    TreatmentIncomplete,
     UnknownStation,
     VisitError,
     WrongDay,
@@ -52,11 +55,13 @@ from clinic.clinic_day.sheet import (
     sessions_before,
 )
 from clinic.clinic_day.undo import last_change, undo, undoable
-from clinic.clinic_day.walk_ins import walk_in, walk_in_seats
+from clinic.clinic_day.waiting_room import waiting_room
+from clinic.clinic_day.walk_ins import OpenDay, other_days, walk_in, walk_in_seats
 
 __all__ = [
     "ChangedMeanwhile",
     "ConsentNeeded",
+    "ConsentNotChosen",
     "DaySheet",
     "FormReused",
     "Moved",
@@ -67,12 +72,14 @@ __all__ = [
     "NotYet",
     "NothingToUndo",
     "NowServing",
+    "OpenDay",
     "OtherAppointment",
     "Refused",
     "ScheduleChanged",
     "SeatTaken",
     "SheetSlot",
     "StationBusy",
+    "TreatmentIncomplete",
     "TreatmentRecord",
     "UnknownStation",
     "Visit",
@@ -88,10 +95,12 @@ __all__ = [
     "mark_no_show",
     "mark_no_shows",
     "now_serving",
+    "other_days",
     "record_consent",
     "sessions_before",
     "undo",
     "undoable",
+    "waiting_room",
     "walk_in",
     "walk_in_seats",
 ]

@@ -79,3 +79,16 @@ class NoFreeSeat(VisitError):
 
 class NoClinicToday(VisitError):
     pass
+
+
+class TreatmentIncomplete(VisitError):
+    """A treatment recorded without its area, skin type or laser settings."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(", ".join(missing))
+        self.missing = tuple(missing)
+
+
+class ConsentNotChosen(VisitError):
+    """A minor's walk-in without the desk saying what the guardian said (confirmed, not
+    needed, or not confirmed yet): never assumed."""

@@ -31,6 +31,7 @@ from clinic.clinic_day.errors import (
     NotYet,
     Refused,
     StationBusy,
+    TreatmentIncomplete,
     UnknownStation,
     WrongDay,
 )
@@ -43,18 +44,22 @@ from clinic.models import (
     Slot,
     StaffUser,
     Treatment,
+    Youth,
     naive_utc,
 )
 from clinic.permissions import Action, require
-from clinic.rules.eligibility import slot_start
+from clinic.rules.eligibility import needs_guardian, slot_start
 from clinic.rules.policy import ClinicRules
 from clinic.rules.visits import (
     QueuePlace,
     VisitAction,
     VisitStatus,
+    Waiting,
+    awaiting_consent,
+    call_order,
     is_late,
+    missing_treatment_details,
     next_session_number,
-    queue_order,
 )
 
 
@@ -123,8 +128,7 @@ def call(
 def _call(
     current: Current, actor: StaffUser, station: str, now: datetime, rules: ClinicRules
 ) -> Moved:
-    consented = current.consent in (Consent.CONFIRMED, Consent.EXEMPT)
-    if needs_consent(current, rules) and not consented:
+    if awaiting_consent(needs_consent(current, rules), current.consent in CONSENT_GIVEN):
         raise ConsentNeeded()
     try:
         with db.session.begin_nested():
@@ -145,9 +149,9 @@ def _call(
 def call_next(day: date, actor: StaffUser, station: str, now: datetime, rules: ClinicRules):
     """Call the first youth in the queue who can be treated now to ``station``.
 
-    Rule: the queue order (``queue_order``); minors still awaiting consent are
-    passed over, not removed. If another clinician takes the same youth first, the next one
-    in line is called instead.
+    Rule: the call order (``call_order``), the same the waiting-room screen shows; minors
+    still awaiting consent are passed over, not removed. If another clinician takes the same
+    youth first, the next one in line is called instead.
     """
     require(actor.role, Action.TREAT)
     if station not in rules.stations:
@@ -155,7 +159,7 @@ def call_next(day: date, actor: StaffUser, station: str, now: datetime, rules: C
     if day != now.date():
         raise WrongDay()
     with write_transaction():
-        for appointment_id in _queue_ids(day):
+        for appointment_id in _queue_ids(day, rules):
             current = load(appointment_id)
             if current.status is not VisitStatus.CHECKED_IN:
                 continue
@@ -166,17 +170,43 @@ def call_next(day: date, actor: StaffUser, station: str, now: datetime, rules: C
         raise NobodyWaiting()
 
 
-def _queue_ids(day: date) -> list[int]:
+def _queue_ids(day: date, rules: ClinicRules) -> list[int]:
+    """The waiting youth who can be called, in call order (``call_order``)."""
+    return [waiting.appointment_id for waiting in call_order(waiting_queue(day, rules))]
+
+
+def waiting_queue(day: date, rules: ClinicRules) -> list[Waiting]:
+    """Everyone waiting on ``day`` (checked in, not yet called), in one statement."""
     rows = db.session.execute(
-        select(Appointment.id, Slot.start_time, Appointment.arrived_at, Appointment.ticket)
+        select(
+            Appointment.id,
+            Appointment.ticket,
+            Appointment.arrived_at,
+            Appointment.consent,
+            Slot.start_time,
+            Youth.date_of_birth,
+        )
         .join(Slot, Slot.id == Appointment.slot_id)
+        .join(Youth, Youth.id == Appointment.youth_id)
         .where(Slot.day == day, Appointment.status == VisitStatus.CHECKED_IN)
     ).all()
-    places = {
-        QueuePlace(row.start_time, row.arrived_at or datetime.min, row.ticket or 0): (row.id)
-        for row in rows
-    }
-    return [places[place] for place in queue_order(places)]
+    return [waiting_from(row, day, rules) for row in rows]
+
+
+def waiting_from(row, day: date, rules: ClinicRules) -> Waiting:
+    """A queue row (id, ticket, arrived_at, consent, start_time, date_of_birth) as the call
+    order reads it."""
+    return Waiting(
+        QueuePlace(row.start_time, row.arrived_at or datetime.min, row.ticket or 0),
+        row.id,
+        awaiting_consent(
+            needs_guardian(row.date_of_birth, day, rules.ages), row.consent in CONSENT_GIVEN
+        ),
+    )
+
+
+# A minor may be treated once the guardian's consent is confirmed or recorded as not needed.
+CONSENT_GIVEN = frozenset({Consent.CONFIRMED, Consent.EXEMPT})
 
 
 @dataclass
@@ -193,13 +223,18 @@ class TreatmentRecord:
 def complete(
     appointment_id: int, actor: StaffUser, record: TreatmentRecord, now: datetime
 ) -> Moved:
-    """The treatment is done: record it (session number, areas, clinician, notes) and free
-    the station.
+    """The treatment is done: record it (session number, areas, skin type, laser settings,
+    clinician, notes) and free the station.
 
-    Rule: only a youth in treatment. The session number defaults to one more than the
-    treatments the youth had before.
+    Rule: only a youth in treatment; the area, the skin type and the laser settings are
+    required (``missing_treatment_details``: ``TreatmentIncomplete`` names what is missing),
+    the notes optional. The session number defaults to one more than the treatments the
+    youth had before.
     """
     require(actor.role, Action.TREAT)
+    missing = missing_treatment_details(record.areas, record.skin_type, record.settings)
+    if missing:
+        raise TreatmentIncomplete(missing)
     with write_transaction():
         # No same-day check: a treatment whose "done" was forgotten is recorded the next
         # day rather than left in treatment for ever.
@@ -223,7 +258,7 @@ def complete(
                 session_number=session_number,
                 areas=list(record.areas),
                 skin_type=record.skin_type,
-                settings=record.settings,
+                settings=record.settings.strip() if record.settings else None,
                 notes=record.notes,
                 clinician_id=actor.id,
                 station=current.station,

@@ -121,6 +121,36 @@ def queue_order(places: Iterable[QueuePlace]) -> list[QueuePlace]:
     return sorted(places)
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A youth in the waiting queue, as the call order sees them."""
+
+    place: QueuePlace
+    appointment_id: int
+    # A minor whose guardian's consent is not recorded (confirmed or exempt) yet.
+    awaiting_consent: bool = False
+
+
+def awaiting_consent(is_minor: bool, consent_given: bool) -> bool:
+    """Return whether a waiting youth must not be called yet.
+
+    Rule: a minor (see ``eligibility.needs_guardian``) is called only once the guardian's
+    consent is confirmed, or recorded as not needed; an adult never waits for one.
+    """
+    return is_minor and not consent_given
+
+
+def call_order(waiting: Iterable[Waiting]) -> list[Waiting]:
+    """Return the youth who can be called now, in the order they will be called.
+
+    Rule: the queue order (``queue_order``: appointment time, then arrival, then ticket);
+    a minor awaiting consent keeps their place but is passed over until it is recorded. The
+    clinicians' "call next" and the waiting-room screen both follow this one order, so the
+    screen's "next" is who will really be called.
+    """
+    return sorted((w for w in waiting if not w.awaiting_consent), key=lambda w: w.place)
+
+
 def walk_in_slot(slots: Iterable[SlotPlan], booked: dict[time, int], now: time) -> SlotPlan | None:
     """Return the slot a walk-in takes: the earliest not yet over with a free seat.
 
@@ -141,6 +171,29 @@ def next_session_number(previous_sessions: int) -> int:
     if previous_sessions < 0:
         raise ValueError("previous_sessions must not be negative")
     return previous_sessions + 1
+
+
+# The Fitzpatrick skin types, as a treatment records them.
+SKIN_TYPES = ("I", "II", "III", "IV", "V", "VI")
+
+
+def missing_treatment_details(
+    areas: Iterable[str], skin_type: str | None, settings: str | None
+) -> list[str]:
+    """Return what a treatment record lacks, by name ("areas", "skin_type", "settings").
+
+    Rule: every treatment records the area treated, the skin type (Fitzpatrick I to VI) and
+    the laser settings used, which the next session's clinician starts from; notes are
+    optional. An empty list: the record is complete.
+    """
+    missing = []
+    if not [area for area in areas if area]:
+        missing.append("areas")
+    if skin_type not in SKIN_TYPES:
+        missing.append("skin_type")
+    if not (settings or "").strip():
+        missing.append("settings")
+    return missing
 
 
 def earliest_follow_up(last_treatment: date | None, interval: timedelta) -> date | None:

@@ -15,8 +15,12 @@ from clinic.rules.visits import (
     QueuePlace,
     VisitAction,
     VisitStatus,
+    Waiting,
+    awaiting_consent,
+    call_order,
     earliest_follow_up,
     is_late,
+    missing_treatment_details,
     next_session_number,
     next_status,
     queue_order,
@@ -181,3 +185,42 @@ def test_session_numbers_count_on():
 )
 def test_earliest_follow_up(last, weeks, expected):
     assert earliest_follow_up(last, timedelta(weeks=weeks)) == expected
+
+
+def test_call_order_is_the_queue_order_passing_over_minors_awaiting_consent():
+    arrived = datetime(2026, 11, 25, 0, 0)
+    first_arrival_later_time = Waiting(QueuePlace(time(16, 20), arrived, 1), 11)
+    minor_no_consent = Waiting(QueuePlace(time(16, 0), arrived, 4), 14, awaiting_consent=True)
+    on_time = Waiting(QueuePlace(time(16, 0), arrived + timedelta(minutes=5), 6), 16)
+    walk_in = Waiting(QueuePlace(time(16, 0), arrived + timedelta(minutes=9), 7), 17)
+    order = call_order([first_arrival_later_time, minor_no_consent, walk_in, on_time])
+    assert [w.appointment_id for w in order] == [16, 17, 11]
+
+
+def test_call_order_of_nobody_callable_is_empty():
+    arrived = datetime(2026, 11, 25, 0, 0)
+    assert call_order([Waiting(QueuePlace(time(16), arrived, 1), 1, awaiting_consent=True)]) == []
+
+
+@pytest.mark.parametrize(
+    ("minor", "consent_given", "waits"),
+    [(True, False, True), (True, True, False), (False, False, False), (False, True, False)],
+)
+def test_only_a_minor_without_consent_waits_for_it(minor, consent_given, waits):
+    assert awaiting_consent(minor, consent_given) is waits
+
+
+@pytest.mark.parametrize(
+    ("areas", "skin_type", "settings", "missing"),
+    [
+        (["hands"], "IV", "1064 nm, 3 J/cm2", []),
+        ([], "IV", "1064 nm", ["areas"]),
+        ([""], "IV", "1064 nm", ["areas"]),
+        (["arms"], None, "1064 nm", ["skin_type"]),
+        (["arms"], "VII", "1064 nm", ["skin_type"]),
+        (["arms"], "II", "   ", ["settings"]),
+        ([], "", None, ["areas", "skin_type", "settings"]),
+    ],
+)
+def test_a_treatment_records_area_skin_type_and_settings(areas, skin_type, settings, missing):
+    assert missing_treatment_details(areas, skin_type, settings) == missing

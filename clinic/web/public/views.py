@@ -293,7 +293,8 @@ def confirmed():
 
 def _board_context() -> dict:
     rules = context.rules()
-    serving = clinic_day.now_serving(context.now().date(), rules)
+    # In call order, the one "Call next" follows: the screen never promises a turn.
+    serving = clinic_day.waiting_room(context.now().date(), rules)
     # A waiting room holds both languages at once: every label is shown in each.
     labels = {}
     for lang in current_app.config["LANGUAGES"]:
@@ -303,6 +304,7 @@ def _board_context() -> dict:
                 "free": _("Free"),
                 "next": _("Next"),
                 "none": _("Nobody waiting"),
+                "order": _("In the order we will call them."),
             }
     return {"serving": serving, "labels": labels}
 

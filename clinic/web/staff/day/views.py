@@ -7,6 +7,7 @@ reload never repeats a move; refusals come back as a flashed, translated explana
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import date
 from types import SimpleNamespace
 
@@ -30,15 +31,15 @@ from clinic import audit, booking, clinic_day, records, vocab
 from clinic.booking import list_reads
 from clinic.extensions import db
 from clinic.formats import long_day
-from clinic.models import Appointment, Consent
+from clinic.models import Appointment, Consent, Youth
 from clinic.permissions import Action
-from clinic.rules.eligibility import age_on, normalize_phone
+from clinic.rules.eligibility import age_on, needs_guardian, normalize_phone
 from clinic.rules.visits import VisitStatus
 from clinic.web import context
 from clinic.web.converters import parse_day, row_ids
 from clinic.web.refusals import explain_refusal
 from clinic.web.staff import bp, requires
-from clinic.web.staff.day.forms import TreatmentForm, WalkInForm
+from clinic.web.staff.day.forms import TREATMENT_MISSING, TreatmentForm, WalkInForm
 
 STATUS_LABELS = {
     VisitStatus.BOOKED: _l("Booked"),
@@ -105,6 +106,28 @@ def _explain(error: Exception) -> str:
     if isinstance(error, clinic_day.StationBusy):
         return _("%(station)s is busy: complete its treatment first.", station=error.station)
     return str(messages.get(type(error), _l("That did not work. Please try again.")))
+
+
+def _who(appointment_id: int) -> str:
+    """The youth as a flash names them: first (or preferred) name and last initial, "Ana F."
+
+    Enough for the desk to know whom a move touched, and no more: a flash travels in the
+    (signed, not encrypted) session cookie, so never the full name, a birth date or a contact.
+    """
+    row = db.session.execute(
+        select(Youth.first_name, Youth.preferred_name, Youth.last_name)
+        .join(Appointment, Appointment.youth_id == Youth.id)
+        .where(Appointment.id == appointment_id)
+    ).one_or_none()
+    if row is None:
+        return "?"
+    return short_name(row.preferred_name or row.first_name, row.last_name)
+
+
+def short_name(first: str, last: str) -> str:
+    """ "Ana F.": a first name and the last name's initial."""
+    initial = last.strip()[:1].upper()
+    return f"{first.strip()} {initial}." if initial else first.strip()
 
 
 def _rules_and_now():
@@ -230,7 +253,7 @@ def check_in(appointment_id: int):
     rules, now = context.rules(), context.now()
     return _do(
         lambda: clinic_day.check_in(appointment_id, current_user, now, rules, _consent_choice()),
-        lambda moved: _("Checked in: %(code)s.", code=moved.code),
+        lambda moved: _("Checked in: %(name)s.", name=_who(moved.appointment_id)),
     )
 
 
@@ -244,7 +267,7 @@ def record_consent(appointment_id: int):
         return _back_to_day()
     return _do(
         lambda: clinic_day.record_consent(appointment_id, current_user, now, consent),
-        lambda moved: _("Consent recorded for %(code)s.", code=moved.code),
+        lambda moved: _("Consent recorded for %(name)s.", name=_who(moved.appointment_id)),
     )
 
 
@@ -257,8 +280,12 @@ def call(appointment_id: int):
     station = request.form.get("station", "")
     return _do(
         lambda: clinic_day.call(appointment_id, current_user, station, now, rules),
-        lambda moved: _("%(code)s called to %(station)s.", code=moved.code, station=station),
+        lambda moved: _called(moved, station),
     )
+
+
+def _called(moved: clinic_day.Moved, station: str) -> str:
+    return _("%(name)s called to %(station)s.", name=_who(moved.appointment_id), station=station)
 
 
 @bp.post("/day/<isodate:day>/call-next")
@@ -268,7 +295,7 @@ def call_next(day: date):
     station = request.form.get("station", "")
     return _do(
         lambda: clinic_day.call_next(day, current_user, station, now, rules),
-        lambda moved: _("%(code)s called to %(station)s.", code=moved.code, station=station),
+        lambda moved: _called(moved, station),
         day_hint=day,
     )
 
@@ -279,7 +306,9 @@ def no_show(appointment_id: int):
     rules, now = context.rules(), context.now()
     return _do(
         lambda: clinic_day.mark_no_show(appointment_id, current_user, now, rules),
-        lambda moved: _("%(code)s marked as a no-show. The seat is free.", code=moved.code),
+        lambda moved: _(
+            "%(name)s marked as a no-show. The seat is free.", name=_who(moved.appointment_id)
+        ),
     )
 
 
@@ -307,10 +336,12 @@ def cancel_appointment(appointment_id: int):
     """Cancel a booking (the youth called to say they cannot come) or a youth who left the
     queue; the seat opens at once."""
     rules, now = context.rules(), context.now()
-    # The code, never the name: flashed messages travel in the (signed, not secret) cookie.
     return _do(
         lambda: clinic_day.cancel(appointment_id, current_user, now, rules),
-        lambda moved: _("Appointment %(code)s cancelled. Its seat is free again.", code=moved.code),
+        lambda moved: _(
+            "Appointment of %(name)s cancelled. Its seat is free again.",
+            name=_who(moved.appointment_id),
+        ),
     )
 
 
@@ -321,8 +352,8 @@ def undo(appointment_id: int):
     return _do(
         lambda: clinic_day.undo(appointment_id, current_user, now, rules),
         lambda moved: _(
-            "Undone: %(code)s is “%(status)s” again.",
-            code=moved.code,
+            "Undone: %(name)s is “%(status)s” again.",
+            name=_who(moved.appointment_id),
             status=STATUS_LABELS[moved.new],
         ),
     )
@@ -359,11 +390,18 @@ def complete(appointment_id: int):
             settings=form.text("settings"),
             notes=form.text("notes"),
         )
-        return _do(
-            lambda: clinic_day.complete(appointment_id, current_user, record, now),
-            lambda moved: _("Treatment recorded for %(code)s.", code=moved.code),
-            day_hint=appointment.slot.day,
-        )
+        try:
+            clinic_day.complete(appointment_id, current_user, record, now)
+        except clinic_day.TreatmentIncomplete as error:
+            # The form checks the same; this is the use case's own word, kept with the values.
+            for name in error.missing:
+                getattr(form, name).errors = [str(TREATMENT_MISSING[name])]
+        except clinic_day.VisitError as error:
+            flash(_explain(error), "error")
+            return _back_to_day(appointment.slot.day)
+        else:
+            flash(_("Treatment recorded for %(name)s.", name=_who(appointment_id)), "success")
+            return _back_to_day(appointment.slot.day)
     status = 200 if request.method == "GET" else 422
     return (
         render_template(
@@ -373,6 +411,7 @@ def complete(appointment_id: int):
             age=age_on(appointment.youth.date_of_birth, appointment.slot.day),
             status_labels=STATUS_LABELS,
             flag_choices=vocab.SCREENING_FLAGS,
+            suggested_session=previous + 1,
         ),
         status,
     )
@@ -384,67 +423,166 @@ def complete(appointment_id: int):
 @bp.route("/walk-in", methods=["GET", "POST"])
 @requires(Action.CHECK_IN)
 def walk_in():
-    """A youth at the desk without an appointment: the intake, then straight into the queue."""
+    """A youth at the desk without an appointment. Today's seats left show first; then the
+    few answers that decide a seat (names, birth date, phone: the age rule, a guardian, a
+    record on file); then the rest of the intake, and straight into the queue. A full day
+    offers the standby list and the next open days instead of the form."""
     rules, now = context.rules(), context.now()
-    today = now.date()
     seats = clinic_day.walk_in_seats(rules, now)
     form = WalkInForm()
     if request.method == "GET":
         form.submission_key.data = secrets.token_urlsafe(24)
-        return render_template("staff/day/walk_in.html", form=form, seats=seats, today=today)
-
-    valid = form.validate()
-    duplicates = []
-    birth = form.date_of_birth.parsed
-    if form.text("first_name") and form.text("last_name") and birth:
-        duplicates = records.possible_duplicates(
-            form.text("first_name"),
-            form.text("last_name"),
-            birth,
-            phone=normalize_phone(form.phone.data),
-        )
-    if valid and seats is not None:
-        _check_walk_in_age(form, today, rules)
+        return _walk_in_page(form, seats, rules, now, step="check")
     if seats is None:
         form.form_errors.append(_("There is no clinic today."))
-    elif valid and not any(f.errors for f in form) and not form.form_errors:
-        try:
-            appointment = clinic_day.walk_in(
-                form.booking_request(today), current_user, now, rules, form.consent_choice()
+        return _walk_in_page(form, seats, rules, now, step="check"), 422
+    if seats == 0:
+        return _walk_in_page(form, seats, rules, now, step="check"), 422
+    if form.step.data == "check":
+        return _walk_in_first_step(form, seats, rules, now)
+    return _walk_in_save(form, seats, rules, now)
+
+
+def _walk_in_first_step(form: WalkInForm, seats: int, rules, now):
+    today = now.date()
+    if not form.validate_first_step():
+        return _walk_in_page(form, seats, rules, now, step="check"), 422
+    try:
+        # The age bounds only: the guardian's details are asked next, if needed.
+        booking.check_youth(form.date_of_birth.parsed, today, True, rules)
+    except booking.BookingError as error:
+        _explain_booking(form, error, today, rules)
+        return _walk_in_page(form, seats, rules, now, step="check"), 422
+    # The rest of the intake, with these answers kept; not an error, so a 200.
+    form.step.data = "save"
+    return _walk_in_page(form, seats, rules, now, step="save", duplicates=_look_alikes(form))
+
+
+def _walk_in_save(form: WalkInForm, seats: int, rules, now):
+    today = now.date()
+    valid = form.validate()
+    duplicates = _look_alikes(form)
+    if valid:
+        _check_walk_in_age(form, today, rules)
+    youth_id = _chosen_youth(form, duplicates)
+    birth = form.date_of_birth.parsed
+    if birth and needs_guardian(birth, today, rules.ages) and form.consent_choice() is None:
+        form.guardian_consent.errors = [str(CONSENT_NOT_CHOSEN)]
+    if not valid or any(f.errors for f in form) or form.form_errors:
+        return _walk_in_page(form, seats, rules, now, step="save", duplicates=duplicates), 422
+    try:
+        appointment = clinic_day.walk_in(
+            form.booking_request(today),
+            current_user,
+            now,
+            rules,
+            form.consent_choice(),
+            youth_id=youth_id,
+        )
+    except clinic_day.NoFreeSeat:
+        # Taken while the form was filled in: the same alternatives as a full day.
+        return _walk_in_page(form, 0, rules, now, step="check"), 422
+    except clinic_day.ConsentNotChosen:
+        form.guardian_consent.errors = [str(CONSENT_NOT_CHOSEN)]
+    except booking.TooSoon as error:
+        form.form_errors.append(
+            _(
+                "Too soon after their last treatment: the skin needs time to heal. Their "
+                "next session can be from %(date)s.",
+                date=long_day(error.earliest),
             )
-        except booking.TooSoon as error:
-            form.form_errors.append(
-                _(
-                    "Too soon after their last treatment: the skin needs time to heal. Their "
-                    "next session can be from %(date)s.",
-                    date=long_day(error.earliest),
-                )
+        )
+    except clinic_day.FormReused as error:
+        form.submission_key.data = secrets.token_urlsafe(24)
+        form.form_errors.append(_explain(error))
+    except booking.AlreadyBooked:
+        form.form_errors.append(
+            _(
+                "This youth already has an upcoming appointment: find them on the day "
+                "sheet (or their record) and check them in there."
             )
-        except clinic_day.FormReused as error:
-            form.submission_key.data = secrets.token_urlsafe(24)
-            form.form_errors.append(_explain(error))
-        except booking.AlreadyBooked:
-            form.form_errors.append(
-                _(
-                    "This youth already has an upcoming appointment: find them on the day "
-                    "sheet (or their record) and check them in there."
-                )
-            )
-        except booking.BookingError as error:
-            _explain_booking(form, error, today, rules)
-        except clinic_day.VisitError as error:
-            form.form_errors.append(_explain(error))
-        else:
-            flash(
-                _("Walk-in added: ticket %(ticket)d.", ticket=appointment.ticket or 0),
-                "success",
-            )
-            return _back_to_day(today)
-    return (
-        render_template(
-            "staff/day/walk_in.html", form=form, seats=seats, today=today, duplicates=duplicates
-        ),
-        422,
+        )
+    except booking.BookingError as error:
+        _explain_booking(form, error, today, rules)
+    except clinic_day.VisitError as error:
+        form.form_errors.append(_explain(error))
+    else:
+        flash(
+            _(
+                "Walk-in added: %(name)s, ticket %(ticket)d.",
+                name=_who(appointment.id),
+                ticket=appointment.ticket or 0,
+            ),
+            "success",
+        )
+        return _back_to_day(today)
+    return _walk_in_page(form, seats, rules, now, step="save", duplicates=duplicates), 422
+
+
+CONSENT_NOT_CHOSEN = _l("Please choose what the guardian said: this youth is under 18.")
+SAME_YOUTH_NOT_CHOSEN = _l("Please say whether this is one of these youth, or someone else.")
+
+
+@dataclass(frozen=True)
+class LookAlike:
+    """A record on file that may be the youth at the desk."""
+
+    youth: Youth
+    same_birth_and_name: bool
+    same_phone: bool
+    identical: bool  # the same names and birth date: the very record the walk-in joins
+
+
+def _look_alikes(form: WalkInForm) -> list[LookAlike]:
+    """Records with the same birth date and a similar name, or the same phone."""
+    first, last = form.text("first_name"), form.text("last_name")
+    birth = form.date_of_birth.parsed
+    if not (first and last and birth):
+        return []
+    key = Youth.make_identity_key(first, last, birth)
+    return [
+        LookAlike(
+            match.youth,
+            match.same_birth_and_name,
+            match.same_phone,
+            match.youth.identity_key == key,
+        )
+        for match in records.possible_duplicates(
+            first, last, birth, phone=normalize_phone(form.phone.data)
+        )
+    ]
+
+
+def _chosen_youth(form: WalkInForm, duplicates: list[LookAlike]) -> int | None:
+    """The record the desk said this youth is, or None (someone new, or the identical record,
+    which the walk-in joins by name and birth date anyway). A look-alike not answered for is
+    an error on the form: the desk must say "use this youth" or "someone else"."""
+    others = {str(d.youth.id): d.youth.id for d in duplicates if not d.identical}
+    if not others or any(d.identical for d in duplicates):
+        return None
+    choice = form.same_youth.data
+    if choice in others:
+        return others[choice]
+    if choice != "new":
+        form.same_youth.errors = [str(SAME_YOUTH_NOT_CHOSEN)]
+    return None
+
+
+def _walk_in_page(form: WalkInForm, seats, rules, now, step: str, duplicates=()):
+    today = now.date()
+    birth = form.date_of_birth.parsed
+    form.step.data = step
+    full = seats is None or seats == 0
+    return render_template(
+        "staff/day/walk_in.html",
+        form=form,
+        seats=seats,
+        today=today,
+        step=step,
+        duplicates=list(duplicates),
+        minor=bool(birth) and needs_guardian(birth, today, rules.ages),
+        # Where a youth turned away today can go: only worked out when today is full.
+        other_days=clinic_day.other_days(rules, now) if full else [],
     )
 
 
