@@ -878,6 +878,16 @@ def list_accounts(actor: StaffUser) -> list[StaffUser]:
     )
 
 
+def locked_out(actor: StaffUser, limits: SignInLimits) -> list[StaffUser]:
+    """Active accounts that cannot sign in from a new device now (too many failed sign-ins),
+    for the admin to unlock where they work (admins only)."""
+    return [
+        user
+        for user in list_accounts(actor)
+        if user.active and sign_in_pause(limits, user.email).paused_until is not None
+    ]
+
+
 def create_account(
     actor: StaffUser, *, email: str, name: str, role: str, password: str
 ) -> StaffUser:

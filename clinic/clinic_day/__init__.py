@@ -47,15 +47,13 @@ from clinic.clinic_day.moves import (
 )
 from clinic.clinic_day.sheet import (
     DaySheet,
-    NowServing,
     SheetSlot,
     Visit,
     day_sheet,
-    now_serving,
     sessions_before,
 )
 from clinic.clinic_day.undo import last_change, undo, undoable
-from clinic.clinic_day.waiting_room import waiting_room
+from clinic.clinic_day.waiting_room import NowServing, waiting_room
 from clinic.clinic_day.walk_ins import OpenDay, other_days, walk_in, walk_in_seats
 
 __all__ = [
@@ -94,7 +92,6 @@ __all__ = [
     "last_change",
     "mark_no_show",
     "mark_no_shows",
-    "now_serving",
     "other_days",
     "record_consent",
     "sessions_before",

@@ -421,38 +421,3 @@ def _treatments_before(day: date, youth_ids: list[int]) -> dict[int, int]:
         .group_by(Treatment.youth_id)
     ).all()
     return dict(rows)
-
-
-@dataclass(frozen=True)
-class NowServing:
-    """What the waiting-room screen shows: ticket numbers only, never names."""
-
-    stations: list[tuple[str, int | None]]
-    next_tickets: list[int]
-
-
-def now_serving(day: date, rules: ClinicRules) -> NowServing:
-    rows = db.session.execute(
-        select(
-            Appointment.status,
-            Appointment.ticket,
-            Appointment.station,
-            Appointment.arrived_at,
-            Slot.start_time,
-        )
-        .join(Slot, Slot.id == Appointment.slot_id)
-        .where(
-            Slot.day == day,
-            Appointment.status.in_((VisitStatus.CHECKED_IN, VisitStatus.IN_TREATMENT)),
-        )
-    ).all()
-    busy = {row.station: row.ticket for row in rows if row.status == VisitStatus.IN_TREATMENT}
-    places = queue_order(
-        QueuePlace(row.start_time, row.arrived_at or datetime.min, row.ticket or 0)
-        for row in rows
-        if row.status == VisitStatus.CHECKED_IN
-    )
-    return NowServing(
-        stations=[(name, busy.get(name)) for name in rules.stations],
-        next_tickets=[place.ticket for place in places[:6]],
-    )

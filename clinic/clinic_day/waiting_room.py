@@ -3,16 +3,25 @@ they will be called. Numbers only, never a name (it hangs on a public wall)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
 
 from clinic.clinic_day.moves import waiting_from
-from clinic.clinic_day.sheet import NowServing
 from clinic.extensions import db
 from clinic.models import Appointment, Slot, Youth
 from clinic.rules.policy import ClinicRules
 from clinic.rules.visits import VisitStatus, call_order
+
+
+@dataclass(frozen=True)
+class NowServing:
+    """What the waiting-room screen shows: ticket numbers only, never names."""
+
+    stations: list[tuple[str, int | None]]
+    next_tickets: list[int]
+
 
 # How many coming tickets the screen lists: enough to see one's turn approach, few enough
 # to read across a room.

@@ -106,6 +106,7 @@ def no_store(response):
 MENU = [
     ("staff.index", _l("Clinic day"), Action.VIEW_DAY),
     ("staff.youth_search", _l("Youth records"), Action.VIEW_RECORDS),
+    ("staff.book_for_caller", _l("Book for a caller"), Action.BOOK_FOR_CALLER),
     ("staff.lists_overview", _l("Waiting lists"), Action.VIEW_DAY),
     ("staff.messages", _l("Messages"), Action.VIEW_MESSAGES),
     ("staff.schedule", _l("Schedule"), Action.MANAGE_SCHEDULE),

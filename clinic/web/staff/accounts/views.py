@@ -92,12 +92,13 @@ def account_list():
     everyone = accounts.list_accounts(current_user)
     limits = _limits()
     pauses = {user.id: accounts.sign_in_pause(limits, user.email) for user in everyone}
+    # Active accounts that cannot sign in from a new device now (accounts.locked_out, asked
+    # here from the pauses already read): first on the page, with the button, so the admin
+    # unlocks a colleague mid-clinic in one tap.
     return render_template(
         "staff/accounts/list.html",
         accounts=everyone,
         pauses=pauses,
-        # Active accounts that cannot sign in from a new device now: first on the page, with
-        # the button, so the admin unlocks a colleague mid-clinic in one tap.
         locked_out=[u for u in everyone if u.active and pauses[u.id].paused_until is not None],
         role_labels=ROLE_LABELS,
         when=formats.day_clock_at,

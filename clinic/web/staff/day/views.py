@@ -27,12 +27,15 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from clinic import audit, booking, clinic_day, records, vocab
+from clinic import accounts, audit, booking, clinic_day, records, vocab
+from clinic.accounts import SignInLimits
 from clinic.booking import list_reads
 from clinic.extensions import db
 from clinic.formats import long_day
 from clinic.models import Appointment, Consent, Youth
 from clinic.permissions import Action
+from clinic.rules.calendar import day_stations
+from clinic.rules.counts import NoShowPolicy
 from clinic.rules.eligibility import age_on, needs_guardian, normalize_phone
 from clinic.rules.visits import VisitStatus
 from clinic.web import context
@@ -183,13 +186,15 @@ def day_picker():
 
 
 # The actions the sheet's rows offer, each shown only to roles allowed it.
-_ROW_ACTIONS = ("CHECK_IN", "MARK_NO_SHOW", "TREAT", "CANCEL", "SEE_CONTACT")
+_ROW_ACTIONS = ("CHECK_IN", "MARK_NO_SHOW", "TREAT", "CANCEL", "SEE_CONTACT", "MOVE_BOOKING")
 
 
 def _sheet_context(day: date) -> dict:
     rules, now = context.rules(), context.now()
     clinical = current_user.can(Action.SEE_CLINICAL)
-    sheet = clinic_day.day_sheet(day, rules, now, clinical=clinical)
+    config = current_app.config
+    no_shows = NoShowPolicy(config["NO_SHOW_FLAG_COUNT"], config["NO_SHOW_RECENT_DAYS"])
+    sheet = clinic_day.day_sheet(day, rules, now, clinical=clinical, no_shows=no_shows)
     today = now.date()
     # Who waits on standby, and the seats held for open offers (counted as taken in the
     # slots' seats): shown with the counts and beside each slot.
@@ -208,7 +213,8 @@ def _sheet_context(day: date) -> dict:
         "today": today,
         "now": now,
         "is_today": day == today,
-        "stations": rules.stations,
+        # The day's stations: as many as clinicians rostered, or all of them without a roster.
+        "stations": day_stations(rules.stations, sheet.plan) if sheet.plan else rules.stations,
         # Translated once here: a lazy string translates again each time a row shows it.
         "status_labels": {status: str(label) for status, label in STATUS_LABELS.items()},
         "action_labels": ACTION_LABELS,
@@ -227,7 +233,12 @@ def _sheet_context(day: date) -> dict:
 def day(day: date):
     # One event for the sheet (it shows many youth; the live refreshes are not recorded).
     audit.viewed("day", None, None, detail={"day": day.isoformat()})
-    return render_template("staff/day/day.html", **_sheet_context(day))
+    # A colleague locked out mid-clinic, shown to the admin where they work (not in the live
+    # part: each account is a look-up in the sign-in counters).
+    locked = []
+    if current_user.can(Action.MANAGE_STAFF):
+        locked = accounts.locked_out(current_user, SignInLimits.from_config(current_app.config))
+    return render_template("staff/day/day.html", locked_out=locked, **_sheet_context(day))
 
 
 @bp.route("/day/<isodate:day>/live")
