@@ -238,7 +238,7 @@ def test_undoing_a_treatment_records_its_deletion(app, booked, make_staff, clock
     clinic_day.check_in(booked["appointment"], desk, clock.now, rules)
     clinic_day.call(booked["appointment"], clinician, "Laser 1", clock.now, rules)
     record = clinic_day.TreatmentRecord(
-        areas=["hands"], session_number=1, skin_type=None, settings=None, notes=NOTE
+        areas=["hands"], session_number=1, skin_type="IV", settings="1064 nm", notes=NOTE
     )
     clinic_day.complete(booked["appointment"], clinician, record, clock.now)
     clinic_day.undo(booked["appointment"], clinician, clock.now, rules)

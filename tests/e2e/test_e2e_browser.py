@@ -137,6 +137,12 @@ def _count(label: str, number: int):
     return re.compile(rf"^\s*{number}\s+{label}")
 
 
+def _flash_name(youth) -> str:
+    """How a flash names a youth to staff: first name and last initial ("Ana A."), never a code."""
+    first, last = youth.name.split(" ", 1)
+    return f"{first} {last[0]}."
+
+
 # The tests share one clinic day; each leaves the queue as it found it apart from the tickets
 # it handed out, so neither depends on running first.
 
@@ -156,12 +162,12 @@ def test_a_clinic_day_in_three_browsers(person, clinic, tmp_path):
     # (a) The front desk checks in the adult, then the minor with the guardian's consent.
     desk = _sign_in(person(viewport={"width": 1024, "height": 768}), DESK)
     _row(desk, adult.name).get_by_role("button", name="Check in", exact=True).click()
-    expect(desk.locator(".flash-success")).to_have_text(f"Checked in: {adult.code}.")
+    expect(desk.locator(".flash-success")).to_have_text(f"Checked in: {_flash_name(adult)}.")
     row = _row(desk, minor.name)
     row.locator("summary", has_text="Check in…").click()
     row.get_by_label("Confirmed (signed form, here, or by phone)").check()
     row.get_by_role("button", name=f"Check in {minor.code}").click()
-    expect(desk.locator(".flash-success")).to_have_text(f"Checked in: {minor.code}.")
+    expect(desk.locator(".flash-success")).to_have_text(f"Checked in: {_flash_name(minor)}.")
     expect(_row(desk, minor.name)).to_contain_text("Minor · consent confirmed")
     first_ticket = int(_waiting(desk, adult.name).get_attribute("data-ticket"))
     expect(_waiting(desk, minor.name)).to_have_attribute("data-ticket", str(first_ticket + 1))
@@ -178,7 +184,9 @@ def test_a_clinic_day_in_three_browsers(person, clinic, tmp_path):
 
     # (c) Call next, then record the treatment.
     clinician.get_by_role("button", name="Call next to Laser 1").click()
-    expect(clinician.locator(".flash-success")).to_have_text(f"{adult.code} called to Laser 1.")
+    expect(clinician.locator(".flash-success")).to_have_text(
+        f"{_flash_name(adult)} called to Laser 1."
+    )
     station = clinician.locator("li.station", has_text="Laser 1")
     expect(station).to_contain_text(adult.name)
 
@@ -196,10 +204,14 @@ def test_a_clinic_day_in_three_browsers(person, clinic, tmp_path):
     expect(clinician.get_by_role("heading", name="Record the treatment")).to_be_visible()
     clinician.get_by_label("Session number").fill("1")
     clinician.get_by_label("Hands or fingers").check()
+    clinician.get_by_label("Skin type (Fitzpatrick)").select_option("IV")
+    clinician.get_by_label("Laser settings (wavelength, fluence, spot size)").fill(
+        "1064 nm, 3.5 J/cm², 4 mm"
+    )
     clinician.get_by_label("Clinical notes").fill("Tolerated well; mild frosting. Aftercare given.")
     clinician.get_by_role("button", name="Treatment done").click()
     expect(clinician.locator(".flash-success")).to_have_text(
-        f"Treatment recorded for {adult.code}."
+        f"Treatment recorded for {_flash_name(adult)}."
     )
     expect(clinician.locator("li.station", has_text="Laser 1")).to_contain_text("Free")
 
@@ -225,7 +237,9 @@ def test_a_clinic_day_in_three_browsers(person, clinic, tmp_path):
 
     # Leave the queue as found: the minor's check-in is undone (a mis-tap, as it were).
     _waiting(desk, minor.name).get_by_role("button", name="Undo check-in").click()
-    expect(desk.locator(".flash-success")).to_have_text(f"Undone: {minor.code} is “Booked” again.")
+    expect(desk.locator(".flash-success")).to_have_text(
+        f"Undone: {_flash_name(minor)} is “Booked” again."
+    )
 
 
 def test_the_day_page_works_without_javascript(person, clinic):
@@ -236,7 +250,7 @@ def test_the_day_page_works_without_javascript(person, clinic):
     youth = clinic.no_js
     desk = _sign_in(person(java_script_enabled=False), DESK)
     _row(desk, youth.name).get_by_role("button", name="Check in", exact=True).click()
-    expect(desk.locator(".flash-success")).to_have_text(f"Checked in: {youth.code}.")
+    expect(desk.locator(".flash-success")).to_have_text(f"Checked in: {_flash_name(youth)}.")
     expect(_waiting(desk, youth.name)).to_be_visible()
     # The print button needs JavaScript, so it stays hidden; the Refresh link is there.
     expect(desk.get_by_role("button", name="Print the day sheet")).to_be_hidden()
@@ -248,7 +262,7 @@ def test_the_day_page_works_without_javascript(person, clinic):
     row.locator("summary", has_text="Cancel…").click()
     row.get_by_role("button", name=f"Cancel appointment {youth.code}").click()
     expect(desk.locator(".flash-success")).to_have_text(
-        f"Appointment {youth.code} cancelled. Its seat is free again."
+        f"Appointment of {_flash_name(youth)} cancelled. Its seat is free again."
     )
     expect(_waiting(desk, youth.name)).to_have_count(0)
 

@@ -151,7 +151,8 @@ def treat_today(clinic: ClinicToday, first_name: str) -> None:
         laser = db.session.query(StaffUser).filter_by(email=CLINICIAN).one()
         now = clinic.now()
         clinic_day.call(booked.id, laser, rules.stations[0], now, rules)
-        clinic_day.complete(booked.id, laser, TreatmentRecord(areas=["arms"]), now)
+        record = TreatmentRecord(areas=["arms"], skin_type="IV", settings="1064 nm")
+        clinic_day.complete(booked.id, laser, record, now)
     assert today == clinic.today()
 
 

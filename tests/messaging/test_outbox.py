@@ -375,7 +375,8 @@ def test_a_treatment_sends_aftercare_and_its_undo_withdraws_it(client, staff, ru
     clock.set(at)
     clinic_day.check_in(appointment.id, desk, at, rules)
     clinic_day.call(appointment.id, clinician, "Laser 1", at, rules)
-    clinic_day.complete(appointment.id, clinician, clinic_day.TreatmentRecord(areas=["hands"]), at)
+    record = clinic_day.TreatmentRecord(areas=["hands"], skin_type="IV", settings="1064 nm")
+    clinic_day.complete(appointment.id, clinician, record, at)
     assert messages(appointment.id)[-1].kind == Kind.AFTERCARE
     clinic_day.undo(appointment.id, clinician, at, rules)
     assert (messages(appointment.id)[-1].kind, messages(appointment.id)[-1].status) == (
@@ -394,7 +395,7 @@ def test_completing_again_after_an_undo_does_not_send_aftercare_twice(app, sent,
     clock.set(at)
     clinic_day.check_in(appointment, desk, at, rules)
     clinic_day.call(appointment, clinician, "Laser 1", at, rules)
-    record = clinic_day.TreatmentRecord(areas=["hands"])
+    record = clinic_day.TreatmentRecord(areas=["hands"], skin_type="IV", settings="1064 nm")
     clinic_day.complete(appointment, clinician, record, at)
     run_at(at + timedelta(seconds=5))  # the aftercare goes within seconds
     clinic_day.undo(appointment, clinician, at + timedelta(minutes=1), rules)  # a mis-tap on Done
@@ -429,7 +430,15 @@ def test_the_confirmation_page_says_how_the_youth_will_hear_from_us(client):
 def test_the_walk_in_form_asks_the_desk_about_the_youths_messages(client, staff, login, clock):
     clock.set(datetime.combine(NEXT_DAY, time(16, 5), tzinfo=LA))  # walk-ins: on the day
     login(staff[StaffRole.FRONT_DESK])
-    page = client.get("/staff/walk-in").get_data(as_text=True)
+    # The channel question is on the walk-in's second step, after the answers that decide a seat.
+    first_step = {
+        "step": "check",
+        "submission_key": "w" * 32,
+        "first_name": "Destiny",
+        "last_name": "Brown",
+        "date_of_birth": "2004-03-03",
+    }
+    page = client.post("/staff/walk-in", data=first_step).get_data(as_text=True)
     assert "Send the youth's reminders and aftercare by" in page
     assert "Send my confirmation" not in page
 
