@@ -438,7 +438,78 @@ def _text(label, max_length: int, *validators, **kwargs) -> StringField:
     )
 
 
-class IntakeForm(ClinicForm):
+GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
+
+
+def guardian_fields(relationship: str, **render_kw: str) -> tuple[Field, Field, Field]:
+    """A parent or guardian's name, relationship and phone, as every form that asks for them
+    asks (the intake in the youth's words, the desk's forms in staff wording)."""
+    return (
+        _text(_l("Parent or guardian's full name"), 120, Optional(), render_kw=dict(render_kw)),
+        SelectField(
+            relationship,
+            choices=options(vocab.GUARDIAN_RELATIONSHIPS, blank=_l("Choose…")),
+            validators=[Optional()],
+        ),
+        _text(
+            _l("Parent or guardian's phone"),
+            20,
+            Optional(),
+            phone_number,
+            render_kw={"type": "tel", "inputmode": "tel", **render_kw},
+        ),
+    )
+
+
+class ContactAndGuardian:
+    """The checks every form that takes a youth's contact and guardian makes alike."""
+
+    GUARDIAN_FIELDS = GUARDIAN_FIELDS
+
+    def text(self, name: str) -> str | None:
+        """A text answer stripped of surrounding space, or None if left empty."""
+        value = (getattr(self, name).data or "").strip()
+        return value or None
+
+    def require_guardian(self) -> bool:
+        """Each of the guardian's details required (a minor on the day): one short message
+        each, the reason said once elsewhere on the page."""
+        valid = True
+        for name in self.GUARDIAN_FIELDS:
+            field = getattr(self, name)
+            if not field.errors and not self.text(name):
+                message = CHOOSE if name == "guardian_relationship" else REQUIRED
+                field.errors = [*field.errors, message]
+                valid = False
+        self._errors = None  # WTForms' cached ``errors`` would miss these
+        return valid
+
+    def one_guardian(self) -> bool:
+        """A guardian is one person: all three details, or none."""
+        if any(self.text(name) for name in self.GUARDIAN_FIELDS):
+            return self.require_guardian()
+        return True
+
+    def reachable(self, none_given: str, no_email: str, no_phone: str | None = None) -> bool:
+        """A phone or an e-mail, and the one the chosen channel needs (``no_phone`` only
+        where a text needs the phone said so)."""
+        if self.phone.errors or self.email.errors:
+            return True  # their own message says what is wrong
+        phone, email, channel = self.text("phone"), self.text("email"), self.contact_by.data
+        problem = None
+        if not phone and not email:
+            field, problem = self.phone, none_given
+        elif channel == "email" and not email:
+            field, problem = self.email, no_email
+        elif channel == "sms" and not phone and no_phone is not None:
+            field, problem = self.phone, no_phone
+        if problem is None:
+            return True
+        field.errors = [*field.errors, problem]
+        return False
+
+
+class IntakeForm(ContactAndGuardian, ClinicForm):
     # The time within the chosen day; its choices are set by the view.
     slot_time = SelectField(
         _l("Time"),
@@ -500,18 +571,8 @@ class IntakeForm(ClinicForm):
         default="sms",
     )
 
-    guardian_name = _text(_l("Parent or guardian's full name"), 120, Optional())
-    guardian_relationship = SelectField(
-        _l("Their relationship to you"),
-        choices=options(vocab.GUARDIAN_RELATIONSHIPS, blank=_l("Choose…")),
-        validators=[Optional()],
-    )
-    guardian_phone = _text(
-        _l("Parent or guardian's phone"),
-        20,
-        Optional(),
-        phone_number,
-        render_kw={"type": "tel", "inputmode": "tel"},
+    guardian_name, guardian_relationship, guardian_phone = guardian_fields(
+        _l("Their relationship to you")
     )
 
     tattoo_count = NumberField(
@@ -583,7 +644,6 @@ class IntakeForm(ClinicForm):
         validators=[DataRequired(message=_l("Please tick this box to book."))],
     )
 
-    GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
     # Set by a view asking the questions in steps, where the yes/no comes first; a form sent
     # in one go (scripts, the desk) may leave it out and its ticks speak for themselves.
     health_answer_required = False
@@ -641,24 +701,6 @@ class IntakeForm(ClinicForm):
                 ]
                 valid = False
         return valid
-
-    def require_guardian(self) -> bool:
-        """A minor's parent or guardian: each answer required (one short message each; the
-        reason is said once, at the top of their step)."""
-        valid = True
-        for name in self.GUARDIAN_FIELDS:
-            field = self[name]
-            if not field.errors and not self.text(name):
-                message = CHOOSE if name == "guardian_relationship" else REQUIRED
-                field.errors = [*field.errors, message]
-                valid = False
-        self._errors = None
-        return valid
-
-    def text(self, name: str) -> str | None:
-        """A text answer stripped of surrounding space, or None if left empty."""
-        value = (getattr(self, name).data or "").strip()
-        return value or None
 
     def booking_request(self, day: date, start: time) -> booking.BookingRequest:
         """The answers, cleaned, as the booking use case takes them."""

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 
 from flask import request
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, RadioField, SelectField, StringField
+from wtforms import HiddenField, RadioField, StringField
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -27,6 +27,8 @@ from clinic.web.forms import (
     TOO_LONG,
     BirthDateField,
     ClinicForm,
+    ContactAndGuardian,
+    guardian_fields,
     options,
     phone_number,
     without_control_characters,
@@ -95,7 +97,7 @@ def _text(label, max_length: int, *validators, **render_kw) -> StringField:
     )
 
 
-class NextSessionForm(SlotForm):
+class NextSessionForm(ContactAndGuardian, SlotForm):
     """The next session: a time, and the contact details confirmed or updated (no intake)."""
 
     submission_key = HiddenField(
@@ -131,31 +133,19 @@ class NextSessionForm(SlotForm):
         default="en",
     )
     # Shown for a youth under the guardian age only.
-    guardian_name = _text(_l("Parent or guardian's full name"), 120, Optional())
-    guardian_relationship = SelectField(
-        _l("Their relationship to you"),
-        choices=options(vocab.GUARDIAN_RELATIONSHIPS, blank=_l("Choose…")),
-        validators=[Optional()],
-    )
-    guardian_phone = _text(
-        _l("Parent or guardian's phone"), 20, Optional(), phone_number, type="tel", inputmode="tel"
+    guardian_name, guardian_relationship, guardian_phone = guardian_fields(
+        _l("Their relationship to you")
     )
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
-        if not self.text("phone") and not self.text("email"):
-            self.phone.errors.append(
-                _l("Please give a phone number or an email so we can reach you.")
+        return (
+            self.reachable(
+                _l("Please give a phone number or an email so we can reach you."),
+                _l("Please give your email, or choose text messages."),
             )
-            valid = False
-        elif self.contact_by.data == "email" and not self.text("email"):
-            self.email.errors.append(_l("Please give your email, or choose text messages."))
-            valid = False
-        return valid
-
-    def text(self, name: str) -> str | None:
-        value = (getattr(self, name).data or "").strip()
-        return value or None
+            and valid
+        )
 
     def contact(self) -> ContactUpdate:
         return ContactUpdate(

@@ -18,6 +18,8 @@ from clinic.web.forms import (
     BirthDateField,
     CheckboxesField,
     ClinicForm,
+    ContactAndGuardian,
+    guardian_fields,
     has_a_letter,
     options,
     phone_number,
@@ -63,7 +65,7 @@ def _text(label, max_length: int, *validators, **kwargs) -> StringField:
     )
 
 
-class CallerForm(ClinicForm):
+class CallerForm(ContactAndGuardian, ClinicForm):
     """A youth who phones in, new to the clinic: the intake's essentials (who they are, how to
     reach them, their guardian when they will be a minor on the day), and a time. The tattoo
     and health questions are the clinician's at check-in."""
@@ -109,18 +111,8 @@ class CallerForm(ClinicForm):
         validators=[InputRequired(message=CHOOSE)],
         default="sms",
     )
-    guardian_name = _text(_l("Parent or guardian's full name"), 120, Optional())
-    guardian_relationship = SelectField(
-        _l("Their relationship to the youth"),
-        choices=options(vocab.GUARDIAN_RELATIONSHIPS, blank=_l("Choose…")),
-        validators=[Optional()],
-    )
-    guardian_phone = _text(
-        _l("Parent or guardian's phone"),
-        20,
-        Optional(),
-        phone_number,
-        render_kw={"type": "tel", "inputmode": "tel"},
+    guardian_name, guardian_relationship, guardian_phone = guardian_fields(
+        _l("Their relationship to the youth")
     )
     tattoo_locations = CheckboxesField(
         _l("Where are the tattoos? (optional)"),
@@ -133,50 +125,17 @@ class CallerForm(ClinicForm):
         validators=[DataRequired(message=CHOOSE)],
     )
 
-    GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
-
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
-        if not self.phone.errors and not self.email.errors:
-            if not self.text("phone") and not self.text("email"):
-                self.phone.errors = [
-                    *self.phone.errors,
-                    _l("Please give a phone number or an email: the confirmation goes there."),
-                ]
-                valid = False
-            elif self.contact_by.data == "email" and not self.text("email"):
-                self.email.errors = [
-                    *self.email.errors,
-                    _l("Please give the email, or choose text messages."),
-                ]
-                valid = False
-            elif self.contact_by.data == "sms" and not self.text("phone"):
-                self.phone.errors = [
-                    *self.phone.errors,
-                    _l("Please give the phone, or choose email."),
-                ]
-                valid = False
-        # A guardian is one person: all three details, or none.
-        if any(self.text(name) for name in self.GUARDIAN_FIELDS):
-            valid = self.require_guardian() and valid
-        return valid
-
-    def require_guardian(self) -> bool:
-        """Each of the guardian's details required (a minor on the day)."""
-        valid = True
-        for name in self.GUARDIAN_FIELDS:
-            field = self[name]
-            if not field.errors and not self.text(name):
-                field.errors = [
-                    *field.errors,
-                    CHOOSE if name == "guardian_relationship" else REQUIRED,
-                ]
-                valid = False
-        return valid
-
-    def text(self, name: str) -> str | None:
-        value = (getattr(self, name).data or "").strip()
-        return value or None
+        valid = (
+            self.reachable(
+                _l("Please give a phone number or an email: the confirmation goes there."),
+                _l("Please give the email, or choose text messages."),
+                _l("Please give the phone, or choose email."),
+            )
+            and valid
+        )
+        return self.one_guardian() and valid
 
     def chosen(self) -> tuple[date, time] | None:
         return parse_slot(self.slot.data)

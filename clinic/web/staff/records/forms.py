@@ -23,7 +23,9 @@ from clinic.web.forms import (
     REQUIRED,
     TOO_LONG,
     ClinicForm,
+    ContactAndGuardian,
     NumberField,
+    guardian_fields,
     has_a_letter,
     options,
     phone_number,
@@ -40,7 +42,7 @@ class SearchForm(ClinicForm):
     )
 
 
-class FollowUpForm(ClinicForm):
+class FollowUpForm(ContactAndGuardian, ClinicForm):
     # "YYYY-MM-DDTHH:MM"; the choices, grouped by day, are set by the view.
     slot = SelectField(
         _l("Date and time"),
@@ -51,43 +53,16 @@ class FollowUpForm(ClinicForm):
         validators=[Regexp(r"^[A-Za-z0-9_-]{16,64}$", message=_l("Please reload the page."))]
     )
     # Only for a minor with no guardian on file, and only for staff who see contact details.
-    guardian_name = StringField(
-        _l("Parent or guardian's full name"),
-        filters=[without_control_characters],
-        validators=[Optional(), Length(max=120, message=TOO_LONG)],
-        render_kw={"maxlength": 120},
+    guardian_name, guardian_relationship, guardian_phone = guardian_fields(
+        _l("Their relationship to the youth")
     )
-    guardian_relationship = SelectField(
-        _l("Their relationship to the youth"),
-        choices=options(vocab.GUARDIAN_RELATIONSHIPS, blank=_l("Choose…")),
-        validators=[Optional()],
-    )
-    guardian_phone = StringField(
-        _l("Parent or guardian's phone"),
-        filters=[without_control_characters],
-        validators=[Optional(), Length(max=20, message=TOO_LONG), phone_number],
-        render_kw={"maxlength": 20, "type": "tel", "inputmode": "tel"},
-    )
-
-    GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
 
     def guardian_given(self) -> bool:
         return any(self.text(name) for name in self.GUARDIAN_FIELDS)
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
-        # A guardian is one person: all three details, or none.
-        if self.guardian_given():
-            for name in self.GUARDIAN_FIELDS:
-                field = getattr(self, name)
-                if not self.text(name) and not field.errors:
-                    field.errors = [*field.errors, REQUIRED]
-                    valid = False
-        return valid
-
-    def text(self, name: str) -> str | None:
-        value = (getattr(self, name).data or "").strip()
-        return value or None
+        return self.one_guardian() and valid
 
 
 class MergeForm(ClinicForm):
@@ -102,7 +77,7 @@ class MergeForm(ClinicForm):
 _DRAWN = [Regexp(r"^[0-9a-f]{32}$", message=_l("Please reload the page."))]
 
 
-class EditYouthForm(ClinicForm):
+class EditYouthForm(ContactAndGuardian, ClinicForm):
     """A youth's editable details, checked as the intake checks them (the same validators,
     lengths and phone normalising), in staff wording."""
 
@@ -138,55 +113,21 @@ class EditYouthForm(ClinicForm):
         choices=options(vocab.CONTACT_CHANNELS),
         validators=[InputRequired(message=CHOOSE)],
     )
-    guardian_name = StringField(
-        _l("Parent or guardian's full name"),
-        filters=[without_control_characters],
-        validators=[Optional(), Length(max=120, message=TOO_LONG)],
-        render_kw={"maxlength": 120, "autocomplete": "off"},
-    )
-    guardian_relationship = SelectField(
-        _l("Their relationship to the youth"),
-        choices=options(vocab.GUARDIAN_RELATIONSHIPS, blank=_l("Choose…")),
-        validators=[Optional()],
-    )
-    guardian_phone = StringField(
-        _l("Parent or guardian's phone"),
-        filters=[without_control_characters],
-        validators=[Optional(), Length(max=20, message=TOO_LONG), phone_number],
-        render_kw={"maxlength": 20, "type": "tel", "inputmode": "tel", "autocomplete": "off"},
+    guardian_name, guardian_relationship, guardian_phone = guardian_fields(
+        _l("Their relationship to the youth"), autocomplete="off"
     )
     drawn = HiddenField(validators=_DRAWN)
 
-    GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
-
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
-        if not self.phone.errors and not self.email.errors:
-            if not self.text("phone") and not self.text("email"):
-                self.phone.errors = [
-                    *self.phone.errors,
-                    _l("Please give a phone number or an email, so the clinic can reach them."),
-                ]
-                valid = False
-            elif self.contact_by.data == "email" and not self.text("email"):
-                self.email.errors = [
-                    *self.email.errors,
-                    _l("Please give their email, or choose text messages."),
-                ]
-                valid = False
-        # A guardian is one person: all three details, or none.
-        if any(self.text(name) for name in self.GUARDIAN_FIELDS):
-            for name in self.GUARDIAN_FIELDS:
-                field = getattr(self, name)
-                if not self.text(name) and not field.errors:
-                    message = CHOOSE if name == "guardian_relationship" else REQUIRED
-                    field.errors = [*field.errors, message]
-                    valid = False
-        return valid
-
-    def text(self, name: str) -> str | None:
-        value = (getattr(self, name).data or "").strip()
-        return value or None
+        valid = (
+            self.reachable(
+                _l("Please give a phone number or an email, so the clinic can reach them."),
+                _l("Please give their email, or choose text messages."),
+            )
+            and valid
+        )
+        return self.one_guardian() and valid
 
 
 class UseNewDetailsForm(ClinicForm):
