@@ -91,9 +91,12 @@ def day_stations(stations: Sequence[str], plan: DayPlan | None) -> tuple[str, ..
     """The treatment stations open on a day: one per rostered clinician, the first ones of
     ``stations`` in their order; every station on a day without a roster (or more clinicians
     than stations: a station takes one youth at a time whoever works it)."""
-    if plan is None or plan.clinicians <= 0:
-        return tuple(stations)
-    return tuple(stations[: plan.clinicians])
+    return stations_for(stations, plan.clinicians if plan is not None else 0)
+
+
+def stations_for(stations: Sequence[str], clinicians: int) -> tuple[str, ...]:
+    """The first ``clinicians`` of ``stations``; all of them for none rostered."""
+    return tuple(stations[:clinicians]) if clinicians > 0 else tuple(stations)
 
 
 def plan_days(

@@ -40,7 +40,7 @@ BUDGETS = {
     "/api/availability": 3,
     f"/staff/day/{NEXT_DAY}": 8,  # + 1: the view in the audit trail (clinic.audit.viewed)
     f"/staff/day/{NEXT_DAY}/live": 7,  # what open screens fetch every few seconds
-    "/now-serving/board": 1,
+    "/now-serving/board": 2,  # the tickets, and the clinicians rostered (the open stations)
 }
 
 

@@ -198,7 +198,8 @@ def _seed(app, today_clinic: ClinicToday) -> Clinic:
     ids["waiting-youth"] = db.session.get(Appointment, waiting.id).youth_id
 
     def every_day_full(_lang: str) -> None:
-        """Fill the open and the far day: the program's waiting list opens; Pia joins it."""
+        """Fill the open and the far day: the program's waiting list opens; Pia joins it.
+        Today's last seats go to walk-ins: the walk-in page offers other days instead."""
         if "pia" in ids:
             return
         with app.app_context():
@@ -214,6 +215,13 @@ def _seed(app, today_clinic: ClinicToday) -> Clinic:
         lists.join_program(_request(99, today, clock_time(0, 0)), rules, now)
         ids["pia"] = entry_of(99)
         mint("pia", entry_id=ids["pia"])
+        desk = db.session.scalars(db.select(StaffUser).filter_by(email="desk@a11y.test")).one()
+        for n in range(200, 240):  # a bound: today has a few seats
+            if not clinic_day.walk_in_seats(rules, today_clinic.now()):
+                break
+            clinic_day.walk_in(
+                _request(n, today, clock_time(0, 0)), desk, today_clinic.now(), rules
+            )
 
     clinic.seed = every_day_full
     return clinic
@@ -359,6 +367,42 @@ def start_two_factor(page, clinic: Clinic, lang: str, scan_here) -> None:
         page.goto("/staff/account/two-factor/setup")
 
 
+def find_caller(page, clinic: Clinic, lang: str, scan_here) -> None:
+    """The desk looks a caller up before booking them as new: the matches, each with "Book"."""
+    page.goto("/staff/call")
+    page.locator("main input[name='q']").fill("Scan")
+    press_on(page, "main form:has(input[name='q'])")
+
+
+def born(age: int) -> str:
+    day = date.today().replace(month=1, day=15)
+    return day.replace(year=day.year - age).isoformat()
+
+
+def walk_in_first_step(first: str, age: int, phone: str) -> Callable[[Clinic, str], dict]:
+    """The walk-in's first step: names, birth date, phone (Youth1 Scan's phone is on file)."""
+    return lambda c, lang: {
+        "first_name": first,
+        "last_name": f"Paso{lang}",
+        "date_of_birth": born(age),
+        "phone": phone,
+    }
+
+
+def caller_on_file(c: Clinic, lang: str) -> dict:
+    """A caller with the names and birth date of Youth1 Scan, booked on the open day."""
+    return {
+        "slot": f"{_day(c, 'open_day')}T16:20",
+        "first_name": "Youth1",
+        "last_name": "Scan",
+        "date_of_birth": "2004-04-04",
+        "phone": "(415) 555-0777",
+        "contact_by": "sms",
+        "language": lang,
+        "referral_source": "friend",
+    }
+
+
 def _day(clinic: Clinic, which: str) -> str:
     return getattr(clinic, which).isoformat()
 
@@ -483,6 +527,13 @@ PAGES: list[Page] = [
         lands_on="/waiting-list/joined",
     ),
     Page("waiting list: my place", "youth", open_link("pia"), every_day_full=True),
+    Page(
+        "staff: walk-in on a full day",
+        "admin",
+        goto("/staff/walk-in"),
+        every_day_full=True,
+        shows="#walk-in-full",
+    ),
     # Staff. Sign-in and its second step (with their errors) are scanned as admins sign in.
     Page("staff: day sheet", "admin", goto(lambda c: f"/staff/day/{_day(c, 'today')}")),
     Page(
@@ -496,9 +547,80 @@ PAGES: list[Page] = [
         "admin",
         send_form(lambda c: "/staff/walk-in", lambda c, lang: {}),
     ),
+    Page(
+        "staff: walk-in, the rest of the form (an adult)",
+        "admin",
+        send_form(lambda c: "/staff/walk-in", walk_in_first_step("Rita", 19, "(415) 555-0701")),
+        shows="main input[name='tattoo_count']",
+    ),
+    Page(
+        "staff: walk-in, a minor (guardian and consent)",
+        "admin",
+        send_form(lambda c: "/staff/walk-in", walk_in_first_step("Nico", 15, "(415) 555-0702")),
+        shows="main input[name='guardian_consent']",
+    ),
+    Page(
+        "staff: walk-in, a look-alike on file (same phone)",
+        "admin",
+        send_form(lambda c: "/staff/walk-in", walk_in_first_step("Rosa", 20, "(415) 555-0001")),
+        shows="main input[name='same_youth']",
+    ),
     Page("staff: youth search", "admin", goto("/staff/youth")),
     Page("staff: youth search results", "admin", staff_search),
     Page("staff: youth record", "admin", goto(lambda c: f"/staff/youth/{c.ids['treated-youth']}")),
+    Page(
+        "staff: edit a youth",
+        "admin",
+        goto(lambda c: f"/staff/youth/{c.ids['waiting-youth']}/edit"),
+    ),
+    Page(
+        "staff: edit a youth with errors (no contact left)",
+        "admin",
+        send_form(
+            lambda c: f"/staff/youth/{c.ids['waiting-youth']}/edit",
+            lambda c, lang: {"phone": "", "email": ""},
+        ),
+        shows="main .error-summary",
+    ),
+    Page(
+        "staff: move a booking",
+        "admin",
+        goto(lambda c: f"/staff/appointments/{c.ids['valeria']}/move"),
+    ),
+    Page(
+        "staff: move a booking with errors",
+        "admin",
+        send_form(lambda c: f"/staff/appointments/{c.ids['valeria']}/move", lambda c, lang: {}),
+        shows="main .error-summary",
+    ),
+    Page(
+        "staff: move a booking, confirm",
+        "admin",
+        send_form(
+            lambda c: f"/staff/appointments/{c.ids['valeria']}/move",
+            lambda c, lang: {"slot": f"{_day(c, 'open_day')}T16:20"},
+        ),
+        shows="main input[name='confirmed'][value='yes']",
+    ),
+    Page(
+        "staff: move a booking that has begun",
+        "admin",
+        goto(lambda c: f"/staff/appointments/{c.ids['waiting']}/move"),
+    ),
+    Page("staff: book for a caller", "admin", goto("/staff/call")),
+    Page(
+        "staff: book for a caller with errors",
+        "admin",
+        send_form(lambda c: "/staff/call", lambda c, lang: {}),
+        shows="main .error-summary",
+    ),
+    Page(
+        "staff: book for a caller, a record that may be them",
+        "admin",
+        send_form(lambda c: "/staff/call", caller_on_file),
+        shows="main a[href$='/book']",
+    ),
+    Page("staff: book for a caller, found on file", "admin", find_caller),
     Page(
         "staff: book a follow-up",
         "admin",
@@ -564,6 +686,14 @@ PAGES: list[Page] = [
         goto(lambda c: f"/staff/appointments/{c.ids['treating']}/complete"),
     ),
     Page(
+        "staff: record a treatment with errors",
+        "clinician",
+        send_form(
+            lambda c: f"/staff/appointments/{c.ids['treating']}/complete", lambda c, lang: {}
+        ),
+        shows="main .error-summary",
+    ),
+    Page(
         "staff: youth record (clinician)",
         "clinician",
         goto(lambda c: f"/staff/youth/{c.ids['treated-youth']}"),
@@ -599,7 +729,8 @@ ROUTES_SCANNED = {
     "staff.messages", "staff.schedule", "staff.schedule_day", "staff.schedule_cancelled",
     "staff.accounts", "staff.new_account", "staff.account", "staff.settings",
     "staff.audit_trail", "staff.own_password", "staff.own_two_factor",
-    "staff.own_two_factor_setup", "staff.complete",
+    "staff.own_two_factor_setup", "staff.complete", "staff.edit_youth", "staff.move_booking",
+    "staff.book_for_caller",
 }  # fmt: skip
 
 

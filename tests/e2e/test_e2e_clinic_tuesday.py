@@ -477,8 +477,7 @@ def test_a_clinic_tuesday_with_a_front_desk_and_two_clinicians(guard, server, tu
     # The walk-in page offers the freed seat, before anything is typed.
     desk.goto("/staff/walk-in")
     expect(desk.locator("#walk-in-seats")).to_contain_text("1 seat left today.")
-    # The admin's schedule: the same seats left; its seats booked are the seats held by the
-    # appointments (everyone but no-shows: none today).
+    # The admin's schedule: the same appointments and seats left.
     admin = sign_in_page(person(), ADMIN, STAFF_PASSWORD, authenticators)
     admin.get_by_role("link", name="Schedule").click()
     today_row = admin.locator(
@@ -488,7 +487,7 @@ def test_a_clinic_tuesday_with_a_front_desk_and_two_clinicians(guard, server, tu
     expect(today_row).to_have_count(1)
     cells = today_row.locator("td")
     assert int(cells.nth(4).inner_text()) == expected["seats_left"], "schedule: seats left"
-    assert int(cells.nth(3).inner_text()) == appointments - expected["no_show"], "seats booked"
+    assert int(cells.nth(3).inner_text()) == appointments, "schedule: appointments"
 
     desk.goto(day_path)
     desk.screenshot(path=str(artifacts_dir("tuesday") / "front-desk-day.png"), full_page=True)
