@@ -269,6 +269,19 @@ class Youth(ContactDetails, db.Model):
         return f"{first} {self.last_name}"
 
     @staticmethod
+    def short_name_of(first_name: str, preferred_name: str | None, last_name: str) -> str:
+        """ "Ana F.": the first (or preferred) name and the last name's initial. What a staff
+        flash says: enough for the desk to know whom a move touched, and no more, since a
+        flash travels in the session cookie, which is signed but not encrypted."""
+        first = (preferred_name or first_name).strip()
+        initial = last_name.strip()[:1].upper()
+        return f"{first} {initial}." if initial else first
+
+    @property
+    def short_name(self) -> str:
+        return Youth.short_name_of(self.first_name, self.preferred_name, self.last_name)
+
+    @staticmethod
     def make_search_name(first_name: str, last_name: str, preferred_name: str | None) -> str:
         # Folding can lengthen a name many times over (NFKD spells out ligatures such as
         # U+FDFA in 18 letters), so the column's width is a cut, not a promise.

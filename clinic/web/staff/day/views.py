@@ -124,13 +124,7 @@ def _who(appointment_id: int) -> str:
     ).one_or_none()
     if row is None:
         return "?"
-    return short_name(row.preferred_name or row.first_name, row.last_name)
-
-
-def short_name(first: str, last: str) -> str:
-    """ "Ana F.": a first name and the last name's initial."""
-    initial = last.strip()[:1].upper()
-    return f"{first.strip()} {initial}." if initial else first.strip()
+    return Youth.short_name_of(row.first_name, row.preferred_name, row.last_name)
 
 
 def _rules_and_now():

@@ -29,13 +29,6 @@ from clinic.web.staff.records.bookings_forms import CallerForm, FindForm, MoveFo
 from clinic.web.staff.records.views import SLOT_MESSAGES, _age_message
 
 
-def short_name(youth: Youth) -> str:
-    """ "Ana F.": what a flash names (it travels in the signed, not encrypted, cookie)."""
-    first = (youth.preferred_name or youth.first_name).strip()
-    initial = youth.last_name.strip()[:1].upper()
-    return f"{first} {initial}." if initial else first
-
-
 def slot_value(day: date, start: time) -> str:
     return f"{day.isoformat()}T{start.strftime('%H:%M')}"
 
@@ -143,7 +136,7 @@ def move_booking(appointment_id: int):
     flash(
         _(
             "Moved: %(name)s is now on %(day)s at %(time)s. They will get a message.",
-            name=short_name(youth),
+            name=youth.short_name,
             day=long_day(day),
             time=clock(start),
         ),
@@ -227,7 +220,7 @@ def book_for_caller():
         _(
             "Booked: %(name)s on %(day)s at %(time)s (code %(code)s). The confirmation goes "
             "to the contact given, with their link.",
-            name=short_name(db.session.get(Youth, appointment.youth_id)),
+            name=db.session.get(Youth, appointment.youth_id).short_name,
             day=long_day(day),
             time=clock(start),
             code=appointment.code,
