@@ -46,13 +46,14 @@ from sqlalchemy import make_url as make_db_url
 from werkzeug.routing import ValidationError
 from wtforms.fields.core import UnboundField
 
-from clinic import create_app
+from clinic import create_app, records
 from clinic import settings as clinic_settings
 from clinic.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
     Consent,
+    Intake,
     ListEntry,
     ListKind,
     MessageStatus,
@@ -78,7 +79,15 @@ from clinic.web.staff.accounts.forms import (
 )
 from clinic.web.staff.day.forms import TreatmentForm, WalkInForm
 from clinic.web.staff.lists.forms import MoveForm
-from clinic.web.staff.records.forms import FollowUpForm, MergeForm, SearchForm
+from clinic.web.staff.records.bookings_forms import CallerForm, FindForm
+from clinic.web.staff.records.bookings_forms import MoveForm as BookingMoveForm
+from clinic.web.staff.records.forms import (
+    EditYouthForm,
+    FollowUpForm,
+    MergeForm,
+    SearchForm,
+    UseNewDetailsForm,
+)
 from clinic.web.staff.records.privacy import EraseForm
 from clinic.web.staff.schedule.forms import CloseForm, ExtraDayForm, HoursForm
 from tests.conftest import (
@@ -369,7 +378,8 @@ def world(migrated_db, tmp_path_factory):
 
     At 16:40 on the clinic day: Ana is in treatment at Laser 1, Bea (16:00) has not come (a
     no-show can be marked), Luis (a minor, 17:00) is booked, and Dani was treated at Laser 2
-    (a follow-up can be booked). Each booking queued its confirmation message.
+    (a follow-up can be booked). Each booking queued its confirmation message. Bea's booking
+    gave an e-mail her record lacks (the record offers "use the new details").
     """
     clock = Clock()
     with pytest.MonkeyPatch.context() as patch:
@@ -442,7 +452,12 @@ def _build(app, clock: Clock) -> World:
     _ok(
         clinician.post(
             f"/staff/appointments/{booked['Dani']}/complete",
-            data={"session_number": "1", "areas": ["hands"], "skin_type": "III"},
+            data={
+                "session_number": "1",
+                "areas": ["hands"],
+                "skin_type": "III",
+                "settings": "1064 nm",
+            },
         ),
         303,
     )
@@ -461,6 +476,10 @@ def _build(app, clock: Clock) -> World:
     db.session.add_all(entries)
     db.session.flush()
     entry_ids = [entry.id for entry in entries]
+    bea_intake = db.session.scalars(
+        select(Intake).where(Intake.appointment_id == booked["Bea"])
+    ).one()
+    bea_intake.email = "bea@example.org"
     message_ids = db.session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)).all()
     # One message failed for good, so that the desk can send it again.
     db.session.execute(
@@ -469,6 +488,7 @@ def _build(app, clock: Clock) -> World:
         .values(status=MessageStatus.DEAD, attempts=1, last_error="refused by the provider")
     )
     db.session.commit()
+    desk_user = staff[StaffRole.FRONT_DESK]
     world.real = {
         "appointment_id": [str(i) for i in booked.values()],
         "youth_id": [str(i) for i in youth_ids],
@@ -476,6 +496,10 @@ def _build(app, clock: Clock) -> World:
         "user_id": [str(target.id), str(staff[StaffRole.ADMIN].id)],
         "message_id": [str(i) for i in message_ids[:3]],
         "entry_id": [str(i) for i in entry_ids],
+        "intake_id": [str(i) for i in db.session.scalars(select(Intake.id).order_by(Intake.id))],
+        # Each record's details as its edit form draws them (an edit form sends it back).
+        "drawn": [records.edit_form(int(i), desk_user).drawn for i in youth_ids],
+        "clinicians": [str(staff[StaffRole.CLINICIAN].id)],
         "day": [d.isoformat() for d in (NEXT_DAY, LATER_CLINIC_DAY, FOLLOW_UP_DAY)],
         "start": ["16:00", "16:20", "17:00"],
     }
@@ -603,8 +627,40 @@ def _slot_refused(world: World) -> st.SearchStrategy[Answers]:
     return _refused(["2027-01-19 16:00"], SLOT_SHAPE.fullmatch).map(lambda v: {"slot": v})
 
 
+def _names_a_row(world: World, real: str) -> Callable[[str], bool]:
+    """Whether a posted id names a row of ``world.real[real]`` as a number field reads it."""
+    ids = set(world.real[real])
+
+    def names(v: str) -> bool:
+        text = v.strip().removeprefix("-")
+        return text.isascii() and text.isdigit() and len(text) < 19 and str(int(text)) in ids
+
+    return names
+
+
+def _drawn_refused(world: World) -> st.SearchStrategy[Answers]:
+    """A fingerprint of no record's details: the form is stale, so nothing is saved."""
+    drawn = set(world.real["drawn"])
+    return _refused(["0" * 32, "F" * 32], lambda v: v.strip() in drawn).map(lambda v: {"drawn": v})
+
+
+def _look_alike_unanswered(world: World) -> st.SearchStrategy[Answers]:
+    """A walk-in saved with Ana's phone under another name (a look-alike), without saying
+    whether it is Ana or someone else: the desk must answer first."""
+    answered = {"new", *world.real["youth_id"]}
+    return _refused(["x", "99999999999999999999", "NEW"], answered.__contains__).map(
+        lambda v: {
+            "step": "save",
+            "first_name": "Destiny",
+            "last_name": "Brown",
+            "phone": "(415) 555-0134",
+            "same_youth": v,
+        }
+    )
+
+
 HOURS = {"start": ["16:00"], "end": ["19:00"], "slot_minutes": ["20"], "seats": ["2"]}
-CHANGES = ["close", "reopen", "hours", "remove"]
+CHANGES = ["close", "reopen", "hours", "remove", "roster"]
 ROLES = [role.value for role in StaffRole]
 
 FORMS: dict[str, Form] = {
@@ -711,7 +767,7 @@ FORMS: dict[str, Form] = {
         valid=lambda w: {
             "session_number": ["1", "2"],
             "areas": ["hands", "arms"],
-            "skin_type": ["", "III"],
+            "skin_type": ["III", "VI"],
             "settings": ["1064 nm, 3 J/cm², 4 mm"],
             "notes": ["Mild redness.\nNo blisters."],
         },
@@ -719,10 +775,19 @@ FORMS: dict[str, Form] = {
             ["0", "41", "²"], lambda v: (_as_int(v) or 0) in range(1, 41)
         ).map(lambda v: {"session_number": v}),
     ),
+    # In two steps: "check" (names, birth date, phone) stores nothing; "save" stores. Ana's
+    # phone under another name is a look-alike the desk must answer for (``same_youth``).
     "staff.walk_in": Form(
         fields=form_fields(WalkInForm),
-        valid=lambda w: {**_intake_valid(w), "guardian_consent": [c.value for c in Consent]},
-        poison=_youth_answers_refused,
+        valid=lambda w: {
+            **_intake_valid(w),
+            "first_name": ["Ana", "Destiny"],
+            "last_name": ["Flores", "Brown"],
+            "guardian_consent": [c.value for c in Consent],
+            "step": ["check", "save"],
+            "same_youth": ["new", *w.real["youth_id"]],
+        },
+        poison=lambda w: st.one_of(_youth_answers_refused(w), _look_alike_unanswered(w)),
     ),
     # --- Youth records
     # A search reads only.
@@ -742,6 +807,69 @@ FORMS: dict[str, Form] = {
         poison=lambda w: _refused(["2027-01-19 16:00"], SLOT_SHAPE.fullmatch).map(
             lambda v: {"slot": v}
         ),
+    ),
+    # Editing a youth's details: ``drawn`` is the fingerprint of what the form showed; any
+    # other is refused (the record changed meanwhile), so nothing is stored.
+    "staff.edit_youth": Form(
+        fields=form_fields(EditYouthForm),
+        valid=lambda w: {
+            "preferred_name": ["", "Nia"],
+            "phone": ["(415) 555-0134", "4155550199", ""],
+            "email": ["", "ana@example.org"],
+            "language": ["en", "es"],
+            "contact_by": ["sms", "email"],
+            "guardian_name": ["", "Marta Reyes"],
+            "guardian_relationship": ["", "parent"],
+            "guardian_phone": ["", "4155550111"],
+            "drawn": w.real["drawn"],
+        },
+        poison=_drawn_refused,
+    ),
+    "staff.use_new_details": Form(
+        fields=form_fields(UseNewDetailsForm),
+        valid=lambda w: {"intake_id": w.real["intake_id"], "drawn": w.real["drawn"]},
+        poison=lambda w: st.one_of(
+            _drawn_refused(w),
+            _refused(["٣", "0", "99999999999999999999"], _names_a_row(w, "intake_id")).map(
+                lambda v: {"intake_id": v}
+            ),
+        ),
+    ),
+    # Moving one booking (Luis's, at 17:00, is ahead): choose, then confirm.
+    "staff.move_booking": Form(
+        fields=form_fields(BookingMoveForm),
+        valid=lambda w: {
+            "slot": [f"{LATER_CLINIC_DAY}T16:00", f"{FOLLOW_UP_DAY}T16:00"],
+            "confirmed": ["", "yes"],
+        },
+        poison=_slot_refused,
+    ),
+    # A new youth who phones in; Ana's names and birth date are a possible duplicate.
+    "staff.book_for_caller": Form(
+        fields=form_fields(CallerForm),
+        valid=lambda w: {
+            "slot": [f"{LATER_CLINIC_DAY}T16:00", f"{FOLLOW_UP_DAY}T16:00"],
+            "submission_key": ["fuzz-caller" + "c" * 21],
+            "first_name": ["Marisol", "Ana"],
+            "last_name": ["Reyes", "Flores"],
+            "date_of_birth": ["2004-06-15", "2007-05-01", "2011-03-03"],
+            "phone": ["4155550161", "(415) 555-0134"],
+            "email": ["", "marisol@example.org"],
+            "contact_by": ["sms", "email"],
+            "language": ["en", "es"],
+            "guardian_name": ["", "Marta Reyes"],
+            "guardian_relationship": ["", "parent"],
+            "guardian_phone": ["", "4155550111"],
+            "tattoo_locations": ["hands", "arms"],
+            "referral_source": ["friend"],
+            "duplicates_seen": ["", "yes"],
+        },
+        poison=_slot_refused,
+    ),
+    # Finding a caller on file reads only.
+    "staff.find_caller": Form(
+        fields=form_fields(FindForm),
+        valid=lambda w: {"q": ["Ana", "2007-05-01", "(415) 555-0134"]},
     ),
     "staff.merge_youth": Form(
         fields=form_fields(MergeForm),
@@ -780,9 +908,19 @@ FORMS: dict[str, Form] = {
         ),
     ),
     "staff.schedule_day": Form(
-        fields=(*form_fields(HoursForm), *form_fields(CloseForm), "change", "resolution", "seen"),
+        fields=(
+            *form_fields(HoursForm),
+            *form_fields(CloseForm),
+            "change",
+            "resolution",
+            "seen",
+            "clinicians",
+        ),
         valid=lambda w: {
             "change": CHANGES,
+            # The day's roster: the clinician, nobody (the default seats), or an account that
+            # is not a clinician (refused).
+            "clinicians": [*w.real["clinicians"], "", *w.real["user_id"]],
             "note": ["Laser broken"],
             "resolution": [r.value for r in Resolution],
             "seen": w.real["appointment_id"],
@@ -813,7 +951,11 @@ FORMS: dict[str, Form] = {
         poison=_role_refused,
     ),
     "staff.deactivate_account": Form(),
-    "staff.unlock_sign_in": Form(),
+    # ``next``: the page the unlock was pressed on, to go back to (a path of this site only).
+    "staff.unlock_sign_in": Form(
+        fields=("next",),
+        valid=lambda w: {"next": ["/staff/accounts", "/staff/", "//evil.example"]},
+    ),
     "staff.reset_two_factor": Form(),
     "staff.own_two_factor_start": Form(),
     "staff.own_two_factor_setup": Form(

@@ -170,6 +170,18 @@ COMMON: dict[str, frozenset[str]] = {
     "staff.own_two_factor_setup": NONE,
 }
 
+# The desk's tools (issue 16), the same for front desk and admins: the details to edit are
+# all of a youth's contact; finding a caller is the records' search; a new caller, or a
+# walk-in's first step, that matches a record names it (what was typed aside).
+DESK_TOOLS: dict[str, frozenset[str]] = {
+    "staff.edit_youth": RECORD | CONTACT,
+    "staff.move_booking": NAMES,
+    "staff.book_for_caller": NONE,
+    "POST staff.find_caller": frozenset({"name", "date_of_birth", "phone"}),
+    "POST staff.book_for_caller": frozenset({"preferred_name"}),
+    "POST staff.walk_in": frozenset({"preferred_name", "date_of_birth"}),
+}
+
 SHOWN: dict[StaffRole, dict[str, frozenset[str]]] = {
     A: {
         **COMMON,
@@ -197,6 +209,7 @@ SHOWN: dict[StaffRole, dict[str, frozenset[str]]] = {
         "staff.audit_export": NONE,
         "staff.youth_export": EVERY_FIELD,
         "staff.erase_youth_confirm": NAMES,
+        **DESK_TOOLS,
     },
     D: {
         **COMMON,
@@ -211,6 +224,7 @@ SHOWN: dict[StaffRole, dict[str, frozenset[str]]] = {
         "staff.remove_entry": NAMES,
         "staff.messages": NAMES | {"email"},
         "staff.walk_in": NONE,
+        **DESK_TOOLS,
     },
     C: {
         **COMMON,
@@ -616,11 +630,47 @@ def post_reads(clinic: Clinic) -> dict[str, list[tuple[str, dict]]]:
         # Searched by POST so what is typed stays out of URLs and logs.
         "POST staff.youth_search": [("/staff/youth", {"q": q}) for q in searches],
     }
+    # The desk looks a caller up by POST too; typing a new caller's names and birth date that
+    # match a record first lists the possible duplicates (422) and books nothing.
+    reads["POST staff.find_caller"] = [("/staff/call/find", {"q": q}) for q in searches]
+    reads["POST staff.book_for_caller"] = [("/staff/call", caller_on_file())]
+    # A walk-in's first step with the names and birth date of a youth on file says so.
+    reads["POST staff.walk_in"] = [("/staff/walk-in", walk_in_on_file())]
     if clinic.follow_up:
         # Closing a day with a booking first lists who to call (422) and saves nothing.
         close = {"change": "close", "note": "Rain"}
         reads["POST staff.schedule_day"] = [(f"/staff/schedule/{FOLLOW_UP_DAY.isoformat()}", close)]
     return reads
+
+
+def caller_on_file() -> dict[str, str]:
+    """A caller with the sentinel youth's names and birth date, a time that is open, and
+    another phone and guardian."""
+    return {
+        "slot": f"{STANDBY_DAY.isoformat()}T16:00",
+        "submission_key": "caller-on-file" + "c" * 18,
+        "first_name": FIRST,
+        "last_name": LAST,
+        "date_of_birth": BORN.isoformat(),
+        "phone": "4155550161",
+        "contact_by": "sms",
+        "language": "en",
+        "guardian_name": "Pat Other",
+        "guardian_relationship": "parent",
+        "guardian_phone": "4155550162",
+        "referral_source": "friend",
+    }
+
+
+def walk_in_on_file() -> dict[str, str]:
+    return {
+        "step": "check",
+        "submission_key": "walk-in-on-file" + "w" * 17,
+        "first_name": FIRST,
+        "last_name": LAST,
+        "date_of_birth": BORN.isoformat(),
+        "phone": "4155550161",
+    }
 
 
 @dataclass

@@ -231,3 +231,14 @@ def test_the_use_case_itself_refuses_a_minor_without_a_consent_choice(app, day, 
         clinic_day.walk_in(request, desk, at(16, 5), settings.current_rules())
     db.session.rollback()
     assert walk_ins() == 0
+
+
+def test_a_birth_date_after_today_is_refused_in_words_not_a_500(client, day, as_role):
+    """Found by the fuzz (1,000 examples): the age arithmetic raised on a future birth date."""
+    as_role(StaffRole.FRONT_DESK, day)
+    for step in ("check", "save"):
+        answer = client.post(
+            "/staff/walk-in", data={**first_step(date_of_birth="2030-01-01"), "step": step}
+        )
+        assert answer.status_code == 422, step
+        assert "date_of_birth" in answer.get_data(as_text=True)

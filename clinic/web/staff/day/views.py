@@ -425,6 +425,12 @@ def complete(appointment_id: int):
 # --- Walk-ins ----------------------------------------------------------------------------
 
 
+def _minor_today(birth: date | None, today: date, rules) -> bool:
+    """Whether the walk-in needs a guardian today; a birth date after today (a typo the form
+    refuses) is no minor, and must not reach the age arithmetic."""
+    return birth is not None and birth <= today and needs_guardian(birth, today, rules.ages)
+
+
 @bp.route("/walk-in", methods=["GET", "POST"])
 @requires(Action.CHECK_IN)
 def walk_in():
@@ -435,6 +441,7 @@ def walk_in():
     rules, now = context.rules(), context.now()
     seats = clinic_day.walk_in_seats(rules, now)
     form = WalkInForm()
+    form.date_of_birth.not_after = now.date()  # a birth date after today is refused, in words
     if request.method == "GET":
         form.submission_key.data = secrets.token_urlsafe(24)
         return _walk_in_page(form, seats, rules, now, step="check")
@@ -471,7 +478,7 @@ def _walk_in_save(form: WalkInForm, seats: int, rules, now):
         _check_walk_in_age(form, today, rules)
     youth_id = _chosen_youth(form, duplicates)
     birth = form.date_of_birth.parsed
-    if birth and needs_guardian(birth, today, rules.ages) and form.consent_choice() is None:
+    if _minor_today(birth, today, rules) and form.consent_choice() is None:
         form.guardian_consent.errors = [str(CONSENT_NOT_CHOSEN)]
     if not valid or any(f.errors for f in form) or form.form_errors:
         return _walk_in_page(form, seats, rules, now, step="save", duplicates=duplicates), 422
@@ -585,7 +592,7 @@ def _walk_in_page(form: WalkInForm, seats, rules, now, step: str, duplicates=())
         today=today,
         step=step,
         duplicates=list(duplicates),
-        minor=bool(birth) and needs_guardian(birth, today, rules.ages),
+        minor=_minor_today(birth, today, rules),
         # Where a youth turned away today can go: only worked out when today is full.
         other_days=clinic_day.other_days(rules, now) if full else [],
     )
