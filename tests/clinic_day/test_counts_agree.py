@@ -109,10 +109,8 @@ def test_a_coming_day_counts_every_seat_and_a_past_day_none(client, staff, login
 
 
 def no_show_on(youth_id: int, day: date) -> None:
-    if (
-        db.session.get(ClinicDay, day) is None
-        and not db.session.query(ClinicDay).filter_by(day=day).count()
-    ):
+    """A no-show on ``day``, made a clinic day (an extra one) if it is not one already."""
+    if not db.session.query(ClinicDay).filter_by(day=day).count():
         db.session.add(ClinicDay(day=day, extra=True))
         db.session.commit()
     add_visit(youth_id, day, time(16, 0), "no_show")
