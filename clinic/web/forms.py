@@ -8,6 +8,7 @@ import re
 import unicodedata
 from datetime import date, time
 from functools import lru_cache
+from typing import Any
 
 from babel.dates import format_date, get_month_names
 from babel.support import Translations
@@ -484,6 +485,24 @@ class ContactAndGuardian:
         self._errors = None  # WTForms' cached ``errors`` would miss these
         return valid
 
+    def who_and_how_to_reach(self) -> dict[str, Any]:
+        """The youth, their contact and their guardian, cleaned, as ``BookingRequest`` takes
+        them (the online intake and the desk's caller form alike)."""
+        text = self.text
+        return {
+            "first_name": text("first_name"),
+            "last_name": text("last_name"),
+            "preferred_name": text("preferred_name"),
+            "date_of_birth": self.date_of_birth.parsed,
+            "phone": normalize_phone(self.phone.data),
+            "email": text("email"),
+            "language": self.language.data,
+            "contact_by": self.contact_by.data or None,
+            "guardian_name": text("guardian_name"),
+            "guardian_relationship": text("guardian_relationship"),
+            "guardian_phone": normalize_phone(self.guardian_phone.data),
+        }
+
     def one_guardian(self) -> bool:
         """A guardian is one person: all three details, or none."""
         if any(self.text(name) for name in self.GUARDIAN_FIELDS):
@@ -709,17 +728,7 @@ class IntakeForm(ContactAndGuardian, ClinicForm):
             day=day,
             start=start,
             submission_key=self.submission_key.data,
-            first_name=text("first_name"),
-            last_name=text("last_name"),
-            preferred_name=text("preferred_name"),
-            date_of_birth=self.date_of_birth.parsed,
-            phone=normalize_phone(self.phone.data),
-            email=text("email"),
-            language=self.language.data,
-            contact_by=self.contact_by.data or None,
-            guardian_name=text("guardian_name"),
-            guardian_relationship=text("guardian_relationship"),
-            guardian_phone=normalize_phone(self.guardian_phone.data),
+            **self.who_and_how_to_reach(),
             tattoo_count=self.tattoo_count.data,
             tattoo_locations=self.tattoo_locations.data,
             tattoo_size=self.tattoo_size.data,

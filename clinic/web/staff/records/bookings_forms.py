@@ -10,7 +10,6 @@ from wtforms import HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp
 
 from clinic import booking, vocab
-from clinic.rules.eligibility import normalize_phone
 from clinic.web.forms import (
     CHOOSE,
     REQUIRED,
@@ -142,22 +141,11 @@ class CallerForm(ContactAndGuardian, ClinicForm):
 
     def booking_request(self, day: date, start: time) -> booking.BookingRequest:
         """The answers, cleaned, as the booking use case takes them."""
-        text = self.text
         return booking.BookingRequest(
             day=day,
             start=start,
             submission_key=self.submission_key.data,
-            first_name=text("first_name"),
-            last_name=text("last_name"),
-            preferred_name=text("preferred_name"),
-            date_of_birth=self.date_of_birth.parsed,
-            phone=normalize_phone(self.phone.data),
-            email=text("email"),
-            language=self.language.data,
-            contact_by=self.contact_by.data,
-            guardian_name=text("guardian_name"),
-            guardian_relationship=text("guardian_relationship"),
-            guardian_phone=normalize_phone(self.guardian_phone.data),
+            **self.who_and_how_to_reach(),
             tattoo_locations=list(self.tattoo_locations.data or []),
             referral_source=self.referral_source.data,
         )
