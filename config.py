@@ -77,6 +77,14 @@ class Config:
     # is marked on the day sheet, so the desk can call them the day before.
     NO_SHOW_FLAG_COUNT = _int("NO_SHOW_FLAG_COUNT", 2)
     NO_SHOW_RECENT_DAYS = _int("NO_SHOW_RECENT_DAYS", 365)
+    # Reports: a youth's course counts as finished at this many completed sessions (DOMAIN.md:
+    # usually 6 to 10; amateur tattoos about 5). Roles besides the admin that see the reports
+    # and their exports (comma-separated: front_desk, clinician); none by default.
+    COURSE_SESSIONS = _int("COURSE_SESSIONS", 6)
+    REPORTS_ROLES = tuple(
+        role.strip() for role in os.environ.get("REPORTS_ROLES", "").split(",") if role.strip()
+    )
+
     # The clinician roster: each clinician rostered on a day opens this many seats per slot
     # (and one station); a day without a roster keeps SEATS_PER_SLOT and STATIONS.
     SEATS_PER_CLINICIAN = _int("SEATS_PER_CLINICIAN", 1)

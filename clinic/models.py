@@ -88,7 +88,7 @@ class StaffUser(UserMixin, db.Model):
         return self.session_token
 
     def can(self, action: Action) -> bool:
-        return can(self.role, action)
+        return can(self.role, action, settings.permission_grants())
 
     def set_password(self, password: str) -> None:
         method = settings.password_hash_method()
@@ -401,6 +401,10 @@ class Intake(ContactDetails, db.Model):
     tattoo_notes: Mapped[str | None] = mapped_column(EncryptedText)
     screening: Mapped[list[str]] = mapped_column(EncryptedJSON, default=list)
     referral_source: Mapped[str] = mapped_column(EncryptedText)
+    # Its blind index (crypto.referral_index): what the reports group by.
+    referral_index: Mapped[str | None] = mapped_column(
+        String(64), default=crypto.index_default("referral", "referral_source")
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     appointment: Mapped[Appointment] = relationship(back_populates="intake")
@@ -634,6 +638,9 @@ class ListEntry(ContactDetails, db.Model):
         ),
         CheckConstraint("(kind = 'standby') = (day IS NOT NULL)", name="standby_day"),
         Index("ix_list_entry_list", "kind", "day", "status"),
+        # The reports: who joined, and who left the lists, in a range of dates.
+        Index("ix_list_entry_kind_joined", "kind", "joined_at"),
+        Index("ix_list_entry_kind_closed", "kind", "closed_at"),
         Index("ix_list_entry_youth_id", "youth_id"),
         # One place per youth on each list: joining twice finds the first.
         Index(
@@ -656,6 +663,7 @@ class ListEntry(ContactDetails, db.Model):
 
 # phone_index and email_index follow phone and e-mail however they are written.
 crypto.keep_blind_indexes(Youth, Intake, ListEntry)
+crypto.keep_referral_index(Intake)
 
 
 class OfferStatus(enum.StrEnum):

@@ -9,6 +9,7 @@ queue and are the only ones who see screening answers and clinical notes. Pure: 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 
 
 class Role(enum.StrEnum):
@@ -46,6 +47,8 @@ class Action(enum.StrEnum):
     # Protecting the data: the audit trail, and one youth's data exported or erased on request
     VIEW_AUDIT = "view_audit"
     MANAGE_PRIVACY = "manage_privacy"
+    # The funder's numbers: the reports page and its exports (de-identified; no names)
+    VIEW_REPORTS = "view_reports"
     # Every signed-in account
     OWN_ACCOUNT = "own_account"
 
@@ -79,21 +82,35 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.VIEW_SETTINGS: frozenset({Role.ADMIN}),
     Action.VIEW_AUDIT: frozenset({Role.ADMIN}),
     Action.MANAGE_PRIVACY: frozenset({Role.ADMIN}),
+    # The admin's by default; REPORTS_ROLES gives it to other roles too (``GRANTABLE``).
+    Action.VIEW_REPORTS: frozenset({Role.ADMIN}),
     Action.OWN_ACCOUNT: _EVERYONE,
 }
 
 
-def can(role: str | None, action: Action) -> bool:
+# Actions a clinic may also give to other roles by a setting (``grants``), beyond the table:
+# a coordinator at the desk who compiles the funder's numbers, say. Nothing else is grantable.
+GRANTABLE = frozenset({Action.VIEW_REPORTS})
+
+
+def can(
+    role: str | None,
+    action: Action,
+    grants: Mapping[Action, frozenset[str]] | None = None,
+) -> bool:
     """Return whether a staff member with ``role`` may take ``action``.
 
-    Rule: the table above, and nothing for an unknown role or action (fail closed).
+    Rule: the table above, plus the roles ``grants`` adds to a ``GRANTABLE`` action (the
+    clinic's settings), and nothing for an unknown role or action (fail closed).
     """
     if role is None:
         return False
     try:
-        return Role(role) in ALLOWED.get(action, frozenset())
+        if Role(role) in ALLOWED.get(action, frozenset()):
+            return True
     except ValueError:
         return False
+    return action in GRANTABLE and role in (grants or {}).get(action, frozenset())
 
 
 # Which action undoes require: undoing a move needs the right to make it.
@@ -114,9 +131,11 @@ class NotAllowed(Exception):
         self.action = action
 
 
-def require(role: str | None, action: Action) -> None:
+def require(
+    role: str | None, action: Action, grants: Mapping[Action, frozenset[str]] | None = None
+) -> None:
     """Raise ``NotAllowed`` unless ``role`` may take ``action`` (for the service layer, which
     checks again what the blueprint's guard checked, since use cases are called from the
     command line and tests too)."""
-    if not can(role, action):
+    if not can(role, action, grants):
         raise NotAllowed(action)

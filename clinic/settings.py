@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from clinic.permissions import Action
 from clinic.rules.calendar import DayDefaults
 from clinic.rules.eligibility import AgeLimits, BookingWindow
 from clinic.rules.messages import ReminderPolicy
@@ -63,6 +64,18 @@ _RULE_SETTINGS = (
     "WAITLIST_RATE_WEEKS",
 )
 _read_rules: dict[tuple[Any, ...], ClinicRules] = {}
+
+
+def permission_grants(config: Mapping[str, Any] | None = None) -> dict[Action, frozenset[str]]:
+    """The roles the clinic gave a grantable action beyond the permissions table
+    (REPORTS_ROLES: who besides the admin sees the reports)."""
+    config = _config(config)
+    return {Action.VIEW_REPORTS: frozenset(config.get("REPORTS_ROLES", ()))}
+
+
+def course_sessions(config: Mapping[str, Any] | None = None) -> int:
+    """Completed sessions after which the reports count a youth's course as finished."""
+    return int(_config(config)["COURSE_SESSIONS"])
 
 
 def current_rules(config: Mapping[str, Any] | None = None) -> ClinicRules:

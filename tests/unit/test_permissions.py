@@ -31,6 +31,7 @@ EXPECTED = {
     Action.VIEW_SETTINGS: {A},
     Action.VIEW_AUDIT: {A},  # who saw what is the privacy officer's, not the desk's
     Action.MANAGE_PRIVACY: {A},
+    Action.VIEW_REPORTS: {A},  # unless REPORTS_ROLES gives it to another role
     Action.OWN_ACCOUNT: {A, D, C},
 }
 
@@ -56,3 +57,18 @@ def test_require_raises_with_the_action():
     with pytest.raises(NotAllowed) as refused:
         require("front_desk", Action.TREAT)
     assert refused.value.action is Action.TREAT
+
+
+def test_a_setting_can_give_the_reports_to_another_role():
+    grants = {Action.VIEW_REPORTS: frozenset({"front_desk"})}
+    assert can("front_desk", Action.VIEW_REPORTS, grants)
+    assert not can("clinician", Action.VIEW_REPORTS, grants)
+    assert can("admin", Action.VIEW_REPORTS, grants)
+    require("front_desk", Action.VIEW_REPORTS, grants)
+
+
+def test_only_grantable_actions_can_be_given():
+    # A setting naming an action outside GRANTABLE gives nothing: the table stays the truth.
+    grants = {Action.MANAGE_PRIVACY: frozenset({"front_desk"})}
+    assert not can("front_desk", Action.MANAGE_PRIVACY, grants)
+    assert not can("superuser", Action.VIEW_REPORTS, {Action.VIEW_REPORTS: frozenset({"x"})})

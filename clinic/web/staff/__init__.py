@@ -111,6 +111,7 @@ MENU = [
     ("staff.messages", _l("Messages"), Action.VIEW_MESSAGES),
     ("staff.schedule", _l("Schedule"), Action.MANAGE_SCHEDULE),
     ("staff.accounts", _l("Staff accounts"), Action.MANAGE_STAFF),
+    ("staff.reports", _l("Reports"), Action.VIEW_REPORTS),
     ("staff.settings", _l("Settings"), Action.VIEW_SETTINGS),
     ("staff.audit_trail", _l("Audit trail"), Action.VIEW_AUDIT),
     ("staff.own_password", _l("My password"), Action.OWN_ACCOUNT),

@@ -1,0 +1,1 @@
+"""The visit list export (stub: being written)."""
