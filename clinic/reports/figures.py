@@ -17,8 +17,9 @@ Definitions (every count is over the clinic days from ``period.start`` to ``peri
 - **standby joined**: standby entries for the period's days; **standby seated**: of them, those
   who took a seat. **Waiting list joined**: program entries that joined on a day of the
   period; **on the waiting list at the end**: open entries at the end of ``period.end``.
-- **wait**: days from joining a list to taking a seat, for entries seated in the period (mean,
-  and the 90th percentile by nearest rank).
+- **wait**: days from joining the waiting list to taking a seat (the entry's status "booked",
+  closed on a date of the period), for entries seated in the period: the mean, and the 90th
+  percentile by nearest rank. Standby entries are not counted: they wait hours for one day.
 - **seats offered**: the open slots' seats of each clinic day as planned (staff changes,
   roster and blocked times applied); **seats used**: visits that came (checked in, in
   treatment, completed), walk-ins included.
@@ -33,9 +34,34 @@ Definitions (every count is over the clinic days from ``period.start`` to ``peri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from clinic.rules.reports import Period
+from sqlalchemy import Float, Integer, and_, case, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from clinic import crypto, vocab
+from clinic.booking.availability import day_plans
+from clinic.booking.moves import RESCHEDULE
+from clinic.extensions import db
+from clinic.models import (
+    Appointment,
+    AppointmentStatus,
+    ClinicDay,
+    Consent,
+    EntryStatus,
+    Intake,
+    ListEntry,
+    ListKind,
+    Slot,
+    StatusChange,
+    Youth,
+    naive_utc,
+)
+from clinic.rules.calendar import clinic_days, day_slots
+from clinic.rules.policy import ClinicRules
+from clinic.rules.reports import AGE_BANDS, Period, age_band, band_label, ratio
 
 
 @dataclass(frozen=True)
@@ -106,3 +132,403 @@ class Figures:
 class Report:
     current: Figures
     previous: Figures
+
+
+# --- Reading them -----------------------------------------------------------------------------
+#
+# A fixed set of statements per period, whatever its length: the visits by clinic day, the
+# completed visits with each youth's running count, the profile of the youth served, the
+# lists, the waits and the waiting list's length at each month's end, and the day plans
+# (``booking.day_plans``: the staff changes and the roster). Python then adds up at most one
+# row per clinic day or month, and per combination of the profile's few values.
+
+COME = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_TREATMENT, AppointmentStatus.COMPLETED)
+CONSENT_RECORDED = (Consent.CONFIRMED, Consent.EXEMPT)
+
+
+class days_between(FunctionElement):
+    """Days (fractional) from the second timestamp to the first: the dialects spell it apart."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    later, earlier = list(element.clauses)
+    later, earlier = compiler.process(later, **kw), compiler.process(earlier, **kw)
+    return f"(julianday({later}) - julianday({earlier}))"
+
+
+@compiles(days_between, "postgresql")
+def _days_between_postgresql(element, compiler, **kw):
+    later, earlier = list(element.clauses)
+    return (
+        f"(EXTRACT(EPOCH FROM ({compiler.process(later, **kw)} - "
+        f"{compiler.process(earlier, **kw)})) / 86400.0)"
+    )
+
+
+class age_on(FunctionElement):
+    """Whole years from a birth date to a day, by the calendar (a 29 February birthday
+    turns a year older on 1 March in other years)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(age_on, "sqlite")
+def _age_on_sqlite(element, compiler, **kw):
+    born, day = (compiler.process(c, **kw) for c in element.clauses)
+    return (
+        f"(CAST(strftime('%Y', {day}) AS INTEGER) - CAST(strftime('%Y', {born}) AS INTEGER)"
+        f" - (strftime('%m%d', {day}) < strftime('%m%d', {born})))"
+    )
+
+
+@compiles(age_on, "postgresql")
+def _age_on_postgresql(element, compiler, **kw):
+    born, day = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(date_part('year', age({day}, {born})) AS INTEGER)"
+
+
+def _utc_midnight(day: date, rules: ClinicRules) -> datetime:
+    """The clinic's midnight starting ``day``, as the naive UTC the timestamps are stored in."""
+    return naive_utc(datetime.combine(day, time(), tzinfo=rules.zone))
+
+
+def _count(condition) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _months(period: Period) -> list[date]:
+    first = period.start.replace(day=1)
+    months = []
+    while first <= period.end:
+        months.append(first)
+        first = (first + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def report(period: Period, rules: ClinicRules, today: date, course_sessions: int) -> Report:
+    """The figures of ``period`` and of the period before it."""
+    return Report(
+        current=figures(period, rules, today, course_sessions),
+        previous=figures(period.previous(), rules, today, course_sessions),
+    )
+
+
+def figures(period: Period, rules: ClinicRules, today: date, course_sessions: int) -> Figures:
+    """Every figure of ``period`` (see the module's definitions), counted by the database."""
+    start, end = period.start, period.end
+    begins, ends = _utc_midnight(start, rules), _utc_midnight(end + timedelta(days=1), rules)
+    visits = _visits_by_day(start, end)
+    served = _served_by_day(start, end, course_sessions)
+    profile = _profile(start, end, rules)
+    days = _days(period, rules, visits)
+    standby_joined, standby_seated, waitlist_joined = _lists(start, end, begins, ends)
+    waits_counted, wait_mean, wait_p90 = _waits(begins, ends)
+    months = _months(period)
+    waiting = _waiting_list(months, begins, ends, rules)
+
+    def total(rows: dict[date, Any], name: str, month: date | None = None) -> int:
+        """A column of per-day rows added up: all of them, or one month's."""
+        return sum(
+            getattr(row, name)
+            for day, row in rows.items()
+            if month is None or (day.year, day.month) == (month.year, month.month)
+        )
+
+    # A visit is due once its day is over: today's and later ones are not counted as due.
+    past = {day: row for day, row in visits.items() if day < today}
+    due = total(past, "due")
+    treatments = total(served, "treatments")
+    youth_served = total(served, "youth")
+    new_youth = total(served, "new")
+    month_rows = [
+        MonthFigures(
+            month=month,
+            due=total(past, "due", month),
+            no_shows=total(past, "no_shows", month),
+            new_youth=total(served, "new", month),
+            returning_youth=total(served, "youth", month) - total(served, "new", month),
+            waiting_list=waiting[index],
+        )
+        for index, month in enumerate(months)
+    ]
+    bands = {band_label(band): 0 for band in AGE_BANDS}
+    languages: dict[str, int] = {}
+    referrals: dict[str, int] = {}
+    names = {crypto.referral_index(code): code for code, _label in vocab.REFERRAL_SOURCES}
+    minors = minors_with_consent = purged = 0
+    for row in profile:
+        band = age_band(row.age) if row.age is not None else None
+        if band is not None:
+            bands[band] += row.youth
+        languages[row.language] = languages.get(row.language, 0) + row.youth
+        referral = names.get(row.referral_index, "not_recorded")
+        referrals[referral] = referrals.get(referral, 0) + row.youth
+        if row.age is not None and row.age < rules.ages.adult:
+            minors += row.youth
+            minors_with_consent += row.consented
+        purged += row.purged
+    return Figures(
+        period=period,
+        youth_served=youth_served,
+        new_youth=new_youth,
+        returning_youth=youth_served - new_youth,
+        treatments=treatments,
+        sessions_per_youth=ratio(treatments, youth_served),
+        finished_course=total(served, "finished"),
+        appointments=total(visits, "ahead"),
+        cancelled_by_staff=total(visits, "cancelled_by_staff"),
+        cancelled_by_youth=total(visits, "cancelled_by_youth"),
+        moved=total(visits, "moved"),
+        due=due,
+        no_shows=total(visits, "no_shows"),
+        no_show_rate=ratio(total(past, "no_shows"), due),
+        walk_ins=total(visits, "walk_ins"),
+        standby_joined=standby_joined,
+        standby_seated=standby_seated,
+        waitlist_joined=waitlist_joined,
+        waitlist_at_end=waiting[-1],
+        waits_counted=waits_counted,
+        wait_days_mean=wait_mean,
+        wait_days_p90=wait_p90,
+        clinic_days=sum(not day.closed for day in days),
+        seats_offered=sum(day.seats for day in days),
+        seats_used=sum(day.used for day in days),
+        age_bands=bands,
+        minors=minors,
+        minors_with_consent=minors_with_consent,
+        languages=dict(sorted(languages.items(), key=lambda item: (-item[1], item[0]))),
+        referrals=dict(sorted(referrals.items(), key=lambda item: (-item[1], item[0]))),
+        purged_youth=purged,
+        days=days,
+        months=month_rows,
+    )
+
+
+def _visits_by_day(start: date, end: date) -> dict[date, Any]:
+    """Every visit on the period's days, counted by clinic day."""
+    status = Appointment.status
+    cancelled = status == AppointmentStatus.CANCELLED
+    ahead = Appointment.walk_in.is_(False)
+    moved = (
+        select(StatusChange.id)
+        .where(StatusChange.appointment_id == Appointment.id, StatusChange.action == RESCHEDULE)
+        .exists()
+    )
+    rows = db.session.execute(
+        select(
+            Slot.day,
+            _count(ahead).label("ahead"),
+            _count(~cancelled).label("booked"),
+            _count(status.in_(COME)).label("used"),
+            _count(status == AppointmentStatus.NO_SHOW).label("no_shows"),
+            _count(and_(~ahead, ~cancelled)).label("walk_ins"),
+            _count(and_(cancelled, Appointment.cancelled_by_id.is_not(None))).label(
+                "cancelled_by_staff"
+            ),
+            _count(and_(cancelled, Appointment.cancelled_by_id.is_(None))).label(
+                "cancelled_by_youth"
+            ),
+            _count(and_(ahead, ~cancelled)).label("due"),
+            _count(moved).label("moved"),
+        )
+        .join(Slot, Slot.id == Appointment.slot_id)
+        .where(Slot.day.between(start, end))
+        .group_by(Slot.day)
+    ).all()
+    return {row.day: row for row in rows}
+
+
+def _completed(start: date, end: date):
+    """The completed visits, up to ``end``, of the youth with one in the period, each with
+    the youth's running count of completed visits (all time: ``n_all``) and of those in the
+    period (``n_range``, 1 on their first visit in it)."""
+    served = (
+        select(Appointment.youth_id)
+        .join(Slot, Slot.id == Appointment.slot_id)
+        .where(Appointment.status == AppointmentStatus.COMPLETED, Slot.day.between(start, end))
+    )
+    order = (Slot.day, Slot.start_time, Appointment.id)
+    ranked = (
+        select(
+            Appointment.id,
+            Appointment.youth_id,
+            Appointment.consent,
+            Appointment.age_at_visit,
+            Slot.day,
+            func.row_number()
+            .over(partition_by=Appointment.youth_id, order_by=order)
+            .label("n_all"),
+        )
+        .join(Slot, Slot.id == Appointment.slot_id)
+        .where(
+            Appointment.status == AppointmentStatus.COMPLETED,
+            Slot.day <= end,
+            Appointment.youth_id.in_(served),
+        )
+        .subquery()
+    )
+    return (
+        select(
+            ranked,
+            func.row_number()
+            .over(partition_by=ranked.c.youth_id, order_by=(ranked.c.day, ranked.c.id))
+            .label("n_range"),
+        )
+        .where(ranked.c.day >= start)
+        .subquery()
+    )
+
+
+def _served_by_day(start: date, end: date, course_sessions: int) -> dict[date, Any]:
+    visits = _completed(start, end)
+    first = visits.c.n_range == 1
+    rows = db.session.execute(
+        select(
+            visits.c.day,
+            func.count().label("treatments"),
+            _count(first).label("youth"),
+            _count(and_(first, visits.c.n_all == 1)).label("new"),
+            _count(visits.c.n_all == course_sessions).label("finished"),
+        ).group_by(visits.c.day)
+    ).all()
+    return {row.day: row for row in rows}
+
+
+def _profile(start: date, end: date, rules: ClinicRules) -> list[Any]:
+    """The youth served, each once, as on their first completed visit in the period: counted
+    by age, language, referral, consent and erasure, so Python adds up a few groups."""
+    visits = _completed(start, end)
+    age = func.coalesce(visits.c.age_at_visit, age_on(Youth.date_of_birth, visits.c.day))
+    consented = visits.c.consent.in_(CONSENT_RECORDED)
+    purged = Youth.purged_at.is_not(None)
+    return db.session.execute(
+        select(
+            age.label("age"),
+            Youth.language,
+            Intake.referral_index,
+            func.count().label("youth"),
+            _count(consented).label("consented"),
+            _count(purged).label("purged"),
+        )
+        .select_from(visits)
+        .join(Youth, Youth.id == visits.c.youth_id)
+        .outerjoin(Intake, Intake.appointment_id == visits.c.id)
+        .where(visits.c.n_range == 1)
+        .group_by(age, Youth.language, Intake.referral_index)
+    ).all()
+
+
+def _days(period: Period, rules: ClinicRules, visits: dict[date, Any]) -> list[DayFigures]:
+    """Each clinic day of the period with its seats as planned (staff changes, roster and
+    blocked times applied) beside its visits; a cancelled day has no seats."""
+    plans = day_plans(period.start, period.end, rules)
+    blocked = db.session.execute(
+        select(Slot.day, Slot.start_time).where(
+            Slot.day.between(period.start, period.end), Slot.blocked.is_(True)
+        )
+    ).all()
+    shut = {(day, start) for day, start in blocked}
+    closed = db.session.scalars(
+        select(ClinicDay.day).where(
+            ClinicDay.day.between(period.start, period.end), ClinicDay.closed.is_(True)
+        )
+    ).all()
+    rows = [
+        DayFigures(
+            day=plan.day,
+            closed=False,
+            seats=sum(s.seats for s in day_slots(plan) if (plan.day, s.start) not in shut),
+            booked=visits[plan.day].booked if plan.day in visits else 0,
+            used=visits[plan.day].used if plan.day in visits else 0,
+            no_shows=visits[plan.day].no_shows if plan.day in visits else 0,
+            walk_ins=visits[plan.day].walk_ins if plan.day in visits else 0,
+        )
+        for plan in plans
+    ]
+    rows += [DayFigures(day, True, 0, 0, 0, 0, 0) for day in closed if day in _regular(period)]
+    return sorted(rows, key=lambda row: row.day)
+
+
+def _regular(period: Period) -> set[date]:
+    return set(clinic_days(period.start, period.end))
+
+
+def _lists(start: date, end: date, begins: datetime, ends: datetime) -> tuple[int, int, int]:
+    standby = and_(ListEntry.kind == ListKind.STANDBY, ListEntry.day.between(start, end))
+    joined = and_(
+        ListEntry.kind == ListKind.PROGRAM,
+        ListEntry.joined_at >= begins,
+        ListEntry.joined_at < ends,
+    )
+    row = db.session.execute(
+        select(
+            _count(standby),
+            _count(and_(standby, ListEntry.status == EntryStatus.BOOKED)),
+            _count(joined),
+        ).where(or_(standby, joined))
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def _waits(begins: datetime, ends: datetime) -> tuple[int, float | None, float | None]:
+    """Waits from joining the waiting list to a seat, for those seated in the period: how
+    many, the mean and the 90th percentile by nearest rank (the smallest wait whose rank r
+    has r >= 0.9 n, written 10 r >= 9 n to stay in integers on both databases)."""
+    wait = days_between(ListEntry.closed_at, ListEntry.joined_at)
+    seated = (
+        select(
+            wait.label("wait"),
+            func.row_number().over(order_by=wait).label("rank"),
+            func.count().over().label("n"),
+        )
+        .where(
+            ListEntry.kind == ListKind.PROGRAM,
+            ListEntry.status == EntryStatus.BOOKED,
+            ListEntry.closed_at >= begins,
+            ListEntry.closed_at < ends,
+        )
+        .subquery()
+    )
+    count, mean, p90 = db.session.execute(
+        select(
+            func.count(),
+            func.avg(seated.c.wait),
+            func.min(case((seated.c.rank * 10 >= seated.c.n * 9, seated.c.wait))),
+        )
+    ).one()
+    return int(count), _float(mean), _float(p90)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _waiting_list(
+    months: list[date], begins: datetime, ends: datetime, rules: ClinicRules
+) -> list[int]:
+    """How many were on the waiting list at the end of each month of the period (the last
+    month's count taken at the period's end): one column per month, in one statement."""
+    moments = [
+        min(_utc_midnight((month + timedelta(days=32)).replace(day=1), rules), ends)
+        for month in months
+    ]
+
+    def open_at(moment: datetime):
+        return and_(
+            ListEntry.joined_at < moment,
+            or_(ListEntry.closed_at.is_(None), ListEntry.closed_at >= moment),
+        )
+
+    row = db.session.execute(
+        select(*(_count(open_at(moment)) for moment in moments)).where(
+            ListEntry.kind == ListKind.PROGRAM,
+            ListEntry.joined_at < ends,
+            or_(ListEntry.closed_at.is_(None), ListEntry.closed_at >= begins),
+        )
+    ).one()
+    return [int(value) for value in row]
