@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import click
 from cryptography.fernet import InvalidToken
@@ -149,7 +150,7 @@ def rotate_command(batch_size: int) -> None:
 @keys_group.command("reindex")
 @click.option("--batch-size", default=200, show_default=True, help="Rows per transaction.")
 def reindex_command(batch_size: int) -> None:
-    """Recompute the phone and e-mail search indexes (after BLIND_INDEX_KEY changed)."""
+    """Recompute the phone, e-mail and referral indexes (after BLIND_INDEX_KEY changed)."""
     indexed = [
         model_table
         for model_table in db.metadata.sorted_tables
@@ -159,9 +160,10 @@ def reindex_command(batch_size: int) -> None:
     with db.engine.connect() as connection:
         total = sum(
             connection.scalar(select(func.count()).select_from(model_table))
-            for model_table in indexed
+            for model_table in (*indexed, table("intake"))
         )
     with click.progressbar(length=total, label="Reindexing") as bar:
+        referrals = _reindex_referrals(batch_size, bar)
         for model_table in indexed:
             raw = _raw(model_table.name, "phone", "email", "phone_index", "email_index")
             last = 0
@@ -198,4 +200,37 @@ def reindex_command(batch_size: int) -> None:
                     break
                 last = rows[-1][0]
                 bar.update(len(rows))
+    updated, changed = updated + referrals[0], changed + referrals[1]
     click.echo(f"Reindexed {updated:,} rows; {changed:,} changed meanwhile (indexed as written).")
+
+
+def _reindex_referrals(batch_size: int, bar: Any) -> tuple[int, int]:
+    """The intakes' referral index (what the reports group by), compare-and-set on the value
+    as every index here is: (rows updated, rows changed meanwhile)."""
+    raw = _raw("intake", "referral_source", "referral_index")
+    updated = changed = last = 0
+    while True:
+        with db.engine.connect() as connection:
+            connection = _write(connection)
+            with connection.begin():
+                rows = connection.execute(
+                    select(raw.c.id, raw.c.referral_source)
+                    .where(raw.c.id > last)
+                    .order_by(raw.c.id)
+                    .limit(batch_size)
+                ).all()
+                for row_id, token in rows:
+                    code = crypto.decrypt(token) if token is not None else None
+                    done = connection.execute(
+                        raw.update()
+                        .where(
+                            raw.c.id == row_id, raw.c.referral_source.is_not_distinct_from(token)
+                        )
+                        .values(referral_index=crypto.referral_index(code))
+                    ).rowcount
+                    updated += bool(done)
+                    changed += not done
+        if not rows:
+            return updated, changed
+        last = rows[-1][0]
+        bar.update(len(rows))

@@ -198,3 +198,16 @@ def test_reindex_follows_a_new_blind_index_key(app, runner, clinic_data):
         )
         == "Ana"
     )
+
+
+def test_reindex_recomputes_the_referral_index(app, runner, clinic_data):
+    """The reports count youth by the referral's blind index: after the key changes, the
+    intakes are indexed again under it, and still read their referral."""
+    codes = db.session.scalars(select(Intake.referral_source)).all()
+    assert codes
+    app.config["BLIND_INDEX_KEY"] = "another-test-only-key"
+    result = runner.invoke(args=["keys", "reindex"])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    rows = db.session.execute(select(Intake.referral_source, Intake.referral_index)).all()
+    assert rows and all(index == crypto.referral_index(code) for code, index in rows)
