@@ -6,7 +6,7 @@ FLASK := CLINIC_ENV=development $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format translations translations-update setup clean bench bench-messages \
-	screenshots
+	bench-reports screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -87,6 +87,12 @@ clean:
 # bench/RESULTS.md.
 bench: setup
 	$(BIN)/python bench/run.py
+
+# The reports on five years of clinic history (seed-demo --scale large), on SQLite and
+# PostgreSQL: render times against the targets, statements per range; writes its section of
+# bench/RESULTS.md.
+bench-reports: setup
+	$(BIN)/python -m bench.reports
 
 # Booking -> confirmation received, through a real SMTP server and an `outbox run --loop` worker.
 bench-messages: setup
