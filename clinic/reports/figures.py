@@ -11,8 +11,10 @@ Definitions (every count is over the clinic days from ``period.start`` to ``peri
   whatever became of it; **cancelled by staff** (a staff account cancelled it, including a
   cancelled clinic day) or **by the youth** (from their link); **moved**: appointments on the
   period's days that were moved at least once, by the youth or the desk.
-- **no-shows**; **no-show rate**: no-shows / visits that were due (booked ahead, not cancelled,
-  on a day already over).
+- **no-shows**: every no-show recorded (today's too, once the desk marked it); **no-show
+  rate**: the no-shows of days already over / the visits due on them (booked ahead, not
+  cancelled). A month's row counts only days over, so with today inside the period its
+  months' no-shows may add up to fewer than the period's.
 - **walk-ins**: visits added at the desk on the day.
 - **standby joined**: standby entries for the period's days; **standby seated**: of them, those
   who took a seat. **Waiting list joined**: program entries that joined on a day of the
@@ -83,7 +85,10 @@ class MonthFigures:
 
     month: date  # its first day
     due: int  # visits due (booked ahead, not cancelled, day over)
-    no_shows: int
+    no_shows: int  # on its days already over: what its no-show rate is made of
+    # Each youth served is counted once, in the month of their first completed visit of the
+    # period, so the months add up to the period's totals (a report of that month alone may
+    # count more: a youth first seen earlier in the period is then counted in it too).
     new_youth: int
     returning_youth: int
     waiting_list: int  # open waiting-list entries at the end of the month (or of the period)
