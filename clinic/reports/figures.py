@@ -39,9 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Integer, and_, case, func, or_, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import and_, case, func, or_, select
 
 from clinic import crypto, vocab
 from clinic.booking.availability import day_plans
@@ -61,6 +59,7 @@ from clinic.models import (
     Youth,
     naive_utc,
 )
+from clinic.reports.sql import age_on, days_between
 from clinic.rules.calendar import clinic_days, day_slots
 from clinic.rules.policy import ClinicRules
 from clinic.rules.reports import AGE_BANDS, Period, age_band, band_label, ratio
@@ -149,52 +148,6 @@ class Report:
 
 COME = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_TREATMENT, AppointmentStatus.COMPLETED)
 CONSENT_RECORDED = (Consent.CONFIRMED, Consent.EXEMPT)
-
-
-class days_between(FunctionElement):
-    """Days (fractional) from the second timestamp to the first: the dialects spell it apart."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(days_between, "sqlite")
-def _days_between_sqlite(element, compiler, **kw):
-    later, earlier = list(element.clauses)
-    later, earlier = compiler.process(later, **kw), compiler.process(earlier, **kw)
-    return f"(julianday({later}) - julianday({earlier}))"
-
-
-@compiles(days_between, "postgresql")
-def _days_between_postgresql(element, compiler, **kw):
-    later, earlier = list(element.clauses)
-    return (
-        f"(EXTRACT(EPOCH FROM ({compiler.process(later, **kw)} - "
-        f"{compiler.process(earlier, **kw)})) / 86400.0)"
-    )
-
-
-class age_on(FunctionElement):
-    """Whole years from a birth date to a day, by the calendar (a 29 February birthday
-    turns a year older on 1 March in other years)."""
-
-    type = Integer()
-    inherit_cache = True
-
-
-@compiles(age_on, "sqlite")
-def _age_on_sqlite(element, compiler, **kw):
-    born, day = (compiler.process(c, **kw) for c in element.clauses)
-    return (
-        f"(CAST(strftime('%Y', {day}) AS INTEGER) - CAST(strftime('%Y', {born}) AS INTEGER)"
-        f" - (strftime('%m%d', {day}) < strftime('%m%d', {born})))"
-    )
-
-
-@compiles(age_on, "postgresql")
-def _age_on_postgresql(element, compiler, **kw):
-    born, day = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(date_part('year', age({day}, {born})) AS INTEGER)"
 
 
 def _utc_midnight(day: date, rules: ClinicRules) -> datetime:

@@ -52,6 +52,8 @@ OBJECT_LABELS = {
     "standby": _l("Standby list"),
     "program": _l("Program waiting list"),
     "messages": _l("Messages"),
+    "visit_list": _l("Visit list"),
+    "report": _l("Report"),
     "audit": _l("Audit trail"),
 }
 
