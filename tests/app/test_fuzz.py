@@ -1030,6 +1030,10 @@ QUERY = {
     "staff.audit_trail": ("youth", "staff", "since", "until", "before"),
     "staff.audit_export": ("youth", "staff", "since", "until"),
     "staff.day_picker": ("day",),
+    "staff.reports": ("kind", "month", "quarter", "year", "start", "end"),
+    "staff.report_download": ("kind", "month", "quarter", "year", "start", "end", "format"),
+    "staff.report_visits_csv": ("start", "end"),
+    "staff.report_visits_xlsx": ("start", "end"),
     "staff.messages": ("status", "page"),
     "auth.login": ("next",),
 }

@@ -20,9 +20,11 @@ is shown, not what might be).
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -148,6 +150,12 @@ EVERY_FIELD = frozenset(FIELD_NEEDS)
 # data, exported on request, is all of it, for the roles that may export it (admins).
 PAGE_RULES: dict[str, tuple[Action, frozenset[str]]] = {
     "staff.youth_export": (Action.MANAGE_PRIVACY, EVERY_FIELD),
+    # The reports name every referral source as a row of counts ("A probation officer: 3"):
+    # the vocabulary, shown whatever the youth answered, never one youth's answer.
+    "staff.reports": (Action.VIEW_REPORTS, frozenset({"referral"})),
+    "staff.report_download": (Action.VIEW_REPORTS, frozenset({"referral"})),
+    "staff.report_visits_csv": (Action.VIEW_REPORTS, frozenset({"referral"})),
+    "staff.report_visits_xlsx": (Action.VIEW_REPORTS, frozenset({"referral"})),
 }
 # The audit trail says who did what to which record, never the values: nothing personal.
 NOTHING_PERSONAL = ("staff.audit",)
@@ -207,6 +215,11 @@ SHOWN: dict[StaffRole, dict[str, frozenset[str]]] = {
         "staff.settings": NONE,
         "staff.audit_trail": NONE,
         "staff.audit_export": NONE,
+        # Counts and a de-identified visit list: no name, contact, birth date or answer.
+        "staff.reports": {"referral"},
+        "staff.report_download": {"referral"},
+        "staff.report_visits_csv": NONE,
+        "staff.report_visits_xlsx": NONE,
         "staff.youth_export": EVERY_FIELD,
         "staff.erase_youth_confirm": NAMES,
         **DESK_TOOLS,
@@ -332,7 +345,15 @@ class PageText(HTMLParser):
         return " ".join(" ".join(parser.parts).split())
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def shown_text(response) -> str:
+    if response.mimetype == XLSX:
+        # A workbook is a zip of XML parts: what it shows is their text.
+        with zipfile.ZipFile(io.BytesIO(response.get_data())) as workbook:
+            parts = [workbook.read(name).decode() for name in workbook.namelist()]
+        return PageText.of(" ".join(parts))
     body = response.get_data(as_text=True)
     if response.mimetype == "text/html":
         return PageText.of(body)

@@ -84,6 +84,11 @@ EXPECTED = {
     # The audit trail: read and exported by admins, written by nobody
     "staff.audit_trail": {A},
     "staff.audit_export": {A},
+    # The funder's numbers: admins, unless REPORTS_ROLES gives them to another role
+    "staff.reports": {A},
+    "staff.report_download": {A},
+    "staff.report_visits_csv": {A},
+    "staff.report_visits_xlsx": {A},
     "staff.own_password": EVERYONE,
     "staff.own_two_factor": EVERYONE,
     "staff.own_two_factor_start": EVERYONE,

@@ -668,6 +668,12 @@ PAGES: list[Page] = [
     ),
     Page("staff: settings", "admin", goto("/staff/settings")),
     Page("staff: audit trail", "admin", goto("/staff/audit")),
+    Page("staff: reports", "admin", goto("/staff/reports")),
+    Page(
+        "staff: reports with errors",
+        "admin",
+        goto("/staff/reports?kind=custom&start=2026-09-30&end=2026-07-01"),
+    ),
     Page("staff: my password", "admin", goto("/staff/account/password")),
     Page(
         "staff: my password with errors",
@@ -711,6 +717,9 @@ EXEMPT: dict[str, str] = {
     "public.now_serving_board": "a fragment the waiting room's screen swaps in (scanned there)",
     "staff.queue_fragment": "an HTML fragment swapped into the day sheet (scanned there)",
     "staff.audit_export": "CSV",
+    "staff.report_download": "a download of the report (CSV or XLSX)",
+    "staff.report_visits_csv": "a download of the de-identified visit list (CSV)",
+    "staff.report_visits_xlsx": "a download of the de-identified visit list (XLSX)",
     "staff.youth_export": "a download of the youth's data (JSON)",
     "staff.index": "redirects to the day sheet",
     "staff.day_picker": "redirects to the day sheet",
@@ -730,7 +739,7 @@ ROUTES_SCANNED = {
     "staff.accounts", "staff.new_account", "staff.account", "staff.settings",
     "staff.audit_trail", "staff.own_password", "staff.own_two_factor",
     "staff.own_two_factor_setup", "staff.complete", "staff.edit_youth", "staff.move_booking",
-    "staff.book_for_caller",
+    "staff.book_for_caller", "staff.reports",
 }  # fmt: skip
 
 
