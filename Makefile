@@ -92,7 +92,7 @@ bench: setup
 # PostgreSQL: render times against the targets, statements per range; writes its section of
 # bench/RESULTS.md.
 bench-reports: setup
-	$(BIN)/python -m bench.reports
+	$(BIN)/python bench/reports.py
 
 # Booking -> confirmation received, through a real SMTP server and an `outbox run --loop` worker.
 bench-messages: setup

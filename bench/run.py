@@ -137,7 +137,15 @@ def main() -> None:
     ten_years = time_ten_years()
     minutes = (time.monotonic() - began) / 60
     load_averages = (load_before, os.getloadavg()[0])
-    RESULTS.write_text(report(runs, seeded, ten_years, minutes, load_averages, peer))
+    # bench/reports.py keeps its own "## Reports" section at the end of the file: kept as is.
+    kept = ""
+    if RESULTS.exists():
+        old = RESULTS.read_text()
+        at = old.find("\n## Reports\n")
+        if at >= 0:
+            kept = old[at:]
+    written = report(runs, seeded, ten_years, minutes, load_averages, peer).rstrip("\n")
+    RESULTS.write_text(written + "\n" + kept)
     print(f"\nWrote {RESULTS.relative_to(ROOT)} in {minutes:.1f} minutes.")
 
 

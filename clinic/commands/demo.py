@@ -1,6 +1,6 @@
 """``flask seed-demo``: a realistic, deterministic demo clinic (development only): staff
 accounts, youth of all ages, returning clients and a clinic day with every kind of visit;
-``--scale large`` adds years of history for the benchmarks."""
+``--scale large`` adds five years of history (``--years``) for the benchmarks and reports."""
 
 from __future__ import annotations
 
@@ -47,12 +47,19 @@ DEMO_TOTP_SECRET = "DEMOADMINTOTPKEYFORLAPTOPSONLYXY"  # nosec B105
     type=click.Choice(["small", "large"]),
     default="small",
     show_default=True,
-    help="small: four months around today. large: about 20,000 youth and two years of "
-    "clinic days, for benchmarks.",
+    help="small: four months around today. large: about 20,000 youth and five years of "
+    "clinic days (40 seats a day), for benchmarks and reports.",
 )
-def seed_demo(force: bool, scale: str) -> None:
+@click.option(
+    "--years",
+    type=click.IntRange(min=1),
+    default=demo_large.LARGE_YEARS,
+    show_default=True,
+    help="With --scale large: the years of history before today.",
+)
+def seed_demo(force: bool, scale: str, years: int) -> None:
     """Load a demo clinic: staff accounts, youth, and bookings from two months back to two
-    months ahead (two years back with --scale large). Does nothing if the database already
+    months ahead (five years back with --scale large). Does nothing if the database already
     has youth or staff."""
     if current_app.config["CLINIC_ENV"] == "production":
         raise click.ClickException("seed-demo is for development: its passwords are public.")
@@ -83,7 +90,7 @@ def seed_demo(force: bool, scale: str) -> None:
     db.session.flush()
 
     if scale == "large":
-        demo_large.seed_large(rng, rules, today)
+        demo_large.seed_large(rng, rules, today, years)
         return
 
     plans = booking.day_plans(today - timedelta(days=62), today + timedelta(days=62), rules)

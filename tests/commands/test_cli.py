@@ -1,20 +1,17 @@
-"""The flask commands: create-staff, seed-demo (small and large), backup and restore."""
+"""The flask commands: create-staff, seed-demo, backup and restore (seed-demo --scale large:
+test_demo_large.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from clinic.commands import demo_large
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
-    AppointmentStatus,
     Intake,
     OutboxMessage,
     Slot,
@@ -22,9 +19,7 @@ from clinic.models import (
     Treatment,
     Youth,
 )
-from clinic.rules.eligibility import Eligibility, eligibility
 from clinic.rules.visits import SEAT_HOLDING
-from tests.conftest import NOW
 
 
 def count(model) -> int:
@@ -253,100 +248,6 @@ def test_a_damaged_backup_is_refused(app, runner, tmp_path):
     assert refused.exit_code == 1
     assert "not a usable SQLite database" in refused.output
     assert db.session.scalar(select(func.count()).select_from(StaffUser)) == 0
-
-
-def test_seed_demo_large_is_a_consistent_two_year_clinic(runner, monkeypatch):
-    monkeypatch.setattr(demo_large, "LARGE_YOUTH", 2_000)  # the real 20,000 only makes it slower
-    result = runner.invoke(args=["seed-demo", "--scale", "large"])
-    assert result.exit_code == 0, result.output
-    assert "Demo clinic loaded: 2000 youth" in result.output
-    assert count(Youth) == 2_000 and count(StaffUser) == 3
-    assert count(Intake) == count(Appointment) > 1_000  # one intake per booking
-
-    # Every seat counter equals its BOOKED appointments; cancelled ones hold no seat.
-    booked = dict(
-        db.session.execute(
-            select(Appointment.slot_id, func.count())
-            .where(Appointment.status == AppointmentStatus.BOOKED)
-            .group_by(Appointment.slot_id)
-        ).all()
-    )
-    slots = db.session.scalars(select(Slot)).all()
-    for slot in slots:
-        assert 0 <= slot.booked <= slot.capacity
-        assert slot.booked == booked.get(slot.id, 0)
-
-    # Two years back to two months ahead; past days (nearly) full, later ones partly.
-    today = NOW.date()
-    days = {slot.day for slot in slots}
-    assert min(days) <= today - timedelta(days=700) and max(days) > today + timedelta(days=30)
-    past = [s for s in slots if s.day < today]
-    seats = 12 * 2 * len({s.day for s in past})
-    assert sum(s.booked for s in past) >= 0.9 * seats
-    upcoming = [s for s in slots if s.day >= today]
-    assert 0 < sum(s.booked for s in upcoming) < 0.9 * 12 * 2 * len({s.day for s in upcoming})
-
-    rows = db.session.execute(
-        select(Appointment.youth_id, Appointment.status, Appointment.cancelled_at, Slot.day)
-        .join(Appointment.slot)
-        .order_by(Appointment.youth_id, Slot.day)
-    ).all()
-    # Youth come back for a course of sessions, six weeks or more apart.
-    visits: dict[int, list] = {}
-    for youth_id, status, cancelled_at, day in rows:
-        assert (status == AppointmentStatus.CANCELLED) == (cancelled_at is not None)
-        if status == AppointmentStatus.BOOKED:
-            visits.setdefault(youth_id, []).append(day)
-    assert sum(len(days) >= 6 for days in visits.values()) >= 20
-    for days in visits.values():
-        assert all(b - a >= timedelta(weeks=6) for a, b in pairwise(days))
-        assert sum(day >= today for day in days) <= 1  # one upcoming appointment at most
-
-    # Everyone treated was eligible on the day.
-    births = dict(db.session.execute(select(Youth.id, Youth.date_of_birth)).all())
-    for youth_id, days in visits.items():
-        for day in days:
-            assert eligibility(births[youth_id], day) is Eligibility.ELIGIBLE
-
-
-def test_seed_demo_large_is_deterministic(app, runner, tmp_path, monkeypatch):
-    from clinic import create_app
-    from tests.support import databases
-
-    monkeypatch.setattr(demo_large, "LARGE_YOUTH", 500)
-    runner.invoke(args=["seed-demo", "--scale", "large"])
-    first = large_snapshot()
-    other = databases.new_database("other", tmp_path)
-    try:
-        databases.migrate(other)
-        second_app = create_app({"SQLALCHEMY_DATABASE_URI": other})
-        with second_app.app_context():
-            second_app.test_cli_runner().invoke(args=["seed-demo", "--scale", "large"])
-            second = large_snapshot()
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        databases.drop_database(other)
-    assert first == second and len(first[1]) > 1_000
-
-
-def large_snapshot():
-    youth = db.session.execute(
-        select(Youth.identity_key, Youth.date_of_birth).order_by(Youth.id)
-    ).all()
-    appointments = db.session.execute(
-        select(Appointment.code, Appointment.status, Slot.day, Slot.start_time)
-        .join(Appointment.slot)
-        .order_by(Appointment.id)
-    ).all()
-    return youth, appointments
-
-
-def test_seed_demo_large_refuses_to_run_in_production(app, runner):
-    app.config["CLINIC_ENV"] = "production"
-    result = runner.invoke(args=["seed-demo", "--scale", "large"])
-    assert result.exit_code != 0 and "development" in result.output
-    assert count(Youth) == 0
 
 
 @pytest.mark.parametrize("damage", ["torn pages", "not a database any more"])
