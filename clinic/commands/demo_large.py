@@ -25,7 +25,7 @@ from typing import Any
 
 import click
 from flask import current_app
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from clinic import booking
 from clinic.booking.moves import RESCHEDULE
@@ -662,11 +662,24 @@ def seed_large(
         history = _play(clinic, plans, closed, bar.update)
         youth_ids = _write(rng, history, rules, staff, bar.update)
         erased = _erase(rng, history, youth_ids, rules, today, bar.update)
+    _analyze()
     click.echo(
         f"Demo clinic loaded: {len(history.people)} youth, {len(history.visits)} appointments, "
         f"{len(plans)} clinic days, {erased} records erased. "
         f"Staff sign-in: {DEMO_STAFF[1][0]} (and admin@, clinician@) / {DEMO_PASSWORD}"
     )
+
+
+def _analyze() -> None:
+    """PostgreSQL: refresh the planner's statistics after the bulk load, as its autovacuum
+    would within a minute or so in production. Until then the planner believes the tables
+    hold a handful of rows and picks nested loops over thousands: a year's report took 230
+    ms instead of 90. SQLite is left as a real clinic's file would be: it keeps no
+    statistics unless someone runs ANALYZE, and plans well without them here."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
 
 
 def _staff() -> _Staff:

@@ -35,6 +35,7 @@ Definitions (every count is over the clinic days from ``period.start`` to ``peri
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -189,13 +190,8 @@ def figures(period: Period, rules: ClinicRules, today: date, course_sessions: in
     months = _months(period)
     waiting = _waiting_list(months, begins, ends, rules)
 
-    def total(rows: dict[date, Any], name: str, month: date | None = None) -> int:
-        """A column of per-day rows added up: all of them, or one month's."""
-        return sum(
-            getattr(row, name)
-            for day, row in rows.items()
-            if month is None or (day.year, day.month) == (month.year, month.month)
-        )
+    def total(rows: dict[date, Any], name: str) -> int:
+        return sum(getattr(row, name) for row in rows.values())
 
     # A visit is due once its day is over: today's and later ones are not counted as due.
     past = {day: row for day, row in visits.items() if day < today}
@@ -203,13 +199,15 @@ def figures(period: Period, rules: ClinicRules, today: date, course_sessions: in
     treatments = total(served, "treatments")
     youth_served = total(served, "youth")
     new_youth = total(served, "new")
+    past_months = _by_month(past, ("due", "no_shows"))
+    served_months = _by_month(served, ("new", "youth"))
     month_rows = [
         MonthFigures(
             month=month,
-            due=total(past, "due", month),
-            no_shows=total(past, "no_shows", month),
-            new_youth=total(served, "new", month),
-            returning_youth=total(served, "youth", month) - total(served, "new", month),
+            due=past_months[month]["due"],
+            no_shows=past_months[month]["no_shows"],
+            new_youth=served_months[month]["new"],
+            returning_youth=served_months[month]["youth"] - served_months[month]["new"],
             waiting_list=waiting[index],
         )
         for index, month in enumerate(months)
@@ -265,6 +263,16 @@ def figures(period: Period, rules: ClinicRules, today: date, course_sessions: in
         days=days,
         months=month_rows,
     )
+
+
+def _by_month(rows: dict[date, Any], names: tuple[str, ...]) -> defaultdict[date, Counter[str]]:
+    """Per-day rows added up by month (keyed by its first day): one pass over the days."""
+    months: defaultdict[date, Counter[str]] = defaultdict(Counter)
+    for day, row in rows.items():
+        bucket = months[day.replace(day=1)]
+        for name in names:
+            bucket[name] += getattr(row, name)
+    return months
 
 
 def _visits_by_day(start: date, end: date) -> dict[date, Any]:
