@@ -199,8 +199,31 @@ def viewed(
     connection of its own (a writer's, so SQLite waits for its lock rather than failing), so
     the page's session and the objects it loaded are untouched. Call it from pages that only
     read: a page holding SQLite's write lock would wait for itself."""
+    _write_now(VIEW, object_type, object_id, youth_id, detail)
+
+
+def exported(
+    object_type: str,
+    *,
+    object_id: int | None = None,
+    youth_id: int | None = None,
+    detail: dict[str, str] | None = None,
+) -> None:
+    """A download by the signed-in staff member, written at once as ``viewed`` writes a view:
+    on record before the first byte is read or sent, so a download that breaks off is still
+    on record as attempted, and the view itself commits nothing."""
+    _write_now(EXPORT, object_type, object_id, youth_id, detail)
+
+
+def _write_now(
+    action: str,
+    object_type: str,
+    object_id: int | None,
+    youth_id: int | None,
+    detail: dict[str, str] | None,
+) -> None:
     row = _event_row(
-        VIEW,
+        action,
         youth_id=youth_id,
         object_type=object_type,
         object_id=object_id,

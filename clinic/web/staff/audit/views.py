@@ -13,7 +13,6 @@ from flask import Flask, Response, abort, current_app, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from clinic import audit
-from clinic.extensions import db
 from clinic.models import naive_utc
 from clinic.permissions import Action
 from clinic.web import context
@@ -138,13 +137,11 @@ def audit_export():
         abort(400)
     chosen = _chosen(form)
     # The export itself is in the trail, with what it covered (ids and dates only).
-    audit.record(
-        audit.EXPORT,
-        object_type="audit",
+    audit.exported(
+        "audit",
         youth_id=chosen.youth_id,
         detail={name: value for name, value in _filter_args(form).items()},
     )
-    db.session.commit()
     return Response(
         _in_app_context(current_app._get_current_object(), _csv_lines(chosen)),
         mimetype="text/csv",
