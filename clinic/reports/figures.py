@@ -8,23 +8,27 @@ Definitions (every count is over the clinic days from ``period.start`` to ``peri
 - **finished a course**: youth whose ``COURSE_SESSIONS``-th completed visit (counted over all
   time) falls in the period.
 - **appointments**: every visit on the period's days that was booked ahead (not a walk-in),
-  whatever became of it; **cancelled by staff** (a staff account cancelled it, including a
-  cancelled clinic day) or **by the youth** (from their link); **moved**: appointments on the
+  whatever became of it; of them, **cancelled through the clinic** (by a staff account: the
+  desk taking a youth's call, or a cancelled clinic day) or **online by the youth** (from
+  their link); **moved**: appointments on the
   period's days that were moved at least once, by the youth or the desk.
 - **no-shows**: every no-show recorded (today's too, once the desk marked it); **no-show
   rate**: the no-shows of days already over / the visits due on them (booked ahead, not
   cancelled). A month's row counts only days over, so with today inside the period its
   months' no-shows may add up to fewer than the period's.
-- **walk-ins**: visits added at the desk on the day.
+- **walk-ins**: visits added at the desk on the day (not cancelled: a walk-in who left).
 - **standby joined**: standby entries for the period's days; **standby seated**: of them, those
   who took a seat. **Waiting list joined**: program entries that joined on a day of the
-  period; **on the waiting list at the end**: open entries at the end of ``period.end``.
+  period; **on the waiting list at the end**: the people with an open entry at the end of
+  ``period.end`` (or at the start of today, for a period not over yet), each once.
 - **wait**: days from joining the waiting list to taking a seat (the entry's status "booked",
   closed on a date of the period), for entries seated in the period: the mean, and the 90th
   percentile by nearest rank. Standby entries are not counted: they wait hours for one day.
-- **seats offered**: the open slots' seats of each clinic day as planned (staff changes,
-  roster and blocked times applied); **seats used**: visits that came (checked in, in
-  treatment, completed), walk-ins included.
+- **clinic days held**, **seats offered** and **seats used** count the days before today: the
+  open slots' seats of each clinic day as planned (staff changes, roster and blocked times
+  applied; the settings as they are now, for a day without changes of its own), and the visits
+  that came (checked in, in treatment, completed), walk-ins included. ``days`` lists the coming
+  days of the period too, with their seats and bookings.
 - **age bands**, **minors**, **languages**, **referral sources**: of the youth served, each
   counted once, as on their first completed visit in the period (age on that day; a youth who
   turns 18 later in the period stays in the band of that first visit). **Minors with consent**:
@@ -42,7 +46,6 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 
-from clinic import crypto, vocab
 from clinic.booking.availability import day_plans
 from clinic.booking.moves import RESCHEDULE
 from clinic.extensions import db
@@ -50,7 +53,6 @@ from clinic.models import (
     Appointment,
     AppointmentStatus,
     ClinicDay,
-    Consent,
     EntryStatus,
     Intake,
     ListEntry,
@@ -60,6 +62,7 @@ from clinic.models import (
     Youth,
     naive_utc,
 )
+from clinic.reports.facts import CONSENT_RECORDED, NOT_RECORDED, referral_codes, session_order
 from clinic.reports.sql import age_on, days_between
 from clinic.rules.calendar import clinic_days, day_slots
 from clinic.rules.policy import ClinicRules
@@ -91,7 +94,9 @@ class MonthFigures:
     # count more: a youth first seen earlier in the period is then counted in it too).
     new_youth: int
     returning_youth: int
-    waiting_list: int  # open waiting-list entries at the end of the month (or of the period)
+    # On the waiting list at the end of the month (or of the period); None for a month not
+    # over yet.
+    waiting_list: int | None
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,6 @@ class Report:
 # row per clinic day or month, and per combination of the profile's few values.
 
 COME = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_TREATMENT, AppointmentStatus.COMPLETED)
-CONSENT_RECORDED = (Consent.CONFIRMED, Consent.EXEMPT)
 
 
 def _utc_midnight(day: date, rules: ClinicRules) -> datetime:
@@ -188,13 +192,15 @@ def figures(period: Period, rules: ClinicRules, today: date, course_sessions: in
     standby_joined, standby_seated, waitlist_joined = _lists(start, end, begins, ends)
     waits_counted, wait_mean, wait_p90 = _waits(begins, ends)
     months = _months(period)
-    waiting = _waiting_list(months, begins, ends, rules)
+    waiting, waitlist_at_end = _waiting_list(months, ends, _utc_midnight(today, rules), rules)
 
     def total(rows: dict[date, Any], name: str) -> int:
         return sum(getattr(row, name) for row in rows.values())
 
-    # A visit is due once its day is over: today's and later ones are not counted as due.
+    # A visit is due once its day is over: today's and later ones are not counted as due, and
+    # the seats of a day count as offered once it was held.
     past = {day: row for day, row in visits.items() if day < today}
+    held = [day for day in days if day.day < today]
     due = total(past, "due")
     treatments = total(served, "treatments")
     youth_served = total(served, "youth")
@@ -215,14 +221,14 @@ def figures(period: Period, rules: ClinicRules, today: date, course_sessions: in
     bands = {band_label(band): 0 for band in AGE_BANDS}
     languages: dict[str, int] = {}
     referrals: dict[str, int] = {}
-    names = {crypto.referral_index(code): code for code, _label in vocab.REFERRAL_SOURCES}
+    names = referral_codes()
     minors = minors_with_consent = purged = 0
     for row in profile:
         band = age_band(row.age) if row.age is not None else None
         if band is not None:
             bands[band] += row.youth
         languages[row.language] = languages.get(row.language, 0) + row.youth
-        referral = names.get(row.referral_index, "not_recorded")
+        referral = names.get(row.referral_index, NOT_RECORDED)
         referrals[referral] = referrals.get(referral, 0) + row.youth
         if row.age is not None and row.age < rules.ages.adult:
             minors += row.youth
@@ -247,13 +253,13 @@ def figures(period: Period, rules: ClinicRules, today: date, course_sessions: in
         standby_joined=standby_joined,
         standby_seated=standby_seated,
         waitlist_joined=waitlist_joined,
-        waitlist_at_end=waiting[-1],
+        waitlist_at_end=waitlist_at_end,
         waits_counted=waits_counted,
         wait_days_mean=wait_mean,
         wait_days_p90=wait_p90,
-        clinic_days=sum(not day.closed for day in days),
-        seats_offered=sum(day.seats for day in days),
-        seats_used=sum(day.used for day in days),
+        clinic_days=sum(not day.closed for day in held),
+        seats_offered=sum(day.seats for day in held),
+        seats_used=sum(day.used for day in held),
         age_bands=bands,
         minors=minors,
         minors_with_consent=minors_with_consent,
@@ -293,10 +299,10 @@ def _visits_by_day(start: date, end: date) -> dict[date, Any]:
             _count(status.in_(COME)).label("used"),
             _count(status == AppointmentStatus.NO_SHOW).label("no_shows"),
             _count(and_(~ahead, ~cancelled)).label("walk_ins"),
-            _count(and_(cancelled, Appointment.cancelled_by_id.is_not(None))).label(
+            _count(and_(ahead, cancelled, Appointment.cancelled_by_id.is_not(None))).label(
                 "cancelled_by_staff"
             ),
-            _count(and_(cancelled, Appointment.cancelled_by_id.is_(None))).label(
+            _count(and_(ahead, cancelled, Appointment.cancelled_by_id.is_(None))).label(
                 "cancelled_by_youth"
             ),
             _count(and_(ahead, ~cancelled)).label("due"),
@@ -318,7 +324,7 @@ def _completed(start: date, end: date):
         .join(Slot, Slot.id == Appointment.slot_id)
         .where(Appointment.status == AppointmentStatus.COMPLETED, Slot.day.between(start, end))
     )
-    order = (Slot.day, Slot.start_time, Appointment.id)
+    order = session_order()
     ranked = (
         select(
             Appointment.id,
@@ -326,6 +332,7 @@ def _completed(start: date, end: date):
             Appointment.consent,
             Appointment.age_at_visit,
             Slot.day,
+            Slot.start_time,
             func.row_number()
             .over(partition_by=Appointment.youth_id, order_by=order)
             .label("n_all"),
@@ -342,7 +349,10 @@ def _completed(start: date, end: date):
         select(
             ranked,
             func.row_number()
-            .over(partition_by=ranked.c.youth_id, order_by=(ranked.c.day, ranked.c.id))
+            .over(
+                partition_by=ranked.c.youth_id,
+                order_by=(ranked.c.day, ranked.c.start_time, ranked.c.id),
+            )
             .label("n_range"),
         )
         .where(ranked.c.day >= start)
@@ -399,11 +409,12 @@ def _days(period: Period, rules: ClinicRules, visits: dict[date, Any]) -> list[D
         )
     ).all()
     shut = {(day, start) for day, start in blocked}
-    closed = db.session.scalars(
-        select(ClinicDay.day).where(
+    closed = db.session.execute(
+        select(ClinicDay.day, ClinicDay.extra).where(
             ClinicDay.day.between(period.start, period.end), ClinicDay.closed.is_(True)
         )
     ).all()
+    regular = set(clinic_days(period.start, period.end))
     rows = [
         DayFigures(
             day=plan.day,
@@ -416,12 +427,11 @@ def _days(period: Period, rules: ClinicRules, visits: dict[date, Any]) -> list[D
         )
         for plan in plans
     ]
-    rows += [DayFigures(day, True, 0, 0, 0, 0, 0) for day in closed if day in _regular(period)]
+    # A cancelled day: a regular Tuesday, or an extra day added and then cancelled.
+    rows += [
+        DayFigures(day, True, 0, 0, 0, 0, 0) for day, extra in closed if extra or day in regular
+    ]
     return sorted(rows, key=lambda row: row.day)
-
-
-def _regular(period: Period) -> set[date]:
-    return set(clinic_days(period.start, period.end))
 
 
 def _lists(start: date, end: date, begins: datetime, ends: datetime) -> tuple[int, int, int]:
@@ -475,26 +485,36 @@ def _float(value: Any) -> float | None:
 
 
 def _waiting_list(
-    months: list[date], begins: datetime, ends: datetime, rules: ClinicRules
-) -> list[int]:
+    months: list[date], ends: datetime, now: datetime, rules: ClinicRules
+) -> tuple[list[int | None], int]:
     """How many were on the waiting list at the end of each month of the period (the last
-    month's count taken at the period's end): one column per month, in one statement."""
-    moments = [
+    month's taken at the period's end; None for a month not over by ``now``), and at the
+    period's end (or ``now``, if that comes first): one column each, in one statement. A
+    person is counted once, even with two places after their records were merged."""
+    month_ends = [
         min(_utc_midnight((month + timedelta(days=32)).replace(day=1), rules), ends)
         for month in months
     ]
+    counted = [moment for moment in month_ends if moment <= now]
+    at_end = min(ends, now)
+    person = func.coalesce(Youth.merged_into_id, Youth.id)
 
-    def open_at(moment: datetime):
-        return and_(
+    def on_list_at(moment: datetime) -> Any:
+        waiting = and_(
             ListEntry.joined_at < moment,
             or_(ListEntry.closed_at.is_(None), ListEntry.closed_at >= moment),
         )
+        return func.count(func.distinct(case((waiting, person))))
 
     row = db.session.execute(
-        select(*(_count(open_at(moment)) for moment in moments)).where(
+        select(*(on_list_at(moment) for moment in (*counted, at_end)))
+        .join(Youth, Youth.id == ListEntry.youth_id)
+        .where(
             ListEntry.kind == ListKind.PROGRAM,
-            ListEntry.joined_at < ends,
-            or_(ListEntry.closed_at.is_(None), ListEntry.closed_at >= begins),
+            ListEntry.joined_at < at_end,
+            or_(ListEntry.closed_at.is_(None), ListEntry.closed_at >= min(*counted, at_end)),
         )
     ).one()
-    return [int(value) for value in row]
+    values = [int(value) for value in row]
+    by_month = iter(values[:-1])
+    return [next(by_month) if moment <= now else None for moment in month_ends], values[-1]

@@ -31,18 +31,17 @@ from typing import NamedTuple
 
 from sqlalchemy import Select, case, exists, func, select
 
-from clinic import crypto, vocab
 from clinic.booking.moves import RESCHEDULE
 from clinic.extensions import db
 from clinic.models import (
     Appointment,
     AppointmentStatus,
-    Consent,
     Intake,
     Slot,
     StatusChange,
     Youth,
 )
+from clinic.reports.facts import CONSENT_RECORDED, NOT_RECORDED, referral_codes, session_order
 from clinic.reports.sql import age_on
 from clinic.rules.policy import ClinicRules
 from clinic.rules.reports import Period, age_band
@@ -52,8 +51,6 @@ from clinic.rules.reports import Period, age_band
 PSEUDONYM_HEX = 12
 # Rows fetched from the database at a time while the list streams.
 BATCH = 500
-# A visit whose intake holds no referral the vocabulary knows (the report says the same).
-NOT_RECORDED = "not_recorded"
 
 
 class Outcome(enum.StrEnum):
@@ -119,7 +116,7 @@ def visit_rows(period: Period, rules: ClinicRules, key: bytes | None = None) -> 
     each, read by one statement as the caller iterates. ``key``: the list's pseudonym key
     (``export_key``; a fresh one if not given)."""
     key = key if key is not None else export_key()
-    referrals = {crypto.referral_index(code): code for code, _label in vocab.REFERRAL_SOURCES}
+    referrals = referral_codes()
     names: dict[int, str] = {}
     result = db.session.execute(_statement(period).execution_options(yield_per=BATCH))
     for row in result:
@@ -140,14 +137,12 @@ def visit_rows(period: Period, rules: ClinicRules, key: bytes | None = None) -> 
             new=before == 0,
             age_band=age_band(age) if age is not None else None,
             minor=minor,
-            consent=row.consent in _CONSENT_RECORDED if minor else None,
+            consent=row.consent in CONSENT_RECORDED if minor else None,
             language=row.language,
             referral=referrals.get(row.referral_index, NOT_RECORDED),
             moved=bool(row.moved),
         )
 
-
-_CONSENT_RECORDED = (Consent.CONFIRMED, Consent.EXEMPT)
 
 _OUTCOMES = {
     AppointmentStatus.BOOKED: Outcome.BOOKED,
@@ -173,7 +168,7 @@ def _statement(period: Period) -> Select:
     booking); the list then keeps the period's rows. A visit's running count is its session
     number when it was completed, and the number of sessions before it otherwise.
     """
-    order = (Slot.day, Slot.start_time, Appointment.id)
+    order = session_order()
     in_period = Slot.day.between(period.start, period.end)
     youth_in_period = (
         select(Appointment.youth_id).join(Slot, Slot.id == Appointment.slot_id).where(in_period)

@@ -311,7 +311,8 @@ def test_a_youth_is_counted_in_the_month_of_their_first_visit_of_the_period(smal
 def test_a_day_not_over_yet_is_not_due(small_clinic, rules):
     """On 29 September itself (the evening: every visit of the day recorded), the day is not
     over yet: its visits are not due, and Oli's no-show there, though counted, is not in the
-    rate. Nothing else changes."""
+    rate; it is not a day held yet, so its seats are not offered ones; the waiting list is
+    counted at the start of the day, and September's month-end not at all."""
     got = figures(Q3, rules, D(2026, 9, 29), course_sessions=COURSE_SESSIONS)
     july, august, september = Q3_EXPECTED.months
     expected = dataclasses.replace(
@@ -320,11 +321,17 @@ def test_a_day_not_over_yet_is_not_due(small_clinic, rules):
         due=9,
         no_shows=2,  # Dani and Oli: a no-show recorded is one
         no_show_rate=1 / 9,  # Dani's over the nine due
+        # Held: 21 and 28 July, 18 August and 22 September (25 August was cancelled).
+        clinic_days=4,
+        seats_offered=112 - 22,
+        seats_used=13 - 3,  # less Bea, Gus and Tess on 29 September
+        # Still on the list at the start of 29 September: the one removed on the 30th too.
+        waitlist_at_end=2,
         months=[
             july,
             august,
-            # The month's due and no-shows are the ones its rate is made of.
-            dataclasses.replace(september, due=0, no_shows=0),
+            # The month's due and no-shows are the ones its rate is made of; its end is ahead.
+            dataclasses.replace(september, due=0, no_shows=0, waiting_list=None),
         ],
     )
     assert_figures(got, expected)
