@@ -72,7 +72,7 @@ test: setup
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict --follow-imports=silent clinic/rules clinic/permissions.py
+	$(BIN)/mypy --strict --follow-imports=silent clinic/rules clinic/permissions.py clinic/reports
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/bandit -c pyproject.toml -r clinic migrations config.py wsgi.py --severity-level medium -q
 

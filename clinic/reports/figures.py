@@ -40,11 +40,12 @@ Definitions (every count is over the clinic days from ``period.start`` to ``peri
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Row, Subquery, and_, case, func, or_, select
 
 from clinic.booking.availability import day_plans
 from clinic.booking.moves import RESCHEDULE
@@ -160,7 +161,7 @@ def _utc_midnight(day: date, rules: ClinicRules) -> datetime:
     return naive_utc(datetime.combine(day, time(), tzinfo=rules.zone))
 
 
-def _count(condition) -> Any:
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
@@ -187,7 +188,7 @@ def figures(period: Period, rules: ClinicRules, today: date, course_sessions: in
     begins, ends = _utc_midnight(start, rules), _utc_midnight(end + timedelta(days=1), rules)
     visits = _visits_by_day(start, end)
     served = _served_by_day(start, end, course_sessions)
-    profile = _profile(start, end, rules)
+    profile = _profile(start, end)
     days = _days(period, rules, visits)
     standby_joined, standby_seated, waitlist_joined = _lists(start, end, begins, ends)
     waits_counted, wait_mean, wait_p90 = _waits(begins, ends)
@@ -315,7 +316,7 @@ def _visits_by_day(start: date, end: date) -> dict[date, Any]:
     return {row.day: row for row in rows}
 
 
-def _completed(start: date, end: date):
+def _completed(start: date, end: date) -> Subquery:
     """The completed visits, up to ``end``, of the youth with one in the period, each with
     the youth's running count of completed visits (all time: ``n_all``) and of those in the
     period (``n_range``, 1 on their first visit in it)."""
@@ -375,7 +376,7 @@ def _served_by_day(start: date, end: date, course_sessions: int) -> dict[date, A
     return {row.day: row for row in rows}
 
 
-def _profile(start: date, end: date, rules: ClinicRules) -> list[Any]:
+def _profile(start: date, end: date) -> Sequence[Row[Any]]:
     """The youth served, each once, as on their first completed visit in the period: counted
     by age, language, referral, consent and erasure, so Python adds up a few groups."""
     visits = _completed(start, end)

@@ -86,8 +86,7 @@ class days_between(FunctionElement[float]):
 
 @compiles(days_between, "sqlite")
 def _days_between_sqlite(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier = list(element.clauses)
-    later, earlier = compiler.process(later, **kw), compiler.process(earlier, **kw)
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"(julianday({later}) - julianday({earlier}))"
 
 

@@ -27,7 +27,7 @@ import hmac
 import secrets
 from collections.abc import Iterator
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, case, exists, func, select
 
@@ -160,7 +160,7 @@ def _outcome(status: str, by_staff: bool) -> Outcome:
     return _OUTCOMES[AppointmentStatus(status)]
 
 
-def _statement(period: Period) -> Select:
+def _statement(period: Period) -> Select[Any]:
     """The period's visits with each youth's running count of completed visits.
 
     The count is a window over the youth's visits of all time up to the period's end (only
