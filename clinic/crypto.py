@@ -264,8 +264,10 @@ def referral_index(code: str | None, app: Flask | None = None) -> str | None:
     """The blind index of a referral source, so the reports count youth by referral in SQL
     (GROUP BY the index, then the vocabulary's few codes are indexed again to name each group)
     while the answer itself stays encrypted: whether a youth came from a court or probation is
-    theirs. Over a vocabulary of nine codes the index hides which code a row holds from anyone
-    without the key, not that two rows hold the same one."""
+    theirs. Plainly: over a vocabulary of nine codes the index is close to the answer itself
+    for a reader of the database. It hides which code a group holds only from someone who
+    knows neither the key nor any one youth's referral, nor the codes' rough shares; it does
+    not hide which rows share an answer. The key is what keeps it from being plaintext."""
     return contact_index("referral", code, app)
 
 
