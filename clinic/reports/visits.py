@@ -1,5 +1,5 @@
 """The de-identified visit list: one row per visit on a period's clinic days, the list a funder
-may take away to count in their own way (``clinic.web.staff.reports.exports`` writes it as CSV
+may take away to count in their own way (``clinic.web.staff.reports.visit_list`` writes it as CSV
 or a spreadsheet).
 
 A row says what a funder's questions need and nothing that points at a person: a pseudonym in

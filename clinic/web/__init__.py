@@ -30,8 +30,8 @@ def register_blueprints(app: Flask) -> None:
     from clinic.web.staff.records import edit as _edit  # noqa: F401
     from clinic.web.staff.records import privacy as _privacy  # noqa: F401
     from clinic.web.staff.records import views as _records  # noqa: F401
-    from clinic.web.staff.reports import exports as _report_exports  # noqa: F401
     from clinic.web.staff.reports import views as _reports  # noqa: F401
+    from clinic.web.staff.reports import visit_list as _visit_list  # noqa: F401
     from clinic.web.staff.schedule import views as _schedule  # noqa: F401
 
     app.register_blueprint(public_bp)

@@ -1032,8 +1032,8 @@ QUERY = {
     "staff.day_picker": ("day",),
     "staff.reports": ("kind", "month", "quarter", "year", "start", "end"),
     "staff.report_download": ("kind", "month", "quarter", "year", "start", "end", "format"),
-    "staff.report_visits_csv": ("start", "end"),
-    "staff.report_visits_xlsx": ("start", "end"),
+    "staff.report_visits_csv": ("kind", "month", "quarter", "year", "start", "end"),
+    "staff.report_visits_xlsx": ("kind", "month", "quarter", "year", "start", "end"),
     "staff.messages": ("status", "page"),
     "auth.login": ("next",),
 }

@@ -1,8 +1,9 @@
 """The reports page in a real browser: Chromium under the app's Content-Security-Policy against
 gunicorn in the production configuration. An admin signs in (two steps), opens Reports from
 the menu, picks last quarter, sees the six charts (inline SVG, no script: the policy guard
-fails the test on any violation) and the figures beside the quarter before, and downloads the
-report as CSV; in English and in Spanish."""
+fails the test on any violation) and the figures beside the quarter before, prints them with
+each chart's numbers, downloads the report as CSV, and follows a stale download link back to
+the page; in English and in Spanish."""
 
 from __future__ import annotations
 
@@ -107,6 +108,16 @@ def test_an_admin_reads_last_quarter_and_downloads_it(guard, server, authenticat
     box = first.bounding_box()
     assert box and box["width"] > 300 and box["height"] > 100  # drawn, at a readable size
 
+    # Printed, each chart's numbers show under it, opened or not on screen.
+    numbers = page.locator("details.chart-numbers table")
+    expect(numbers.first).to_be_hidden()
+    page.emulate_media(media="print")
+    for index in range(6):
+        expect(numbers.nth(index)).to_be_visible()
+    expect(page.locator("details.chart-numbers summary").first).to_be_hidden()
+    page.emulate_media(media="screen")
+    expect(numbers.first).to_be_hidden()
+
     with page.expect_download() as arrival:
         page.get_by_role("link", name=words["download"]).click()
     download = arrival.value
@@ -118,4 +129,10 @@ def test_an_admin_reads_last_quarter_and_downloads_it(guard, server, authenticat
     assert rows[0][0] == words["header"]
     served = next(row for row in rows if row and row[0] == words["served"])
     assert served[1:3] == ["0", "0"]  # a clinic with no visits yet: counted, not missing
+    # A kept link whose period the page no longer offers comes back to the page, which says
+    # why; nothing is saved.
+    stale = page.goto("/staff/reports/visits.csv?kind=month&month=2000-01")
+    assert stale is not None and stale.status == 422
+    expect(page.get_by_role("heading", level=1, name=words["menu"])).to_be_visible()
+    expect(page.locator(".error").first).to_be_visible()
     context.close()

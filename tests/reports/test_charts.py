@@ -228,3 +228,30 @@ def test_titles_axes_and_legends_in_spanish(app):
     assert "21 jul" in texts
     assert "Número de jóvenes" in svg_texts(drawn["age-bands"])
     assert "Este período" in svg_texts(drawn["age-bands"])
+
+
+def test_a_month_not_over_draws_no_waiting_list_bar(app):
+    """A month that has not ended has no waiting list at its end yet (None): no bar, and "—"
+    in the table, never a bar of 0."""
+    months = [
+        MonthFigures(date(2026, 10, 1), 19, 2, 3, 4, 12),
+        MonthFigures(date(2026, 11, 1), 21, 2, 1, 5, None),
+        MonthFigures(date(2026, 12, 1), 0, 0, 0, 0, None),
+    ]
+    quarter = Period(date(2026, 10, 1), date(2026, 12, 31), RangeKind.QUARTER)
+    report = Report(Figures(quarter, months=months), Figures(quarter.previous()))
+    with app.test_request_context(headers=EN):
+        chart = {chart.key: chart for chart in charts.report_charts(report)}["waiting-list"]
+    assert chart.table.rows == (("Oct 2026", "12"), ("Nov 2026", "—"), ("Dec 2026", "—"))
+    svg = str(chart.svg)
+    assert len(re.findall(r'<rect [^>]*class="rect reactive', svg)) == 1
+    assert {"Oct 2026", "Nov 2026", "Dec 2026"} <= set(svg_texts(chart))
+
+
+def test_no_month_over_yet_draws_the_note(app):
+    months = [MonthFigures(date(2026, 11, 1), 21, 2, 1, 5, None)]
+    report = Report(Figures(Q3, months=months), Figures(Q3.previous()))
+    with app.test_request_context(headers=EN):
+        chart = {chart.key: chart for chart in charts.report_charts(report)}["waiting-list"]
+    assert "Nothing to show for this period" in svg_texts(chart)
+    assert chart.table.rows == (("Nov 2026", "—"),)

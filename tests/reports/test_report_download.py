@@ -9,6 +9,8 @@ import io
 import re
 import zipfile
 from datetime import date
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -17,8 +19,9 @@ from clinic import settings
 from clinic.extensions import db
 from clinic.models import AuditEvent
 from clinic.reports import figures
-from clinic.web.staff.reports import report_files
-from clinic.web.staff.reports.report_files import csv_safe, stream_csv
+from clinic.rules.reports import Period, RangeKind
+from clinic.web.downloads import XLSX_MIMETYPE
+from clinic.web.staff.reports import table
 from tests.conftest import PASSWORD, sign_in
 from tests.reports.conftest import COURSE_SESSIONS, Q2, Q3
 
@@ -38,7 +41,7 @@ def expected_report(app):
     """The report of Q3 as the page's table labels it, in English."""
     with app.test_request_context(headers=EN):
         report = figures.report(Q3, settings.current_rules(), TODAY, COURSE_SESSIONS)
-        sections = report_files.report_sections(report, COURSE_SESSIONS)
+        sections = table.report_sections(report, COURSE_SESSIONS)
     return report, sections
 
 
@@ -67,6 +70,7 @@ def test_the_csv_reads_back_to_the_numbers_the_report_counts(admin, app):
         'attachment; filename="clinic-report-2026-07-01-to-2026-09-30.csv"'
     )
     assert response.headers["Cache-Control"] == "no-store"
+    assert response.is_streamed  # each line made as it is sent
     assert response.get_data().startswith(b"\xef\xbb\xbf")  # Excel reads it as UTF-8
     rows = read_csv(response)
     assert rows[0] == [
@@ -79,10 +83,10 @@ def test_the_csv_reads_back_to_the_numbers_the_report_counts(admin, app):
     for section in sections:
         assert [section.title] in rows
         for row in section.rows:
-            current, previous, change = by_label[report_files.file_label(row)]
-            assert number(current) == report_files.file_value(row.current, row.unit)
-            assert number(previous) == report_files.file_value(row.previous, row.unit)
-            assert number(change) == report_files.file_value(row.change, row.unit)
+            current, previous, change = by_label[table.file_label(row)]
+            assert number(current) == table.file_value(row.current, row.unit)
+            assert number(previous) == table.file_value(row.previous, row.unit)
+            assert number(change) == table.file_value(row.change, row.unit)
     # The figures a funder asks for first, straight from the report.
     assert number(by_label["Youth served"][0]) == report.current.youth_served
     assert number(by_label["Youth served"][1]) == report.previous.youth_served
@@ -143,7 +147,7 @@ def test_the_workbook_opens_with_the_same_numbers(admin, app):
     report, sections = expected_report(app)
     response = fetched(admin.get(URL, query_string={"format": "xlsx"}, headers=EN))
     assert response.status_code == 200
-    assert response.mimetype == report_files.XLSX_MIMETYPE
+    assert response.mimetype == XLSX_MIMETYPE
     assert (
         response.headers["Content-Disposition"].endswith(
             'filename="clinic-report-2026-07-01-to-2026-09-30.xlsx"'
@@ -169,9 +173,9 @@ def test_the_workbook_opens_with_the_same_numbers(admin, app):
     for section in sections:
         assert section.title in texts
         for row in section.rows:
-            cells_of = labelled[report_files.file_label(row).replace("&", "&amp;")]
+            cells_of = labelled[table.file_label(row).replace("&", "&amp;")]
             for column, value in zip("BCD", (row.current, row.previous, row.change), strict=True):
-                expected = report_files.file_value(value, row.unit)
+                expected = table.file_value(value, row.unit)
                 if expected is None:
                     assert column not in cells_of
                 else:
@@ -226,12 +230,33 @@ def test_without_a_format_the_report_comes_as_csv(admin):
     assert response.status_code == 200 and response.mimetype == "text/csv"
 
 
-def test_a_wrong_period_gets_the_page_with_its_problem_and_no_file(admin):
-    args = {"format": "csv", "kind": "custom", "start": "2026-09-30", "end": "2026-07-01"}
-    response = admin.get(URL, query_string=args, headers=EN)
-    assert response.status_code == 422
-    assert response.mimetype == "text/html"
-    assert "The last day must be on or after the first day." in response.get_data(as_text=True)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            {"kind": "custom", "start": "2026-09-30", "end": "2026-07-01"},
+            "The last day must be on or after the first day.",
+        ),
+        ({"kind": "custom", "start": "2026-07-01"}, "Please enter the last day of the report."),
+        # A kept link to a month since dropped from the page's list (two years back at most).
+        ({"kind": "month", "month": "2024-10"}, "Please choose one of the periods listed."),
+        ({"kind": "quarter", "quarter": "2026-Q4"}, "Please choose one of the periods listed."),
+    ],
+)
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_a_wrong_period_goes_back_to_the_page_which_says_why(admin, args, message, file_format):
+    """Never an error page saved as the file: the page, with the same arguments, and its
+    form's errors."""
+    response = admin.get(URL, query_string={**args, "format": file_format}, headers=EN)
+    assert response.status_code == 303
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/staff/reports"
+    assert parse_qs(location.query, keep_blank_values=True) == {
+        name: [value] for name, value in args.items()
+    }
+    page = admin.get(response.headers["Location"], headers=EN)
+    assert page.status_code == 422
+    assert message in unescape(page.get_data(as_text=True))
     assert not db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
 
 
@@ -254,38 +279,81 @@ def test_the_previous_period_of_a_custom_range_is_as_long(admin, app):
     assert Q2.end == date(2026, 6, 30)
 
 
-# --- The CSV helpers every export of the screen shares -----------------------------------------
+# --- A period reaching past today ---------------------------------------------------------------
+
+QUARTER_NOW = Period(date(2026, 10, 1), date(2026, 12, 31), RangeKind.CUSTOM)
 
 
-@pytest.mark.parametrize(
-    ("value", "cell"),
-    [
-        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
-        ("+1", "'+1"),
-        ("-2+3", "'-2+3"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\tcmd", "'\tcmd"),
-        ("\r=1", "'\r=1"),
-        ("A probation officer", "A probation officer"),
-        ("", ""),
-        (None, ""),
-        (-3, "-3"),  # a negative number stays a number
-        (-0.5, "-0.5"),
-        (12, "12"),
-        (True, "true"),
-        (date(2026, 7, 1), "2026-07-01"),
-    ],
-)
-def test_csv_safe_never_lets_a_cell_be_a_formula(value, cell):
-    assert csv_safe(value) == cell
+def reaching_past_today() -> figures.Report:
+    """This quarter on 20 November: October over, November and December not, so their
+    waiting list is not known yet (None); the days to come listed with their seats."""
+    current = figures.Figures(
+        QUARTER_NOW,
+        cancelled_by_staff=3,
+        cancelled_by_youth=2,
+        clinic_days=2,
+        seats_offered=48,
+        days=[
+            figures.DayFigures(date(2026, 10, 27), False, 24, 20, 18, 2, 1),
+            figures.DayFigures(date(2026, 11, 10), False, 24, 21, 19, 2, 0),
+            figures.DayFigures(date(2026, 11, 24), False, 24, 9, 0, 0, 0),
+            figures.DayFigures(date(2026, 12, 22), False, 24, 3, 0, 0, 0),
+        ],
+        months=[
+            figures.MonthFigures(date(2026, 10, 1), 19, 2, 3, 4, 12),
+            figures.MonthFigures(date(2026, 11, 1), 21, 2, 1, 5, None),
+            figures.MonthFigures(date(2026, 12, 1), 0, 0, 0, 0, None),
+        ],
+    )
+    return figures.Report(current, figures.Figures(QUARTER_NOW.previous()))
 
 
-def test_stream_csv_writes_the_header_then_each_row_made_safe():
-    lines = list(stream_csv(["a", "=b"], [[1, "=2"], ["x,y", 'say "hi"']], bom=True))
-    assert lines[0] == "\ufeffa,'=b\r\n"
-    assert list(csv.reader(io.StringIO("".join(lines)[1:]))) == [
-        ["a", "'=b"],
-        ["1", "'=2"],
-        ["x,y", 'say "hi"'],
+@pytest.fixture
+def past_today(admin, monkeypatch):
+    monkeypatch.setattr(figures, "report", lambda *args: reaching_past_today())
+    return admin
+
+
+CUSTOM = {"kind": "custom", "start": "2026-10-01", "end": "2026-12-31"}
+
+
+def test_a_month_not_over_has_no_waiting_list_in_the_csv(past_today):
+    rows = read_csv(past_today.get(URL, query_string={**CUSTOM, "format": "csv"}, headers=EN))
+    at = next(n for n, row in enumerate(rows) if row and row[0] == "Month")
+    assert rows[at + 1 :] == [
+        ["2026-10", "19", "2", "10.5", "3", "4", "12"],
+        ["2026-11", "21", "2", "9.5", "1", "5", ""],
+        ["2026-12", "0", "0", "", "0", "0", ""],
     ]
-    assert list(stream_csv(["only"], [])) == ["only\r\n"]
+    # The days to come are listed with their seats; the totals are of the days held.
+    by_label = {row[0]: row[1:] for row in rows if len(row) == 4}
+    assert by_label["Clinic days held"][0] == "2"
+    assert by_label["Seats on clinic days held"][0] == "48"
+    days_at = next(n for n, row in enumerate(rows) if row and row[0] == "Clinic day")
+    assert [row[0] for row in rows[days_at + 1 : days_at + 5]] == [
+        "2026-10-27",
+        "2026-11-10",
+        "2026-11-24",
+        "2026-12-22",
+    ]
+
+
+def test_a_month_not_over_has_no_waiting_list_in_the_workbook(past_today):
+    response = fetched(past_today.get(URL, query_string={**CUSTOM, "format": "xlsx"}))
+    with zipfile.ZipFile(io.BytesIO(response.get_data())) as book:
+        months = book.read("xl/worksheets/sheet3.xml").decode()
+    cells = dict(re.findall(r'<c r="([A-Z]+\d+)"[^>]*><v>([^<]*)</v>', months))
+    assert cells["G2"] == "12"
+    assert "G3" not in cells and "G4" not in cells  # empty, not 0
+    assert "D4" not in cells  # no rate of nothing due
+    assert cells["D3"] == "9.5"
+
+
+def test_cancellations_are_named_for_who_cancelled_through_which_way(past_today):
+    """The desk cancels for a youth who phones, and the admin cancels whole days: a staff
+    account's cancellation is through the clinic, not the clinic's own choice."""
+    rows = read_csv(past_today.get(URL, query_string={**CUSTOM, "format": "csv"}, headers=EN))
+    by_label = {row[0]: row[1:] for row in rows if len(row) == 4}
+    assert by_label["Cancelled through the clinic (a call, or a day cancelled)"][0] == "3"
+    assert by_label["Cancelled by the youth online"][0] == "2"
+    assert not any(row and "by staff" in row[0] for row in rows)

@@ -9,6 +9,7 @@ import re
 from datetime import date
 from html import unescape
 from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -85,15 +86,15 @@ def test_the_admin_sees_last_quarter_beside_the_quarter_before(admin):
 def test_the_table_shows_every_figure_of_both_periods_as_the_report_counts_them(admin, app):
     page = admin.get(URL, headers=EN).get_data(as_text=True)
     with app.test_request_context(headers=EN):
-        from clinic.web.staff.reports import report_files
+        from clinic.web.staff.reports import table
 
         report = figures.report(Q3, settings.current_rules(), date(2026, 11, 20), COURSE_SESSIONS)
-        sections = report_files.report_sections(report, COURSE_SESSIONS)
+        sections = table.report_sections(report, COURSE_SESSIONS)
         expected = {
             row.label: [
-                report_files.show(row.current, row.unit),
-                report_files.show(row.previous, row.unit),
-                report_files.show_change(row.change, row.unit),
+                table.show(row.current, row.unit),
+                table.show(row.previous, row.unit),
+                table.show_change(row.change, row.unit),
             ]
             for section in sections
             for row in section.rows
@@ -300,3 +301,62 @@ def test_the_page_costs_the_same_statements_for_a_month_and_a_year(admin):
             assert admin.get(URL, query_string=args, headers=EN).status_code == 200
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"kind": "quarter", "quarter": "2026-Q2"},
+        {"kind": "month", "month": "2026-08"},
+        {"kind": "custom", "start": "2026-07-01", "end": "2026-07-31"},
+    ],
+)
+def test_every_download_link_carries_the_pages_own_period(admin, args):
+    """The four downloads read their period with the page's form, from the page's own
+    arguments: what the page shows is what they hold."""
+    page = admin.get(URL, query_string=args, headers=EN).get_data(as_text=True)
+    links = [
+        urlsplit(unescape(href))
+        for href in re.findall(r'href="(/staff/reports/[^"]+)"', page)
+        if "download" in href or "visits." in href
+    ]
+    assert [link.path for link in links] == [
+        "/staff/reports/download",
+        "/staff/reports/download",
+        "/staff/reports/visits.csv",
+        "/staff/reports/visits.xlsx",
+    ]
+    for link in links:
+        query = parse_qs(link.query)
+        query.pop("format", None)
+        assert query == {name: [value] for name, value in args.items()}
+
+
+def test_cancellations_are_named_for_the_way_they_came(admin):
+    shown = table_rows(admin.get(URL, headers=EN).get_data(as_text=True))
+    assert "Cancelled through the clinic (a call, or a day cancelled)" in shown
+    assert "Cancelled by the youth online" in shown
+    assert "Cancelled by staff" not in shown and "Seats on clinic days held" in shown
+
+
+def test_a_month_not_over_shows_a_dash_for_its_waiting_list(admin, monkeypatch):
+    quarter = Q3.__class__(date(2026, 10, 1), date(2026, 12, 31))
+    months = [
+        figures.MonthFigures(date(2026, 10, 1), 19, 2, 3, 4, 12),
+        figures.MonthFigures(date(2026, 11, 1), 21, 2, 1, 5, None),
+        figures.MonthFigures(date(2026, 12, 1), 0, 0, 0, 0, None),
+    ]
+    report = figures.Report(
+        figures.Figures(quarter, months=months), figures.Figures(quarter.previous())
+    )
+    monkeypatch.setattr(figures, "report", lambda *args: report)
+    args = {"kind": "custom", "start": "2026-10-01", "end": "2026-12-31"}
+    page = admin.get(URL, query_string=args, headers=EN).get_data(as_text=True)
+    numbers = page.split('id="chart-waiting-list-title-numbers"', 1)[1].split("</table>", 1)[0]
+    parser = Cells()
+    parser.feed("<table><caption" + numbers)
+    assert [row for row in parser.rows if row and row[0] != "Month"] == [
+        ["Oct 2026", "12"],
+        ["Nov 2026", "—"],
+        ["Dec 2026", "—"],
+    ]

@@ -1,5 +1,5 @@
 """The de-identified visit list (``clinic.reports.visits``) and its downloads
-(``clinic.web.staff.reports.exports``): the rows of a small clinic built by hand, read back
+(``clinic.web.staff.reports.visit_list``): the rows of a small clinic built by hand, read back
 from the CSV; pseudonyms stable within a list and new in each; nothing personal in either file;
 an erased youth's band from the age kept at erasure; a youth turning 18 within the range; the
 permission, the audit event, the dates checked, a constant number of statements; and the SQL
@@ -14,6 +14,8 @@ import re
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, literal, select
@@ -42,7 +44,8 @@ from tests.support.querycount import count_statements
 EN = {"Accept-Language": "en"}
 ES = {"Accept-Language": "es"}
 Q3 = Period(date(2026, 7, 1), date(2026, 9, 30))
-Q3_ARGS = "start=2026-07-01&end=2026-09-30"
+# The reports page's own arguments: the visit list reads its period with the page's form.
+Q3_ARGS = "kind=quarter&quarter=2026-Q3"
 CSV_URL = f"/staff/reports/visits.csv?{Q3_ARGS}"
 XLSX_URL = f"/staff/reports/visits.xlsx?{Q3_ARGS}"
 PSEUDONYM = re.compile(r"Y-[0-9a-f]{12}")
@@ -293,12 +296,12 @@ CASE_MANAGER = "A case manager or social worker"
 # fmt: off
 EXPECTED = [
     ("B", "2026-07-21", "Completed", "Yes", "1", "First time", "22-25", "No", "—", "English", FRIEND, "No"),  # noqa: E501
-    ("C", "2026-07-21", "Cancelled by the youth", "No", "", "First time", "13-15", "Yes", "No", "Spanish", COURT, "No"),  # noqa: E501
+    ("C", "2026-07-21", "Cancelled online by the youth", "No", "", "First time", "13-15", "Yes", "No", "Spanish", COURT, "No"),  # noqa: E501
     ("A", "2026-07-28", "Completed", "No", "2", "Returning", "16-17", "Yes", "Yes", "Spanish", PROBATION, "No"),  # noqa: E501
     ("B", "2026-08-18", "No-show", "No", "", "Returning", "22-25", "No", "—", "English", FRIEND, "Yes"),  # noqa: E501
     ("A", "2026-08-25", "Completed", "No", "3", "Returning", "18-21", "No", "—", "Spanish", PROBATION, "No"),  # noqa: E501
     ("C", "2026-09-22", "Completed", "No", "1", "First time", "13-15", "Yes", "Yes", "Spanish", COURT, "No"),  # noqa: E501
-    ("D", "2026-09-22", "Cancelled by the clinic", "No", "", "First time", "22-25", "No", "—", "English", SCHOOL, "No"),  # noqa: E501
+    ("D", "2026-09-22", "Cancelled through the clinic", "No", "", "First time", "22-25", "No", "—", "English", SCHOOL, "No"),  # noqa: E501
     ("B", "2026-09-29", "Booked", "No", "", "Returning", "22-25", "No", "—", "English", "Not recorded", "No"),  # noqa: E501
     ("E", "2026-09-29", "Arrived, not treated", "No", "", "First time", "13-15", "Yes", "No", "Spanish", CASE_MANAGER, "No"),  # noqa: E501
 ]
@@ -561,40 +564,75 @@ def test_each_download_is_in_the_audit_trail_before_a_row_goes(
 
 
 TOO_LONG = "A report covers at most 10 years. Please choose a shorter range."
+YEARS = "Please enter a date between the years 2000 and 2999."
+NOT_A_DATE = "Not a valid date value."
+LISTED = "Please choose one of the periods listed."
+# The page's form's own messages: the visit list reads its period with that form.
 BAD_RANGES = [
-    ("start=2026-07-01", "Please choose a start date and an end date."),
-    ("start=2026-07-01&end=soon", "Please choose a start date and an end date."),
-    ("start=2026-02-30&end=2026-03-31", "Please choose a start date and an end date."),
-    ("start=20260701&end=20260930", "Please choose a start date and an end date."),
-    ("start=2026-7-1&end=2026-9-30", "Please choose a start date and an end date."),
-    ("start=%D9%A2026-07-01&end=2026-09-30", "Please choose a start date and an end date."),
-    ("start=2026-09-30&end=2026-07-01", "The end date must be on or after the start date."),
-    ("start=1999-12-31&end=2026-09-30", "Please enter a date between the years 2000 and 2999."),
-    ("start=2999-01-01&end=3000-01-01", "Please enter a date between the years 2000 and 2999."),
-    ("start=9999-01-01&end=9999-12-31", "Please enter a date between the years 2000 and 2999."),
-    ("start=2016-07-01&end=2026-07-01", TOO_LONG),
+    ("kind=custom&start=2026-07-01", "Please enter the last day of the report."),
+    ("kind=custom&end=2026-07-01", "Please enter the first day of the report."),
+    ("kind=custom&start=2026-07-01&end=soon", NOT_A_DATE),
+    ("kind=custom&start=2026-02-30&end=2026-03-31", NOT_A_DATE),
+    ("kind=custom&start=20260701&end=20260930", NOT_A_DATE),
+    (
+        "kind=custom&start=2026-09-30&end=2026-07-01",
+        "The last day must be on or after the first day.",
+    ),
+    ("kind=custom&start=1999-12-31&end=2026-09-30", YEARS),
+    ("kind=custom&start=2999-01-01&end=3000-01-01", YEARS),
+    ("kind=custom&start=9999-01-01&end=9999-12-31", YEARS),
+    ("kind=custom&start=2016-07-01&end=2026-07-01", TOO_LONG),
+    # A kept link to a period the page no longer lists (or never did).
+    ("kind=month&month=2024-10", LISTED),
+    ("kind=quarter&quarter=2026-Q4", LISTED),
+    ("kind=year&year=2026", LISTED),
+    ("kind=fortnight", "Not a valid choice"),
 ]
 
 
 @pytest.mark.parametrize(("args", "message"), BAD_RANGES)
 @pytest.mark.parametrize("path", ["/staff/reports/visits.csv", "/staff/reports/visits.xlsx"])
-def test_a_range_that_makes_no_list_goes_back_to_the_reports_with_why(
+def test_a_range_that_makes_no_list_goes_back_to_the_reports_page_with_why(
     client, clinic, admin, path, args, message
 ):
+    """Never an error page saved as the file: the reports page, with the same arguments,
+    whose form says what is wrong with them."""
     response = client.get(f"{path}?{args}", headers=EN)
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/staff/reports"
-    with client.session_transaction() as session:
-        assert ("error", message) in session["_flashes"]
+    assert response.status_code == 303
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/staff/reports"
+    assert parse_qs(location.query, keep_blank_values=True) == parse_qs(args)
+    page = client.get(response.headers["Location"], headers=EN)
+    assert page.status_code == 422
+    assert message in unescape(page.get_data(as_text=True))
     assert exports_recorded() == 0
 
 
+@pytest.mark.parametrize(
+    ("args", "first", "last"),
+    [
+        ("kind=month&month=2026-08", "2026-08-01", "2026-08-31"),
+        ("kind=year&year=2025", "2025-01-01", "2025-12-31"),
+        ("kind=custom&start=2026-09-01&end=2026-09-30", "2026-09-01", "2026-09-30"),
+        # Every field of the page's form comes with its links: those of other kinds are not read.
+        ("kind=quarter&quarter=2026-Q3&month=nonsense&start=x", "2026-07-01", "2026-09-30"),
+    ],
+)
+def test_the_list_covers_the_period_the_page_shows(client, clinic, admin, args, first, last):
+    response = download(client, f"/staff/reports/visits.csv?{args}")
+    assert f"visits-{first}-to-{last}.csv" in response.headers["Content-Disposition"]
+    days = {row[1] for row in read_csv(response)[1:]}
+    assert all(first <= day <= last for day in days)
+
+
 def test_ten_years_less_a_day_is_the_longest_list(client, clinic, admin):
-    rows = read_csv(download(client, "/staff/reports/visits.csv?start=2016-07-02&end=2026-07-01"))
+    rows = read_csv(
+        download(client, "/staff/reports/visits.csv?kind=custom&start=2016-07-02&end=2026-07-01")
+    )
     # The visits before the quarter: A's first session, D's cancellation.
     assert [row[1:3] for row in rows[1:]] == [
         ["2026-04-28", "Completed"],
-        ["2026-06-30", "Cancelled by the clinic"],
+        ["2026-06-30", "Cancelled through the clinic"],
     ]
 
 
@@ -610,10 +648,10 @@ def test_a_spanish_reader_gets_spanish_headers_and_labels(client, clinic, admin)
     first, erased = rows[1], rows[2]
     assert first[1] == "2026-07-21"  # an ISO date in every language
     assert first[2] == "Completada" and first[3] == "Sí" and first[9] == "Inglés"
-    assert erased[2] == "Cancelada por la persona joven" and erased[9] == "Español"
+    assert erased[2] == "Cancelada en línea por la persona joven" and erased[9] == "Español"
     assert erased[10] == "Una corte"
     assert [row[2] for row in rows if row[2].startswith("No ")] == ["No se presentó"]
-    assert "Cancelada por la clínica" in {row[2] for row in rows}
+    assert "Cancelada a través de la clínica" in {row[2] for row in rows}
 
 
 # --- The SQL age ---------------------------------------------------------------------------

@@ -1,55 +1,42 @@
-"""Staff downloads: the de-identified visit list of a range of clinic days
-(``clinic.reports.visits``), as CSV streamed while it is read, or as a spreadsheet.
+"""The de-identified visit list of a period's clinic days (``clinic.reports.visits``), as CSV
+streamed while it is read, or as a spreadsheet: the reports page's links, for the period that
+page shows (the same query arguments, read by the same form).
 
 Headers and values are in the viewer's language; the list holds pseudonyms and vocabulary
 labels only. Each download is recorded in the audit trail, with its dates, format and number
-of rows, and committed before the first byte goes: a download that breaks off is still on
-record as attempted. Rows are never logged.
+of rows, before the first row is read: a download that breaks off is still on record as
+attempted. Rows are never logged.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import IO, Any
 
-import xlsxwriter
-from flask import flash, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from clinic import audit, vocab
-from clinic.extensions import db
 from clinic.permissions import Action
 from clinic.reports import visits
 from clinic.reports.visits import NOT_RECORDED, Outcome, VisitRow
-from clinic.rules.reports import Period, RangeKind, last_complete
+from clinic.rules.reports import Period
 from clinic.web import context
+from clinic.web.downloads import csv_response, new_workbook, stream_csv, xlsx_response
 from clinic.web.staff import bp, requires
-from clinic.web.staff.reports.forms import EARLIEST_YEAR, LATEST_YEAR, LONGEST
-from clinic.web.staff.reports.report_files import (
-    csv_response,
-    stream_csv,
-    xlsx_response,
-)
+from clinic.web.staff.reports.views import period_or_page
 
-# Only the form the reports page writes: YYYY-MM-DD (fromisoformat alone takes other forms).
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # What the consent column shows for an adult, who needs none.
 NOT_APPLICABLE = "—"
-
-
-class BadRange(ValueError):
-    """The dates asked for make no list; ``str()`` is the message for the viewer."""
 
 
 @bp.route("/reports/visits.csv")
 @requires(Action.VIEW_REPORTS)
 def report_visits_csv() -> Response:
-    period = _period_or_back()
+    period = period_or_page()
     if isinstance(period, Response):
         return period
     labels = _Labels.for_viewer()
@@ -64,7 +51,7 @@ def report_visits_csv() -> Response:
 @bp.route("/reports/visits.xlsx")
 @requires(Action.VIEW_REPORTS)
 def report_visits_xlsx() -> Response:
-    period = _period_or_back()
+    period = period_or_page()
     if isinstance(period, Response):
         return period
     labels = _Labels.for_viewer()
@@ -76,57 +63,11 @@ def report_visits_xlsx() -> Response:
     )
 
 
-# --- The range asked for ------------------------------------------------------------------
-
-
-def _period_or_back() -> Period | Response:
-    """The range from ``start`` and ``end``, or the reports page with the reason flashed (the
-    links come from that page; a range typed by hand that makes no sense goes back to it).
-    Neither given: last quarter, as the reports page and its download default to."""
-    if request.args.get("start") is None and request.args.get("end") is None:
-        return last_complete(RangeKind.QUARTER, context.now().date())
-    try:
-        return parse_period(request.args.get("start"), request.args.get("end"))
-    except BadRange as error:
-        flash(str(error), "error")
-        return redirect(url_for("staff.reports"))
-
-
-def parse_period(start: str | None, end: str | None) -> Period:
-    """A custom period from two ISO dates, within the reports page's own limits (its form's:
-    the years the clinic can have records of, and ten years at most)."""
-    first, last = _day(start), _day(end)
-    if first is None or last is None:
-        raise BadRange(_("Please choose a start date and an end date."))
-    if not all(EARLIEST_YEAR <= day.year <= LATEST_YEAR for day in (first, last)):
-        raise BadRange(
-            _(
-                "Please enter a date between the years %(first)d and %(last)d.",
-                first=EARLIEST_YEAR,
-                last=LATEST_YEAR,
-            )
-        )
-    if last < first:
-        raise BadRange(_("The end date must be on or after the start date."))
-    if last >= first + LONGEST:
-        raise BadRange(_("A report covers at most 10 years. Please choose a shorter range."))
-    return Period(first, last)
-
-
-def _day(value: str | None) -> date | None:
-    if value is None or not _ISO_DAY.fullmatch(value):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:  # 2026-02-30
-        return None
-
-
 def _record(period: Period, file_format: str) -> None:
-    """The export in the audit trail, committed now: before any row is read or sent."""
-    audit.record(
-        audit.EXPORT,
-        object_type="visit_list",
+    """The export in the audit trail, written at once (``audit.exported``): before any row is
+    read or sent."""
+    audit.exported(
+        "visit_list",
         detail={
             "start": period.start.isoformat(),
             "end": period.end.isoformat(),
@@ -134,7 +75,6 @@ def _record(period: Period, file_format: str) -> None:
             "rows": str(visits.visit_count(period)),
         },
     )
-    db.session.commit()
 
 
 def _filename(period: Period, extension: str) -> str:
@@ -183,8 +123,9 @@ class _Labels:
                 Outcome.CAME: _("Arrived, not treated"),
                 Outcome.TREATED: _("Completed"),
                 Outcome.NO_SHOW: _("No-show"),
-                Outcome.CANCELLED_BY_STAFF: _("Cancelled by the clinic"),
-                Outcome.CANCELLED_BY_YOUTH: _("Cancelled by the youth"),
+                # The desk cancels for a youth who phones, the admin cancels whole days.
+                Outcome.CANCELLED_BY_STAFF: _("Cancelled through the clinic"),
+                Outcome.CANCELLED_BY_YOUTH: _("Cancelled online by the youth"),
             },
             yes=_("Yes"),
             no=_("No"),
@@ -229,24 +170,15 @@ def _capitalized(name: str) -> str:
 # --- The spreadsheet -------------------------------------------------------------------------
 
 # Columns' widths in characters, by position (the pseudonym, the date, the labels).
-_WIDTHS = (16, 12, 24, 10, 9, 18, 10, 9, 16, 12, 36, 14)
+_WIDTHS = (16, 12, 30, 10, 9, 18, 10, 9, 16, 12, 36, 14)
 
 
 def _write_workbook(
     target: IO[bytes], header: Iterable[str], rows: Iterator[tuple[Any, ...]], title: str
 ) -> None:
-    """One sheet: the header, frozen and filterable, then the rows as they come. Constant
-    memory: each row goes to disk when the next begins. Strings are written as strings, never
-    read as formulas, numbers or links, whatever they hold."""
-    workbook = xlsxwriter.Workbook(
-        target,
-        {
-            "constant_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_numbers": False,
-            "strings_to_urls": False,
-        },
-    )
+    """One sheet: the header, frozen and filterable, then the rows as they come (each goes to
+    disk when the next begins: ``new_workbook``)."""
+    workbook = new_workbook(target)
     try:
         sheet = workbook.add_worksheet(title[:31])  # Excel's limit for a sheet's name
         bold = workbook.add_format({"bold": True})
