@@ -228,7 +228,10 @@ def _seed(app, today_clinic: ClinicToday) -> Clinic:
 
 
 @pytest.fixture(scope="module")
-def clinic(tmp_path_factory):
+def clinic(request, tmp_path_factory):
+    """A seeded clinic behind gunicorn. The scan takes one per language (an indirect
+    parameter), so the two languages run on two test workers at once; each scan fills its
+    clinic's days as it goes."""
     folder = tmp_path_factory.mktemp("a11y")
     url = databases.new_database("e2e_a11y", folder)
     databases.migrate(url)
@@ -890,7 +893,11 @@ def test_readme_screenshots(clinic, guard):
         assert picture.stat().st_size < 90_000, (picture.name, picture.stat().st_size)
 
 
-def test_every_page_is_free_of_axe_violations(clinic, guard):
+# One scan per language, each with a clinic of its own: the two run on two test workers at
+# once (together, the scan of every page was five minutes of one worker's time).
+@pytest.mark.parametrize("clinic", LANGUAGES, indirect=True)
+def test_every_page_is_free_of_axe_violations(clinic, guard, request):
+    languages = (request.node.callspec.params["clinic"],)
     scan = Scan(clinic.app)
     contexts = {}
 
@@ -904,13 +911,13 @@ def test_every_page_is_free_of_axe_violations(clinic, guard):
     clinician_page = sign_in(context("en"), clinic, scan, CLINICIAN, "en", scanning=False)
     admin_pages = {
         lang: sign_in(context(lang), clinic, scan, ADMIN[lang], lang, scanning=True)
-        for lang in LANGUAGES
+        for lang in languages
     }
     # The pages that need a free seat first, in both languages; then every day is made full.
     for full in (False, True):
         if full:
             clinic.seed("full")
-        for lang in LANGUAGES:
+        for lang in languages:
             pages = {"youth": youth_page, "clinician": clinician_page, "admin": admin_pages[lang]}
             for page in pages.values():
                 choose_language(page, lang)
