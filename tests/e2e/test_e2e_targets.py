@@ -156,10 +156,14 @@ def test_every_public_control_is_44_px_on_a_phone(guard, server, clinic, locale)
     for path in ("/", "/book", "/my/lost", "/waiting-list"):
         _check(page, path, 44, found)
     # A day's times, and the booking's first step, reached as a youth does: by tapping.
+    # Each tap's new page is measured once it has loaded: measured before its stylesheet
+    # applied, every control was its unstyled 17 px (seen once in CI on a loaded machine).
     page.goto("/book")
     page.locator("a.card").first.click()
+    page.wait_for_url(re.compile(r"/book/\d{4}-\d{2}-\d{2}$"))
     _here(page, 44, found)
     page.locator("a.time").first.click()
+    page.wait_for_url(re.compile(r"/book/\d{4}-\d{2}-\d{2}/\d{2}:\d{2}$"))
     _here(page, 44, found)
     # The youth's own link: the appointment's page.
     _check(page, f"/my/{clinic.token}", 44, found)
