@@ -142,47 +142,44 @@ def report_sections(report: Report, course_sessions: int) -> list[Section]:
 
 
 def _who_came(current: Figures, previous: Figures) -> list[Row]:
-    rows = [
-        Row(
-            f"age_band:{band}",
-            _("Aged %(band)s", band=band),
-            Unit.COUNT,
-            current.age_bands.get(band, 0),
-            previous.age_bands.get(band, 0),
-        )
-        for band in (band_label(limits) for limits in AGE_BANDS)
-    ]
-    rows.append(Row("minors", _("Minors"), Unit.COUNT, current.minors, previous.minors))
-    rows.append(
+    def per_group(field: str, key: str, labelled: list[tuple[str, str]]) -> list[Row]:
+        """One row per group of a counted field (``age_bands``, ``languages``, ``referrals``):
+        its count in each period, 0 where a period counted none; keyed "<key>:<code>"."""
+        now, before = getattr(current, field), getattr(previous, field)
+        return [
+            Row(f"{key}:{code}", label, Unit.COUNT, now.get(code, 0), before.get(code, 0))
+            for code, label in labelled
+        ]
+
+    bands = [band_label(limits) for limits in AGE_BANDS]
+    languages = language_names(current, previous)
+    referrals = referral_names(current, previous)
+    return [
+        *per_group(
+            "age_bands", "age_band", [(band, _("Aged %(band)s", band=band)) for band in bands]
+        ),
+        Row("minors", _("Minors"), Unit.COUNT, current.minors, previous.minors),
         Row(
             "minors_with_consent",
             _("Minors with a guardian's consent recorded"),
             Unit.COUNT,
             current.minors_with_consent,
             previous.minors_with_consent,
-        )
-    )
-    for code, name in language_names(current, previous):
-        rows.append(
-            Row(
-                f"language:{code}",
-                _("Language: %(language)s", language=name),
-                Unit.COUNT,
-                current.languages.get(code, 0),
-                previous.languages.get(code, 0),
-            )
-        )
-    for code, name in referral_names(current, previous):
-        rows.append(
-            Row(
-                f"referral:{code}",
-                _("Heard of the clinic from: %(source)s", source=name),
-                Unit.COUNT,
-                current.referrals.get(code, 0),
-                previous.referrals.get(code, 0),
-            )
-        )
-    return rows
+        ),
+        *per_group(
+            "languages",
+            "language",
+            [(code, _("Language: %(language)s", language=name)) for code, name in languages],
+        ),
+        *per_group(
+            "referrals",
+            "referral",
+            [
+                (code, _("Heard of the clinic from: %(source)s", source=name))
+                for code, name in referrals
+            ],
+        ),
+    ]
 
 
 def _codes_in_order(known: Sequence[str], *counts: dict[str, int]) -> list[str]:
